@@ -1,0 +1,1 @@
+"""identity/: citizen registry, SD-JWT VC digital IDs, presentations and the status list."""

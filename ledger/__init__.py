@@ -1,0 +1,1 @@
+"""ledger/: documents, Merkle batching, the anchoring outbox and worker, the chain client."""

@@ -1,0 +1,1 @@
+"""verifier/: QR decoding, the verification pipeline and its report."""

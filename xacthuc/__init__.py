@@ -1,0 +1,1 @@
+"""xacthuc: the composition root (settings, database, HTTP app, worker, CLI)."""
