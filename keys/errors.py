@@ -28,6 +28,10 @@ class XacthucError(Exception):
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
+    def http_headers(self) -> dict[str, str]:
+        """Extra response headers the HTTP layer should send with this error (``WWW-Authenticate`` for 401)."""
+        return {}
+
 
 class InvalidInput(XacthucError, ValueError):
     """The input is malformed."""
@@ -48,3 +52,184 @@ class KeystoreError(XacthucError):
 
     code = "KEYSTORE_ERROR"
     http_status = 500
+
+
+# --- keystore -------------------------------------------------------------------------------------------------------
+
+
+class KeystoreUnlockFailed(KeystoreError):
+    """Unlocking the keystore failed."""
+
+    code = "KEYSTORE_UNLOCK_FAILED"
+    http_status = 500
+
+
+class KeystoreCorrupt(KeystoreError):
+    """A keystore file is truncated, altered or unreadable."""
+
+    code = "KEYSTORE_CORRUPT"
+    http_status = 500
+
+    def __init__(self, message: str | None = None, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class KeystoreExists(KeystoreError):
+    """A keystore already exists there."""
+
+    code = "KEYSTORE_EXISTS"
+    http_status = 409
+
+
+class KeyNotFound(KeystoreError, LookupError):
+    """No such key."""
+
+    code = "KEY_NOT_FOUND"
+    http_status = 404
+
+    def __init__(self, message: str | None = None, *, kid: str | None = None) -> None:
+        super().__init__(message)
+        self.kid = kid
+
+
+class NoActiveKey(KeystoreError):
+    """The key ring has no active key valid now."""
+
+    code = "KEY_NO_ACTIVE"
+    http_status = 409
+
+
+# --- signatures and key validity --------------------------------------------------------------------------------------
+
+
+class SignatureError(XacthucError, ValueError):
+    """A signed token could not be verified."""
+
+    code = "SIGNATURE_ERROR"
+    http_status = 400
+
+
+class JwsMalformed(SignatureError):
+    """The token is not a well-formed compact JWS."""
+
+    code = "JWS_MALFORMED"
+
+
+class JwsAlgorithmRejected(SignatureError):
+    """The token's algorithm is not allowed for this key."""
+
+    code = "JWS_ALG_REJECTED"
+
+
+class JwsHeaderRejected(SignatureError):
+    """The token's header asks for something we refuse (remote keys, embedded keys, critical extensions)."""
+
+    code = "JWS_HEADER_REJECTED"
+
+
+class JwsSignatureInvalid(SignatureError):
+    """The signature does not verify."""
+
+    code = "JWS_SIGNATURE_INVALID"
+
+
+class UnknownKey(SignatureError):
+    """The issuer has no key with this kid."""
+
+    code = "KEY_UNKNOWN"
+
+    def __init__(self, message: str | None = None, *, issuer_id: str | None = None, kid: str | None = None) -> None:
+        super().__init__(message)
+        self.issuer_id = issuer_id
+        self.kid = kid
+
+
+class KeyNotValidAt(SignatureError):
+    """The key was not valid at the signing time."""
+
+    code = "KEY_NOT_VALID_AT"
+
+    def __init__(self, message: str | None = None, *, kid: str | None = None) -> None:
+        super().__init__(message)
+        self.kid = kid
+
+
+class KeyCompromised(SignatureError):
+    """The key is compromised and nothing proves the signature predates the compromise."""
+
+    code = "KEY_COMPROMISED"
+
+    def __init__(self, message: str | None = None, *, kid: str | None = None) -> None:
+        super().__init__(message)
+        self.kid = kid
+
+
+# --- trust list -----------------------------------------------------------------------------------------------------
+
+
+class TrustListError(SignatureError):
+    """The trust list is not acceptable."""
+
+    code = "TRUST_LIST_ERROR"
+
+
+class TrustListInvalid(TrustListError):
+    """The trust list's content is inconsistent."""
+
+    code = "TRUST_LIST_INVALID"
+
+
+class TrustListExpired(TrustListError):
+    """The trust list has expired."""
+
+    code = "TRUST_LIST_EXPIRED"
+
+
+class TrustListRollback(TrustListError):
+    """The trust list is older than one already seen."""
+
+    code = "TRUST_LIST_ROLLBACK"
+
+
+# --- agencies and API credentials -----------------------------------------------------------------------------------
+
+
+class Unauthenticated(XacthucError):
+    """Missing or invalid API key."""
+
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+    def http_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="xacthuc"'}
+
+
+class Forbidden(XacthucError):
+    """The API key lacks the role this needs."""
+
+    code = "FORBIDDEN"
+    http_status = 403
+
+    def __init__(self, message: str | None = None, *, role: str | None = None) -> None:
+        super().__init__(message)
+        self.role = role
+
+
+class AgencyNotFound(NotFound):
+    """No such agency."""
+
+    code = "AGENCY_NOT_FOUND"
+
+
+class AgencyExists(XacthucError):
+    """An agency with this id already exists."""
+
+    code = "AGENCY_EXISTS"
+    http_status = 409
+
+
+class ApiKeyNotFound(NotFound):
+    """No such API key."""
+
+    code = "API_KEY_NOT_FOUND"

@@ -1,0 +1,48 @@
+"""JWK helpers: the RFC 7638 thumbprint that every ``kid`` in xacthuc is, and public-JWK hygiene."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from keys._crypto import CryptoInputError, alg_for_jwk, b64url_encode, public_key_from_jwk
+from keys.errors import InvalidInput
+
+# RFC 7638 section 3.2: the required members of each key type, nothing else, in lexicographic order.
+_REQUIRED = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
+_PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "alg", "use"}
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """The RFC 7638 thumbprint of ``jwk``: base64url(SHA-256(canonical JSON of its required members))."""
+    members = _REQUIRED.get(str(jwk.get("kty")))
+    if members is None or any(not isinstance(jwk.get(m), str) for m in members):
+        raise InvalidInput("the JWK lacks the members its thumbprint needs")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def checked_public_jwk(jwk: Any) -> dict[str, Any]:
+    """A copy of ``jwk`` if it is a usable public signature key whose ``kid`` (if any) is its thumbprint.
+
+    Raises ``InvalidInput`` otherwise: a private member, an unknown curve, a point off the curve, a kid that
+    names some other key.
+    """
+    if not isinstance(jwk, dict):
+        raise InvalidInput("a JWK is a JSON object")
+    if "d" in jwk:
+        raise InvalidInput("a private JWK is never accepted as a public key")
+    try:
+        alg = alg_for_jwk(jwk)
+        public_key_from_jwk(jwk)
+    except CryptoInputError as exc:
+        raise InvalidInput(f"unusable JWK: {exc}") from None
+    if "alg" in jwk and jwk["alg"] != alg:
+        raise InvalidInput("the JWK's alg does not match its key type")
+    thumb = jwk_thumbprint(jwk)
+    if "kid" in jwk and jwk["kid"] != thumb:
+        raise InvalidInput("the JWK's kid is not its RFC 7638 thumbprint")
+    out = {k: v for k, v in jwk.items() if k in _PUBLIC_MEMBERS}
+    out["kid"], out["alg"] = thumb, alg
+    return out

@@ -1,0 +1,158 @@
+"""Compact JWS recipes: ``sign_jws`` and ``verify_jws``.
+
+Rules, each a defence against a known attack on JOSE libraries:
+- the verification key decides the algorithm; the header's ``alg`` must merely agree with it and be allowed
+  (``none`` and every HMAC algorithm are refused outright: no algorithm confusion);
+- keys are never taken from the token: ``jku``, ``x5u``, ``jwk``, ``x5c`` (and ``x5t``-style pointers) are refused,
+  so nothing is fetched and no key embedded by the signer is trusted;
+- ``crit`` is refused, since we understand no extension;
+- with a resolver, the key is looked up by issuer *and* ``kid``, so a kid naming another agency's key finds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from keys import _crypto
+from keys.errors import (
+    InvalidInput,
+    JwsAlgorithmRejected,
+    JwsHeaderRejected,
+    JwsMalformed,
+    JwsSignatureInvalid,
+    UnknownKey,
+)
+from keys.jwk import checked_public_jwk
+from keys.protocols import KeyResolver, Signer, TrustedKey
+
+DEFAULT_ALLOWED_ALGS: tuple[str, ...] = ("ES256", "EdDSA")
+FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "crit"})
+_MAX_TOKEN = 1 << 20  # a trust list of thousands of agencies fits; a megabyte-plus token is an attack
+
+
+@dataclass(frozen=True)
+class VerifiedJWS:
+    """A token whose signature checked out: its header, raw payload, and the key that verified it."""
+
+    header: dict[str, Any]
+    payload: bytes
+    jwk: dict[str, Any]
+    trusted_key: TrustedKey | None = None
+
+    def claims(self) -> dict[str, Any]:
+        """The payload parsed as a JSON object."""
+        try:
+            value = json.loads(self.payload)
+        except (ValueError, UnicodeDecodeError):
+            raise JwsMalformed("the payload is not JSON") from None
+        if not isinstance(value, dict):
+            raise JwsMalformed("the payload is not a JSON object")
+        return value
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def sign_jws(signer: Signer, payload: bytes | Mapping[str, Any], header_extra: Mapping[str, Any] | None = None) -> str:
+    """A compact JWS of ``payload`` (bytes as is, a mapping as JSON), ``alg`` and ``kid`` taken from ``signer``."""
+    extra = dict(header_extra or {})
+    bad = (FORBIDDEN_HEADERS | {"alg", "kid"}) & extra.keys()
+    if bad:
+        raise InvalidInput(f"header members set by the signer or refused by verifiers: {', '.join(sorted(bad))}")
+    header = {"alg": signer.alg, "kid": signer.kid, **extra}
+    body = payload if isinstance(payload, bytes) else _json_bytes(dict(payload))
+    signing_input = _crypto.b64url_encode(_json_bytes(header)) + "." + _crypto.b64url_encode(body)
+    signature = signer.sign(signing_input.encode("ascii"))
+    return signing_input + "." + _crypto.b64url_encode(signature)
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], bytes]:
+    """Header and payload of a token, NOT verified: only for finding which issuer and key to verify with."""
+    header, payload, _sig, _input = _split(token)
+    return header, payload
+
+
+def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN:
+        raise JwsMalformed("not a compact JWS")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise JwsMalformed("a compact JWS has three parts")
+    try:
+        header_raw, payload, signature = (_crypto.b64url_decode(p) for p in parts)
+        header = json.loads(header_raw)
+    except (_crypto.CryptoInputError, ValueError, UnicodeDecodeError):
+        raise JwsMalformed("not a compact JWS") from None
+    if not isinstance(header, dict):
+        raise JwsMalformed("the JWS header is not a JSON object")
+    return header, payload, signature, (parts[0] + "." + parts[1]).encode("ascii")
+
+
+def _check_header(header: dict[str, Any], allowed_algs: Sequence[str]) -> str:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg.lower() == "none" or alg.upper().startswith("HS"):
+        raise JwsAlgorithmRejected(f"algorithm {alg!r} is never accepted")
+    if alg not in allowed_algs or alg not in _crypto.SIGNATURE_ALGS:
+        raise JwsAlgorithmRejected(f"algorithm {alg!r} is not allowed here")
+    refused = FORBIDDEN_HEADERS & header.keys()
+    if refused:
+        raise JwsHeaderRejected(f"refused header members: {', '.join(sorted(refused))}")
+    return alg
+
+
+def verify_jws(
+    token: str,
+    key: KeyResolver | TrustedKey | Mapping[str, Any],
+    allowed_algs: Sequence[str] = DEFAULT_ALLOWED_ALGS,
+    *,
+    issuer_id: str | None = None,
+) -> VerifiedJWS:
+    """Verify a compact JWS against one public JWK, a ``TrustedKey``, or a ``KeyResolver`` (then ``issuer_id``,
+    or the payload's ``iss``, names whose keys to search for the header's ``kid``).
+
+    Only the signature is checked here; the caller checks the key's validity at the signing time
+    (``KeyRing.verify_key`` or ``keys.validity.check_valid_at``) and its role.
+    """
+    header, payload, signature, signing_input = _split(token)
+    header_alg = _check_header(header, allowed_algs)
+    kid = header.get("kid")
+    trusted: TrustedKey | None = None
+    if isinstance(key, TrustedKey):
+        trusted, jwk_in = key, key.jwk
+    elif isinstance(key, Mapping):
+        jwk_in = dict(key)
+    else:
+        if not isinstance(kid, str):
+            raise UnknownKey("the token names no kid")
+        issuer = issuer_id if issuer_id is not None else _issuer_of(payload)
+        trusted = key.resolve(issuer, kid)
+        if trusted is None:
+            raise UnknownKey("the issuer has no such key", issuer_id=issuer, kid=kid)
+        jwk_in = trusted.jwk
+    try:
+        jwk = checked_public_jwk(jwk_in)
+    except InvalidInput:
+        raise UnknownKey("the verification key is not a usable public key") from None
+    if kid is not None and kid != jwk["kid"]:
+        raise UnknownKey("the token's kid names a different key", kid=str(kid))
+    if trusted is not None and trusted.alg != jwk["alg"]:
+        raise JwsAlgorithmRejected("the trusted key's algorithm does not match its JWK")
+    if header_alg != jwk["alg"]:
+        raise JwsAlgorithmRejected(f"this key verifies {jwk['alg']} only, the token says {header_alg}")
+    if not _crypto.verify(_crypto.public_key_from_jwk(jwk), signing_input, signature):
+        raise JwsSignatureInvalid()
+    return VerifiedJWS(header=header, payload=payload, jwk=jwk, trusted_key=trusted)
+
+
+def _issuer_of(payload: bytes) -> str:
+    try:
+        iss = json.loads(payload).get("iss")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        iss = None
+    if not isinstance(iss, str):
+        raise UnknownKey("no issuer given and the payload has no iss")
+    return iss
