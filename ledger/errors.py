@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from keys.errors import XacthucError
 
 
@@ -10,3 +12,187 @@ class LedgerError(XacthucError):
 
     code = "LEDGER_ERROR"
     http_status = 500
+
+
+def _hex(value: bytes | None) -> str:
+    return "0x" + value.hex() if value is not None else "none"
+
+
+# --- Merkle trees and proofs -------------------------------------------------------------------------------------
+
+
+class MerkleInputError(LedgerError, ValueError):
+    """Malformed Merkle input: leaf data and proof nodes are exactly 32 bytes."""
+
+    code = "MERKLE_INVALID_INPUT"
+    http_status = 422
+
+
+class EmptyMerkleTree(MerkleInputError):
+    """A Merkle tree needs at least one leaf."""
+
+    code = "MERKLE_EMPTY_TREE"
+
+
+class ProofTooLong(MerkleInputError):
+    """A Merkle proof has more nodes than any tree of at most 2**64 leaves needs."""
+
+    code = "MERKLE_PROOF_TOO_LONG"
+
+    def __init__(self, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(f"Merkle proof has {length} nodes; at most {limit} are allowed")
+
+
+# --- The chain ---------------------------------------------------------------------------------------------------
+
+
+class ChainUnavailable(LedgerError):
+    """The Ethereum node could not be reached."""
+
+    code = "CHAIN_UNAVAILABLE"
+    http_status = 503
+
+
+class RegistryArtifactError(LedgerError):
+    """The compiled DocumentRegistry artefact is missing or malformed."""
+
+    code = "REGISTRY_ARTIFACT_INVALID"
+
+
+class TransactionTimeout(LedgerError):
+    """A transaction was not mined before the deadline."""
+
+    code = "TX_TIMEOUT"
+    http_status = 504
+
+    def __init__(self, tx_hash: bytes, timeout: float) -> None:
+        self.tx_hash = tx_hash
+        self.timeout = timeout
+        super().__init__(f"transaction {_hex(tx_hash)} not mined within {timeout:g} s")
+
+
+class RegistryRevert(LedgerError):
+    """The DocumentRegistry contract refused the call.
+
+    Each leaf mirrors one Solidity custom error (``solidity_error``). ``tx_hash`` is set when the revert comes from
+    a mined transaction (receipt status 0), and None when a simulation caught it before sending.
+    """
+
+    code = "REGISTRY_REVERTED"
+    http_status = 422
+    solidity_error: ClassVar[str] = ""
+
+    def __init__(self, message: str | None = None, *, tx_hash: bytes | None = None) -> None:
+        self.tx_hash = tx_hash
+        super().__init__(message)
+
+
+class UnknownRevert(RegistryRevert):
+    """The transaction reverted for a reason the registry's ABI does not describe."""
+
+    code = "REGISTRY_REVERTED_UNKNOWN"
+    http_status = 500
+
+    def __init__(self, revert_data: bytes | None, *, tx_hash: bytes | None = None) -> None:
+        self.revert_data = revert_data
+        super().__init__(f"transaction reverted (revert data {_hex(revert_data)})", tx_hash=tx_hash)
+
+
+class ZeroRoot(RegistryRevert):
+    """The zero hash cannot be anchored."""
+
+    code = "ANCHOR_ZERO_ROOT"
+    solidity_error = "ZeroRoot"
+
+    def __init__(self, *, tx_hash: bytes | None = None) -> None:
+        super().__init__(tx_hash=tx_hash)
+
+
+class EmptyBatch(RegistryRevert):
+    """A batch of zero documents cannot be anchored."""
+
+    code = "ANCHOR_EMPTY_BATCH"
+    solidity_error = "EmptyBatch"
+
+    def __init__(self, *, tx_hash: bytes | None = None) -> None:
+        super().__init__(tx_hash=tx_hash)
+
+
+class RootAlreadyAnchored(RegistryRevert):
+    """The Merkle root is already anchored."""
+
+    code = "ROOT_ALREADY_ANCHORED"
+    http_status = 409
+    solidity_error = "RootAlreadyAnchored"
+
+    def __init__(self, root: bytes, agency: str, *, tx_hash: bytes | None = None) -> None:
+        self.root = root
+        self.agency = agency
+        super().__init__(f"root {_hex(root)} is already anchored by {agency}", tx_hash=tx_hash)
+
+
+class RootNotAnchored(RegistryRevert):
+    """The Merkle root is not anchored."""
+
+    code = "ROOT_NOT_ANCHORED"
+    http_status = 404
+    solidity_error = "RootNotAnchored"
+
+    def __init__(self, root: bytes, *, tx_hash: bytes | None = None) -> None:
+        self.root = root
+        super().__init__(f"root {_hex(root)} is not anchored", tx_hash=tx_hash)
+
+
+class NotAnchorer(RegistryRevert):
+    """Only the account that anchored a root, or the city admin, may revoke its documents."""
+
+    code = "NOT_ANCHORER"
+    http_status = 403
+    solidity_error = "NotAnchorer"
+
+    def __init__(self, root: bytes, caller: str, *, tx_hash: bytes | None = None) -> None:
+        self.root = root
+        self.caller = caller
+        super().__init__(f"{caller} neither anchored root {_hex(root)} nor is the admin", tx_hash=tx_hash)
+
+
+class InvalidProof(RegistryRevert):
+    """The Merkle proof does not prove the document under the root."""
+
+    code = "INVALID_PROOF"
+    solidity_error = "InvalidProof"
+
+    def __init__(self, root: bytes, data: bytes, *, tx_hash: bytes | None = None) -> None:
+        self.root = root
+        self.data = data
+        super().__init__(f"the proof does not prove {_hex(data)} under root {_hex(root)}", tx_hash=tx_hash)
+
+
+class AlreadyRevoked(RegistryRevert):
+    """The document is already revoked."""
+
+    code = "ALREADY_REVOKED"
+    http_status = 409
+    solidity_error = "AlreadyRevoked"
+
+    def __init__(self, root: bytes, data: bytes, *, tx_hash: bytes | None = None) -> None:
+        self.root = root
+        self.data = data
+        super().__init__(f"{_hex(data)} under root {_hex(root)} is already revoked", tx_hash=tx_hash)
+
+
+class InvalidReason(RegistryRevert):
+    """The revocation reason is not 1-4, or a replacement was given with a reason other than 2 (replaced)."""
+
+    code = "INVALID_REVOCATION_REASON"
+    solidity_error = "InvalidReason"
+
+    def __init__(self, reason: int, *, tx_hash: bytes | None = None) -> None:
+        self.reason = reason
+        super().__init__(
+            f"revocation reason {reason} is invalid (1 annulled, 2 replaced, 3 error, 4 other;"
+            " a replacement requires 2)",
+            tx_hash=tx_hash,
+        )
