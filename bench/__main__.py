@@ -1,0 +1,67 @@
+"""``make bench``: runs every benchmark module, writes JSON to bench/results/ and prints a readable table.
+
+Each ``bench/bench_*.py`` module exposes ``run() -> dict``. ``python -m bench chain anchoring`` runs a subset.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MODULES = ["keys", "chain", "anchoring", "documents", "identity"]
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out.append((prefix, value))
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or MODULES
+    results: dict[str, Any] = {
+        "env": {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_avg": os.getloadavg(),
+        }
+    }
+    failed = []
+    for name in wanted:
+        print(f"== bench {name}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            module = importlib.import_module(f"bench.bench_{name}")
+            results[name] = module.run()
+        except Exception as exc:  # a broken benchmark is reported, the others still run
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            failed.append(name)
+        results[name]["wall_seconds"] = round(time.perf_counter() - start, 2)
+    outdir = Path(__file__).with_name("results")
+    outdir.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = outdir / f"bench-{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (outdir / "latest.json").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    rows: list[tuple[str, Any]] = []
+    _flatten("", results, rows)
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(f"\nresults: {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

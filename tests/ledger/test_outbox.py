@@ -1,0 +1,92 @@
+"""The outbox: durable leaves, batch cutting by size and age, per-leaf proofs (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from ledger.errors import LedgerError
+from ledger.merkle import compute_root
+from ledger.outbox import AnchorBatch, AnchorLeaf, cut_batches, enqueue, enqueue_many, split_path
+
+T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+ACCOUNT = "0x" + "11" * 20
+OTHER = "0x" + "22" * 20
+
+
+def leaf(i: int) -> bytes:
+    return hashlib.sha256(f"leaf-{i}".encode()).digest()
+
+
+def test_leaf_is_durable_once_committed(engine: Engine) -> None:
+    with Session(engine) as s:
+        enqueue(s, ACCOUNT, leaf(1), T0)
+        s.commit()
+    with Session(engine) as s:
+        rows = s.exec(select(AnchorLeaf)).all()
+    assert [(r.account, r.data, r.batch_id) for r in rows] == [(ACCOUNT, leaf(1), None)]
+    assert rows[0].created_at == T0
+
+
+def test_same_leaf_twice_is_refused(engine: Engine) -> None:
+    with Session(engine) as s:
+        enqueue(s, ACCOUNT, leaf(1), T0)
+        s.commit()
+        enqueue(s, ACCOUNT, leaf(1), T0)
+        with pytest.raises(IntegrityError):
+            s.commit()
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x00" * 31, b"\x00" * 33])
+def test_leaf_must_be_32_bytes(engine: Engine, bad: bytes) -> None:
+    with Session(engine) as s, pytest.raises(LedgerError):
+        enqueue(s, ACCOUNT, bad, T0)
+
+
+def test_young_leaves_wait_for_the_interval(engine: Engine) -> None:
+    with Session(engine) as s:
+        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(5)], T0)
+        s.commit()
+        assert cut_batches(s, T0 + timedelta(seconds=1), batch_max=10, interval=timedelta(seconds=2)) == []
+        batches = cut_batches(s, T0 + timedelta(seconds=2), batch_max=10, interval=timedelta(seconds=2))
+    assert [b.count for b in batches] == [5]
+
+
+def test_a_full_batch_is_cut_at_once_and_the_rest_waits(engine: Engine) -> None:
+    with Session(engine) as s:
+        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(25)], T0)
+        s.commit()
+        batches = cut_batches(s, T0, batch_max=10, interval=timedelta(seconds=2))
+        assert [b.count for b in batches] == [10, 10]
+        waiting = s.exec(select(AnchorLeaf).where(AnchorLeaf.batch_id == None)).all()  # noqa: E711
+        assert len(waiting) == 5
+        forced = cut_batches(s, T0, batch_max=10, interval=timedelta(seconds=2), force=True)
+        assert [b.count for b in forced] == [5]
+
+
+def test_batches_are_per_account(engine: Engine) -> None:
+    with Session(engine) as s:
+        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(3)], T0)
+        enqueue_many(s, OTHER, [leaf(100 + i) for i in range(2)], T0)
+        s.commit()
+        batches = cut_batches(s, T0, batch_max=10, interval=timedelta(0), force=True)
+    assert sorted((b.account, b.count) for b in batches) == [(ACCOUNT, 3), (OTHER, 2)]
+
+
+def test_every_leaf_gets_a_path_to_its_batch_root(engine: Engine) -> None:
+    with Session(engine) as s:
+        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(13)], T0)
+        s.commit()
+        cut_batches(s, T0, batch_max=100, interval=timedelta(0), force=True)
+    with Session(engine) as s:
+        (batch,) = s.exec(select(AnchorBatch)).all()
+        leaves = s.exec(select(AnchorLeaf)).all()
+    assert sorted(lf.leaf_index for lf in leaves if lf.leaf_index is not None) == list(range(13))
+    for lf in leaves:
+        assert lf.batch_id == batch.id
+        assert compute_root(lf.data, split_path(lf.path)) == batch.root

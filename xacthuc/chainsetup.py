@@ -1,0 +1,120 @@
+"""Connecting to the chain: the embedded anvil (default) or any JSON-RPC node, and the registry deployment."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.chain import RegistryClient
+from web3 import HTTPProvider, Web3
+
+from ledger.errors import LedgerError
+from xacthuc.devchain import AnvilNode, find_anvil_binary
+from xacthuc.settings import Settings
+
+log = logging.getLogger("xacthuc.chain")
+
+REGISTRY_FILE = "registry.json"
+NODE_FILE = "node.json"
+
+
+class ChainNotRunning(LedgerError):
+    """The chain is not reachable."""
+
+    code = "CHAIN_UNAVAILABLE"
+    http_status = 503
+
+
+@dataclass
+class ChainHandle:
+    """The web3 connection, and the anvil process when we started one."""
+
+    w3: Web3
+    url: str
+    node: AnvilNode | None
+
+    def close(self) -> None:
+        if self.node is not None:
+            self.node.stop()
+            record = self.node.state_file.parent / NODE_FILE if self.node.state_file else None
+            if record is not None:
+                record.unlink(missing_ok=True)
+
+
+def connect(settings: Settings, *, start_node: bool = True) -> ChainHandle:
+    """Connect to ``XACTHUC_RPC_URL``, or start the embedded anvil with its state under the data dir."""
+    if settings.rpc_url:
+        return ChainHandle(Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10})), settings.rpc_url, None)
+    running = _running_embedded_node(settings)
+    if running is not None:  # another xacthuc process (serve) runs the embedded node: share it
+        return ChainHandle(Web3(HTTPProvider(running, request_kwargs={"timeout": 10})), running, None)
+    if not start_node:
+        raise ChainNotRunning("no XACTHUC_RPC_URL is set and the embedded node is not running")
+    state_dir = settings.data_dir / "anvil"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    node = AnvilNode(
+        find_anvil_binary(settings.anvil_bin),
+        port=settings.anvil_port,
+        state_file=state_dir / "state.json",
+        chain_id=settings.chain_id,
+    )
+    node.start()
+    _write_private_json(state_dir / NODE_FILE, {"url": node.url, "pid": os.getpid()})
+    log.info("embedded anvil at %s (state %s)", node.url, state_dir / "state.json")
+    return ChainHandle(Web3(HTTPProvider(node.url, request_kwargs={"timeout": 10})), node.url, node)
+
+
+def _running_embedded_node(settings: Settings) -> str | None:
+    """The URL of the embedded node another live xacthuc process started on this data dir, if any."""
+    path = settings.data_dir / "anvil" / NODE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        os.kill(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if int(record["pid"]) == os.getpid():
+        return None
+    url = str(record["url"])
+    try:
+        _ = Web3(HTTPProvider(url, request_kwargs={"timeout": 2})).eth.chain_id
+    except Exception:
+        return None
+    return url
+
+
+def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def ensure_registry(settings: Settings, w3: Web3, deployer: Any, admin: str) -> RegistryClient:
+    """The registry named by the settings, or the one this data dir deployed, or a new deployment (dev chains)."""
+    if settings.registry_address:
+        return RegistryClient(w3, Web3.to_checksum_address(settings.registry_address))
+    record_path = settings.data_dir / REGISTRY_FILE
+    chain_id = w3.eth.chain_id
+    if record_path.exists():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        address = Web3.to_checksum_address(record["address"])
+        if record.get("chain_id") == chain_id and w3.eth.get_code(address):
+            return RegistryClient(w3, address)
+        log.warning("the registry recorded in %s is not on this chain: deploying a new one", record_path)
+    client = RegistryClient.deploy(w3, deployer, admin)
+    _write_private_json(record_path, {"chain_id": chain_id, "address": client.address, "block": w3.eth.block_number})
+    log.info("deployed DocumentRegistry at %s on chain %s", client.address, chain_id)
+    return client
+
+
+def fund_dev_accounts(w3: Web3, addresses: list[str], wei: int = 10**21) -> None:
+    """On a development chain, give each account ether (anvil's ``anvil_setBalance``)."""
+    for address in addresses:
+        if w3.eth.get_balance(Web3.to_checksum_address(address)) < wei // 10:
+            w3.provider.make_request("anvil_setBalance", [address, hex(wei)])  # type: ignore[arg-type]

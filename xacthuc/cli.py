@@ -1,0 +1,170 @@
+"""The ``xacthuc`` command line: a thin layer over the services and the domain packages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from keys.errors import XacthucError
+from xacthuc.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="xacthuc",
+    help="xacthuc: verifiable administrative documents and digital IDs for Ho Chi Minh City.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+chain_app = typer.Typer(help="The Ethereum node and the document registry.", no_args_is_help=True)
+app.add_typer(chain_app, name="chain")
+
+err = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, else ./var)", show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
+
+
+def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
+    settings = load_settings(data_dir)
+    if overrides:
+        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def fail(message: str, code: str = "ERROR", exit_code: int = 2, as_json: bool = False) -> typer.Exit:
+    if as_json:
+        print(json.dumps({"error": {"code": code, "message": message}}))
+    else:
+        err.print(f"[red]error[/red] {code}: {message}")
+    return typer.Exit(exit_code)
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("XACTHUC_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("web3", "urllib3", "alembic.runtime.migration", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the anchoring worker")] = True,
+) -> None:
+    """Serve the API, the web pages and the anchoring worker (and the embedded anvil without XACTHUC_RPC_URL)."""
+    import uvicorn
+
+    from xacthuc.app import create_app
+    from xacthuc.services import build_services
+
+    _setup_logging()
+    settings = settings_for(data_dir, host=host, port=port)
+    services = build_services(settings)
+    try:
+        if worker:
+            services.start_worker()
+        application = create_app(services)
+        err.print(f"xacthuc serving on http://{settings.host}:{settings.port} (data dir {settings.data_dir})")
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        services.close()
+        err.print("xacthuc stopped")
+
+
+@app.command("worker")
+def worker_cmd(data_dir: DataDir = None) -> None:
+    """Run only the anchoring worker (for scaled deployments: one elected worker, many API replicas)."""
+    from xacthuc.services import build_services
+
+    _setup_logging()
+    services = build_services(load_settings(data_dir))
+    stop = False
+
+    def _term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        services.start_worker()
+        err.print("anchoring worker running; Ctrl-C stops it")
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+@app.command()
+def anchor(
+    data_dir: DataDir = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until every queued leaf is confirmed")] = False,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 300.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Cut and send batches for every queued leaf now; with --wait, until all are confirmed on chain."""
+    from xacthuc.anchor_cmd import run_anchor
+
+    _setup_logging()
+    try:
+        result = run_anchor(load_settings(data_dir), wait=wait, timeout=timeout, progress=not as_json)
+    except XacthucError as exc:
+        raise fail(exc.message, exc.code, as_json=as_json) from None
+    if as_json:
+        print(json.dumps(result))
+    else:
+        out.print(f"anchored batches: {result['confirmed_batches']}, leaves waiting: {result['pending_leaves']}")
+    if wait and result["pending_leaves"]:
+        raise typer.Exit(1)
+
+
+@chain_app.command("status")
+def chain_status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Show the chain the service uses: RPC URL (credentials redacted), chain id, head block, registry."""
+    from xacthuc.anchor_cmd import chain_status as status
+
+    _setup_logging()
+    try:
+        info = status(load_settings(data_dir))
+    except XacthucError as exc:
+        raise fail(exc.message, exc.code, as_json=as_json) from None
+    if as_json:
+        print(json.dumps(info))
+        return
+    for key, value in info.items():
+        out.print(f"{key:>16}: {value}")
+
+
+def _register_optional_commands() -> None:
+    """Sub-commands of the other parts (keys, documents, identity, verifier)."""
+    from xacthuc import cli_keys
+
+    app.add_typer(cli_keys.agency_app, name="agency")
+    app.add_typer(cli_keys.keys_app, name="keys")
+
+
+def main() -> None:
+    try:
+        _register_optional_commands()
+    except ImportError:  # pragma: no cover - during development, parts may be missing
+        pass
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

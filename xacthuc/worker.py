@@ -1,0 +1,114 @@
+"""The anchoring worker loop, as a thread inside ``serve`` or as the ``xacthuc worker`` process.
+
+Only one worker may drive an agency's account at a time (nonces!). PostgreSQL elects it with an advisory lock, so
+replicas can all run ``xacthuc worker`` and exactly one works; SQLite (one machine) uses a lock file in the data dir.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.anchoring import Anchorer, StepReport
+
+log = logging.getLogger("xacthuc.worker")
+
+ADVISORY_LOCK_KEY = 0x78616374  # "xact"
+
+
+class WorkerLock:
+    """Held while this process is the anchoring worker."""
+
+    def __init__(self, engine: Engine, data_dir: Path) -> None:
+        self.engine = engine
+        self.path = data_dir / "worker.lock"
+        self._fh: IO[str] | None = None
+        self._conn: Connection | None = None
+
+    def try_acquire(self) -> bool:
+        if self.engine.dialect.name == "postgresql":
+            conn = self.engine.connect()
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar())
+            if got:
+                self._conn = conn
+            else:
+                conn.close()
+            return got
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the worker's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            self._conn.close()
+            self._conn = None
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+@contextmanager
+def worker_lock(engine: Engine, data_dir: Path) -> Iterator[bool]:
+    lock = WorkerLock(engine, data_dir)
+    got = lock.try_acquire()
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()
+
+
+class WorkerThread:
+    """Runs ``Anchorer.step`` until stopped; idles ``poll`` seconds between quiet passes."""
+
+    def __init__(self, anchorer: Anchorer, lock: WorkerLock, poll: float = 0.25) -> None:
+        self.anchorer = anchorer
+        self.lock = lock
+        self.poll = poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="anchoring-worker", daemon=True)
+        self.last: StepReport | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.lock.try_acquire():
+                break
+            log.info("another process is the anchoring worker; waiting")
+            self._stop.wait(5.0)
+        else:
+            return
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.last = self.anchorer.step()
+                    busy = self.last.busy
+                except Exception:
+                    log.exception("anchoring pass failed")
+                    busy = False
+                if not busy:
+                    self._stop.wait(self.poll)
+        finally:
+            self.lock.release()
