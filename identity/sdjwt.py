@@ -1,0 +1,172 @@
+"""SD-JWT (RFC 9901) on the issuer side, and parsing of the compact form.
+
+A disclosure is ``base64url(JSON [salt, name, value])``; its digest is SHA-256 over that base64url *string*, so a
+disclosure is kept as the exact text it arrived in and never re-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from identity._crypto import b64u_decode, b64u_encode, json_bytes, sha256_b64u
+from identity.errors import DisclosureInvalid, SdJwtMalformed
+from keys.protocols import Signer
+
+SD_ALG = "sha-256"
+SD_JWT_TYP = "dc+sd-jwt"
+KB_JWT_TYP = "kb+jwt"
+SALT_BYTES = 16  # 128-bit salts, as RFC 9901 section 9.3 recommends
+# Names that a disclosure may never carry: the SD-JWT machinery and the claims that must stay visible.
+RESERVED_NAMES = frozenset({"_sd", "...", "_sd_alg", "iss", "iat", "exp", "nbf", "cnf", "status", "vct"})
+MAX_COMPACT_LENGTH = 64 * 1024
+
+Rng = Callable[[int], bytes]
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One disclosure: ``encoded`` is the exact base64url text; ``name`` is ``None`` for an array element."""
+
+    encoded: str
+    salt: str
+    name: str | None
+    value: Any
+
+    @property
+    def digest(self) -> str:
+        return sha256_b64u(self.encoded.encode("ascii"))
+
+
+def make_disclosure(salt: str, name: str | None, value: Any) -> Disclosure:
+    if name is not None and name in ("_sd", "..."):
+        raise DisclosureInvalid("reserved claim name", claim=name)
+    array = [salt, value] if name is None else [salt, name, value]
+    return Disclosure(b64u_encode(json_bytes(array)), salt, name, value)
+
+
+def parse_disclosure(encoded: str) -> Disclosure:
+    """Decode a disclosure, keeping its text. Raises :class:`DisclosureInvalid`."""
+    try:
+        if not encoded.isascii():
+            raise ValueError("not ascii")
+        array = json.loads(b64u_decode(encoded).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DisclosureInvalid("a disclosure is not base64url JSON") from exc
+    if not isinstance(array, list) or len(array) not in (2, 3) or not isinstance(array[0], str):
+        raise DisclosureInvalid("a disclosure is not a [salt, (name,) value] array")
+    if len(array) == 2:
+        return Disclosure(encoded, array[0], None, array[1])
+    if not isinstance(array[1], str):
+        raise DisclosureInvalid("a disclosure's claim name is not a string")
+    if array[1] in ("_sd", "..."):
+        raise DisclosureInvalid("a disclosure uses a reserved claim name", claim=array[1])
+    return Disclosure(encoded, array[0], array[1], array[2])
+
+
+def new_salt(rng: Rng) -> str:
+    return b64u_encode(rng(SALT_BYTES))
+
+
+@dataclass(frozen=True)
+class Jws:
+    """A compact JWS kept as text, with its decoded header and payload."""
+
+    compact: str
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signature: bytes
+
+    @property
+    def signing_input(self) -> bytes:
+        return self.compact.rsplit(".", 1)[0].encode("ascii")
+
+
+def parse_jws(compact: str) -> Jws:
+    """Split and decode a compact JWS (no verification). Raises :class:`SdJwtMalformed`."""
+    parts = compact.split(".")
+    if len(parts) != 3 or not compact.isascii():
+        raise SdJwtMalformed("not a compact JWS")
+    try:
+        header = json.loads(b64u_decode(parts[0]))
+        payload = json.loads(b64u_decode(parts[1]))
+        signature = b64u_decode(parts[2])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SdJwtMalformed("a JWS part is not base64url JSON") from exc
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise SdJwtMalformed("JWS header and payload must be JSON objects")
+    return Jws(compact, header, payload, signature)
+
+
+def sign_jws(signer: Signer, header: Mapping[str, Any], payload: Mapping[str, Any], *, with_kid: bool = True) -> str:
+    """Sign a compact JWS; ``alg`` and ``kid`` come from the signer, never from the caller's header."""
+    full_header = {"alg": signer.alg, **{k: v for k, v in header.items() if k not in ("alg", "kid")}}
+    if with_kid:
+        full_header["kid"] = signer.kid
+    signing_input = b64u_encode(json_bytes(full_header)) + "." + b64u_encode(json_bytes(dict(payload)))
+    return signing_input + "." + b64u_encode(signer.sign(signing_input.encode("ascii")))
+
+
+@dataclass(frozen=True)
+class SdJwt:
+    """A compact SD-JWT or SD-JWT+KB, split into its exact parts."""
+
+    issuer_jwt: str
+    disclosures: tuple[str, ...]
+    kb_jwt: str | None
+
+    @property
+    def presented(self) -> str:
+        """The part the KB-JWT's ``sd_hash`` covers: issuer JWT and disclosures, each followed by ``~``."""
+        return "".join(p + "~" for p in (self.issuer_jwt, *self.disclosures))
+
+    def compact(self) -> str:
+        return self.presented + (self.kb_jwt or "")
+
+
+def split_compact(text: str) -> SdJwt:
+    """Split ``<jwt>~<d1>~...~<dN>~[<kb-jwt>]``. Raises :class:`SdJwtMalformed`."""
+    if len(text) > MAX_COMPACT_LENGTH or not text.isascii():
+        raise SdJwtMalformed("SD-JWT too long or not ASCII")
+    parts = text.split("~")
+    if len(parts) < 2 or parts[0].count(".") != 2:
+        raise SdJwtMalformed("not a compact SD-JWT")
+    disclosures = tuple(parts[1:-1])
+    if any(not d for d in disclosures):
+        raise SdJwtMalformed("empty disclosure")
+    kb = parts[-1] or None
+    if kb is not None and kb.count(".") != 2:
+        raise SdJwtMalformed("the key-binding JWT is not a compact JWS")
+    return SdJwt(parts[0], disclosures, kb)
+
+
+@dataclass
+class IssuedSdJwt:
+    compact: str
+    disclosures: list[Disclosure] = field(default_factory=list)
+
+
+def issue_sd_jwt(
+    signer: Signer,
+    visible: Mapping[str, Any],
+    selective: Mapping[str, Any],
+    rng: Rng,
+    *,
+    decoys: int = 0,
+    typ: str = SD_JWT_TYP,
+) -> IssuedSdJwt:
+    """Issue an SD-JWT whose ``selective`` claims are each one disclosure; ``visible`` claims stay in the payload.
+
+    Digests are sorted, which hides the claims' order since digests are uniformly random.
+    """
+    clash = set(selective) & (set(visible) | RESERVED_NAMES)
+    if clash:
+        raise DisclosureInvalid("claims cannot be both visible and selectively disclosable", claim=sorted(clash)[0])
+    disclosures = [make_disclosure(new_salt(rng), name, value) for name, value in selective.items()]
+    digests = [d.digest for d in disclosures]
+    digests += [sha256_b64u(new_salt(rng).encode("ascii")) for _ in range(decoys)]
+    payload = {**visible, "_sd": sorted(digests), "_sd_alg": SD_ALG}
+    jwt = sign_jws(signer, {"typ": typ}, payload)
+    return IssuedSdJwt("~".join([jwt, *(d.encoded for d in disclosures)]) + "~", disclosures)

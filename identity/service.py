@@ -1,0 +1,215 @@
+"""Domain operations of identity/: register citizens, issue and revoke credentials, serve status lists.
+
+Every function takes its session, signer, clock value and randomness explicitly; none commits: the caller owns the
+transaction (``xacthuc.db.session_scope``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from identity._crypto import b64u_encode, jwk_thumbprint, public_jwk_only
+from identity.cccd import CitizenInput, age_on, parse_citizen
+from identity.errors import (
+    CitizenExists,
+    CitizenNotFound,
+    CredentialNotFound,
+    HolderKeyInvalid,
+    StatusListFull,
+    StatusListNotFound,
+)
+from identity.models import Citizen, Credential, StatusListRow
+from identity.sdjwt import Rng, issue_sd_jwt
+from identity.status_list import DEFAULT_SIZE, StatusList, status_list_jwt
+from keys.protocols import Signer
+
+VCT = "urn:vn:hcm:xacthuc:citizen_id:1"
+DEFAULT_TTL = timedelta(days=365)
+STATUS_TTL = timedelta(minutes=5)
+# A list is closed at half full so a random free index is found quickly and the herd stays large.
+_FILL_LIMIT = 0.5
+_INDEX_TRIES = 64
+
+
+def _new_id(rng: Rng) -> str:
+    return str(uuid.UUID(bytes=rng(16), version=4))
+
+
+def _short_id(rng: Rng) -> str:
+    # Status list ids go into every credential and so every QR code: 96 random bits are plenty and short.
+    return b64u_encode(rng(12))
+
+
+def register_citizen(
+    session: Session, data: CitizenInput | Mapping[str, Any], now: datetime, rng: Rng = os.urandom
+) -> Citizen:
+    """Validate and store a citizen; a CCCD number already registered is refused with :class:`CitizenExists`."""
+    citizen_in = data if isinstance(data, CitizenInput) else parse_citizen(data)
+    if session.exec(select(Citizen.id).where(Citizen.cccd == citizen_in.cccd)).first() is not None:
+        raise CitizenExists()
+    citizen = Citizen(
+        id=_new_id(rng),
+        cccd=citizen_in.cccd,
+        full_name=citizen_in.full_name,
+        family_name=citizen_in.family_name,
+        given_name=citizen_in.given_name,
+        birth_date=citizen_in.birth_date,
+        sex=citizen_in.sex,
+        nationality=citizen_in.nationality,
+        place_of_origin=citizen_in.place_of_origin,
+        place_of_residence=citizen_in.place_of_residence,
+        created_at=now,
+    )
+    session.add(citizen)
+    session.flush()
+    return citizen
+
+
+def citizen_claims(citizen: Citizen, now: datetime) -> dict[str, Any]:
+    """The selectively disclosable claims of a citizen's credential, derived age claims as of ``now``."""
+    age = age_on(citizen.birth_date, now.date())
+    return {
+        "given_name": citizen.given_name,
+        "family_name": citizen.family_name,
+        "full_name": citizen.full_name,
+        "birth_date": citizen.birth_date.isoformat(),
+        "sex": citizen.sex,
+        "nationality": citizen.nationality,
+        "place_of_origin": citizen.place_of_origin,
+        "place_of_residence": citizen.place_of_residence,
+        "personal_id": citizen.cccd,
+        "age_over_18": age >= 18,
+    }
+
+
+def _allocate_index(session: Session, issuer_id: str, now: datetime, rng: Rng, size: int) -> tuple[StatusListRow, int]:
+    if size & (size - 1) or size < 8:
+        raise ValueError("status list size must be a power of two")
+    row = session.exec(
+        select(StatusListRow)
+        .where(StatusListRow.issuer_id == issuer_id, StatusListRow.used < StatusListRow.size * _FILL_LIMIT)
+        .order_by(col(StatusListRow.created_at))
+    ).first()
+    if row is None:
+        row = StatusListRow(
+            id=_short_id(rng), issuer_id=issuer_id, size=size, bits=bytes(size // 8), created_at=now, updated_at=now
+        )
+        session.add(row)
+        session.flush()
+    for _ in range(_INDEX_TRIES):
+        # A random index, not the next one, so a credential's index says nothing about when it was issued.
+        idx = int.from_bytes(rng(4), "big") % row.size
+        taken = session.exec(
+            select(func.count()).where(Credential.status_list_id == row.id, Credential.status_idx == idx)
+        ).one()
+        if not taken:
+            row.used += 1
+            session.add(row)
+            return row, idx
+    raise StatusListFull()
+
+
+def issue_credential(
+    session: Session,
+    citizen_id: str,
+    signer: Signer,
+    issuer_id: str,
+    holder_jwk: dict[str, Any] | None,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+    rng: Rng = os.urandom,
+    *,
+    status_base_url: str,
+    list_size: int = DEFAULT_SIZE,
+    decoys: int = 0,
+) -> tuple[str, str]:
+    """Issue a citizen's SD-JWT VC: returns ``(credential_id, compact SD-JWT with all disclosures)``.
+
+    ``status_base_url`` is where ``GET /v1/status-lists/{id}`` is served, e.g. ``https://id.example/v1/status-lists``.
+    """
+    citizen = session.get(Citizen, citizen_id)
+    if citizen is None:
+        raise CitizenNotFound()
+    holder = None
+    if holder_jwk is not None:
+        try:
+            holder = public_jwk_only(holder_jwk)
+        except ValueError as exc:
+            raise HolderKeyInvalid() from exc
+    row, idx = _allocate_index(session, issuer_id, now, rng, list_size)
+    iat = int(now.timestamp())
+    visible: dict[str, Any] = {
+        "iss": issuer_id,
+        "iat": iat,
+        "exp": iat + int(ttl.total_seconds()),
+        "vct": VCT,
+    }
+    if holder is not None:
+        visible["cnf"] = {"jwk": holder}
+    visible["status"] = {"status_list": {"idx": idx, "uri": f"{status_base_url.rstrip('/')}/{row.id}"}}
+    issued = issue_sd_jwt(signer, visible, citizen_claims(citizen, now), rng, decoys=decoys)
+    credential = Credential(
+        id=_new_id(rng),
+        citizen_id=citizen.id,
+        issuer_id=issuer_id,
+        kid=signer.kid,
+        vct=VCT,
+        holder_thumbprint=jwk_thumbprint(holder) if holder else None,
+        status_list_id=row.id,
+        status_idx=idx,
+        issued_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(credential)
+    session.flush()
+    return credential.id, issued.compact
+
+
+def revoke_credential(session: Session, credential_id: str, now: datetime) -> Credential:
+    """Set the credential's status bit. Revoking twice is harmless and keeps the first time."""
+    credential = session.get(Credential, credential_id)
+    if credential is None:
+        raise CredentialNotFound()
+    row = session.get(StatusListRow, credential.status_list_id)
+    if row is None:
+        raise StatusListNotFound()
+    bits = StatusList(row.size, row.bits)
+    bits.set(credential.status_idx, 1)
+    row.bits = bits.to_bytes()
+    row.updated_at = now
+    if credential.revoked_at is None:
+        credential.revoked_at = now
+    session.add(row)
+    session.add(credential)
+    session.flush()
+    return credential
+
+
+def status_list_token(
+    session: Session,
+    list_id: str,
+    signer: Signer,
+    *,
+    status_base_url: str,
+    now: datetime,
+    ttl: timedelta = STATUS_TTL,
+) -> str:
+    """The signed status list token served at ``{status_base_url}/{list_id}``."""
+    row = session.get(StatusListRow, list_id)
+    if row is None:
+        raise StatusListNotFound()
+    return status_list_jwt(
+        signer,
+        StatusList(row.size, row.bits),
+        uri=f"{status_base_url.rstrip('/')}/{row.id}",
+        issuer=row.issuer_id,
+        now=now,
+        ttl=ttl,
+    )
