@@ -1,0 +1,276 @@
+"""Administrative documents after Decree 30/2020/NĐ-CP: the number and symbol, the metadata, its canonical digest.
+
+Every text field is NFC-normalised and whitespace-collapsed before anything is hashed or signed, so a title typed
+on a Mac (NFD) and the same title typed on Windows (NFC) give the same digest. The digest's byte layout is specified
+in docs/qr-payload.md ("Metadata digest").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .document_errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
+
+__all__ = [
+    "DOCUMENT_FIELDS",
+    "DOCUMENT_TYPES",
+    "SIGNING_FORMS",
+    "Document",
+    "DocumentNumber",
+    "metadata_digest",
+    "normalize_text",
+    "parse_document",
+    "parse_number",
+]
+
+# Type abbreviations: Decree 30/2020/NĐ-CP, Appendix III (administrative documents), plus the legal normative
+# documents of Law 80/2015/QH13 that agencies also number this way. Keys are the decree's own spelling.
+DOCUMENT_TYPES: dict[str, str] = {
+    "NQ": "Nghị quyết",
+    "QĐ": "Quyết định",
+    "CT": "Chỉ thị",
+    "QC": "Quy chế",
+    "QyĐ": "Quy định",
+    "TC": "Thông cáo",
+    "TB": "Thông báo",
+    "HD": "Hướng dẫn",
+    "CTr": "Chương trình",
+    "KH": "Kế hoạch",
+    "PA": "Phương án",
+    "ĐA": "Đề án",
+    "DA": "Dự án",
+    "BC": "Báo cáo",
+    "BB": "Biên bản",
+    "TTr": "Tờ trình",
+    "HĐ": "Hợp đồng",
+    "CĐ": "Công điện",
+    "BGN": "Bản ghi nhớ",
+    "BTT": "Bản thỏa thuận",
+    "GUQ": "Giấy ủy quyền",
+    "GM": "Giấy mời",
+    "GGT": "Giấy giới thiệu",
+    "GNP": "Giấy nghỉ phép",
+    "PG": "Phiếu gửi",
+    "PC": "Phiếu chuyển",
+    "PB": "Phiếu báo",
+    "NĐ": "Nghị định",
+    "TT": "Thông tư",
+    "TTLT": "Thông tư liên tịch",
+    "NQLT": "Nghị quyết liên tịch",
+    "PL": "Pháp lệnh",
+    "L": "Lệnh",
+}
+_TYPES_BY_UPPER = {k.upper(): k for k in DOCUMENT_TYPES}
+UNTYPED_KIND = "Công văn"  # a công văn carries no type abbreviation: "12/UBND-VX"
+
+# TM. (on behalf of a collective), KT. (deputy signing for the head), TL. and TUQ. (by delegation), Q. (acting).
+SIGNING_FORMS: frozenset[str] = frozenset({"TM.", "KT.", "TL.", "TUQ.", "Q."})
+
+DOCUMENT_FIELDS: tuple[str, ...] = (
+    "number",
+    "title",
+    "issuing_body",
+    "place",
+    "issued_on",
+    "signer_name",
+    "signer_title",
+    "signing_form",
+)
+_MAX_LENGTHS = {
+    "title": 2000,
+    "issuing_body": 300,
+    "place": 100,
+    "signer_name": 120,
+    "signer_title": 200,
+}
+_EARLIEST = date(1945, 9, 2)
+_NUMBER_RE = re.compile(r"(?P<num>[0-9]{1,7})(?:/(?P<year>[0-9]{4}))?/(?P<rest>[^/]+)")
+_PART_RE = re.compile(r"[^\W_]{1,20}")
+_PREFIX_RE = re.compile(r"^s[oố]\s*:?\s*", re.IGNORECASE)
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIGEST_DOMAIN = b"xacthuc:document-metadata:v1"
+
+
+def normalize_text(value: str, field: str = "text") -> str:
+    """NFC, trimmed, internal whitespace runs collapsed to one space; control characters refused."""
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
+        raise DocumentFieldInvalid(field, "contains control or unassigned characters")
+    return text
+
+
+@dataclass(frozen=True)
+class DocumentNumber:
+    """A parsed number and symbol (số, ký hiệu): ``2392/QĐ-UBND``, ``15/2024/NĐ-CP``, ``12/UBND-VX``."""
+
+    serial: str  # digits as written; Decree 30 pads numbers below 10 with a 0 ("01")
+    year: int | None
+    type_abbr: str | None  # None: a công văn (no type abbreviation)
+    body_abbr: str  # issuing body, possibly with the drafting unit: "UBND-VX"
+
+    def __str__(self) -> str:
+        year = f"/{self.year}" if self.year is not None else ""
+        kind = f"{self.type_abbr}-" if self.type_abbr else ""
+        return f"{self.serial}{year}/{kind}{self.body_abbr}"
+
+    @property
+    def kind_name(self) -> str:
+        """The document kind in Vietnamese (``Quyết định``, ``Công văn``)."""
+        return DOCUMENT_TYPES[self.type_abbr] if self.type_abbr else UNTYPED_KIND
+
+
+def parse_number(value: str) -> DocumentNumber:
+    """Parse and validate a number and symbol; accepts a leading ``Số:`` and stray spaces."""
+    if not isinstance(value, str):
+        raise DocumentNumberInvalid("must be a string")
+    text = unicodedata.normalize("NFC", value).strip()
+    text = _PREFIX_RE.sub("", text)
+    # U+00D0 (Icelandic eth) looks exactly like Đ and turns up in typed data; U+0110 is the Vietnamese letter.
+    text = "".join(text.split()).replace("\u00d0", "\u0110").replace("\u00f0", "\u0111")
+    if len(text) > 80:
+        raise DocumentNumberInvalid("is too long")
+    m = _NUMBER_RE.fullmatch(text)
+    if m is None:
+        raise DocumentNumberInvalid("expected number[/year]/[TYPE-]BODY, e.g. 2392/QĐ-UBND")
+    serial = m["num"]
+    if int(serial) == 0:
+        raise DocumentNumberInvalid("the number must be 1 or more")
+    year = int(m["year"]) if m["year"] else None
+    if year is not None and not (_EARLIEST.year <= year <= 2100):
+        raise DocumentNumberInvalid("the year is out of range")
+    parts = m["rest"].split("-")
+    if not all(_PART_RE.fullmatch(p) for p in parts):
+        raise DocumentNumberInvalid("the symbol must be letters and digits separated by '-'")
+    type_abbr = _TYPES_BY_UPPER.get(parts[0].upper())
+    if type_abbr is not None:
+        parts = parts[1:]
+        if not parts:
+            raise DocumentNumberInvalid("the issuing body's abbreviation is missing")
+    body = "-".join(p.upper() for p in parts)
+    return DocumentNumber(serial=serial, year=year, type_abbr=type_abbr, body_abbr=body)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document's Decree 30 metadata, validated and normalised. Build it with :func:`parse_document`."""
+
+    number: DocumentNumber
+    title: str  # trích yếu
+    issuing_body: str
+    place: str
+    issued_on: date
+    signer_name: str
+    signer_title: str
+    signing_form: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metadata with the issue's field names (``issued_on`` as YYYY-MM-DD)."""
+        return {
+            "number": str(self.number),
+            "title": self.title,
+            "issuing_body": self.issuing_body,
+            "place": self.place,
+            "issued_on": self.issued_on.isoformat(),
+            "signer_name": self.signer_name,
+            "signer_title": self.signer_title,
+            "signing_form": self.signing_form,
+        }
+
+    def digest(self) -> bytes:
+        """The canonical metadata digest (32 bytes) that the receipt signs."""
+        return metadata_digest(self)
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    raw = fields.get(name)
+    if raw is None:
+        raise DocumentFieldMissing(name)
+    if not isinstance(raw, str):
+        raise DocumentFieldInvalid(name, "must be a string")
+    text = normalize_text(raw, name)
+    if not text:
+        raise DocumentFieldMissing(name)
+    if len(text) > _MAX_LENGTHS[name]:
+        raise DocumentFieldInvalid(name, f"is longer than {_MAX_LENGTHS[name]} characters")
+    return text
+
+
+def _issued_on(raw: Any, today: date | None) -> date:
+    if raw is None or raw == "":
+        raise DocumentFieldMissing("issued_on")
+    if isinstance(raw, date) and not hasattr(raw, "hour"):
+        day = raw
+    elif isinstance(raw, str) and _DATE_RE.fullmatch(raw.strip()):
+        try:
+            day = date.fromisoformat(raw.strip())
+        except ValueError:
+            raise DocumentFieldInvalid("issued_on", "is not a valid date") from None
+    else:
+        raise DocumentFieldInvalid("issued_on", "must be a date YYYY-MM-DD")
+    if day < _EARLIEST:
+        raise DocumentFieldInvalid("issued_on", "is before 1945-09-02")
+    if today is not None and day > today:
+        raise DocumentFieldInvalid("issued_on", "is in the future")
+    return day
+
+
+def _signing_form(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise DocumentFieldInvalid("signing_form", "must be a string")
+    text = raw.strip().upper()
+    if not text:
+        return None
+    if not text.endswith("."):
+        text += "."
+    if text not in SIGNING_FORMS:
+        raise DocumentFieldInvalid("signing_form", f"must be one of {', '.join(sorted(SIGNING_FORMS))}")
+    return text
+
+
+def parse_document(fields: Mapping[str, Any], *, today: date | None = None) -> Document:
+    """Validate metadata given with the issue's field names; raise a 422 error naming the first bad field.
+
+    ``today`` (the caller's clock) makes a future ``issued_on`` an error. Unknown field names are refused.
+    """
+    unknown = sorted(set(fields) - set(DOCUMENT_FIELDS))
+    if unknown:
+        raise DocumentFieldInvalid(unknown[0], "is not a document field")
+    raw_number = fields.get("number")
+    if raw_number is None or (isinstance(raw_number, str) and not raw_number.strip()):
+        raise DocumentFieldMissing("number")
+    number = parse_number(raw_number)
+    issued_on = _issued_on(fields.get("issued_on"), today)
+    if number.year is not None and number.year != issued_on.year:
+        raise DocumentNumberInvalid(f"the year {number.year} differs from issued_on {issued_on.isoformat()}")
+    return Document(
+        number=number,
+        title=_text(fields, "title"),
+        issuing_body=_text(fields, "issuing_body"),
+        place=_text(fields, "place"),
+        issued_on=issued_on,
+        signer_name=_text(fields, "signer_name"),
+        signer_title=_text(fields, "signer_title"),
+        signing_form=_signing_form(fields.get("signing_form")),
+    )
+
+
+def metadata_digest(document: Document) -> bytes:
+    """SHA-256 over the domain tag and each field's UTF-8 value, length-prefixed (u32 big-endian), in fixed order.
+
+    An absent ``signing_form`` is the empty string; every other field is non-empty, so the encoding is injective.
+    """
+    values = document.to_dict()
+    h = hashlib.sha256(_DIGEST_DOMAIN)
+    for name in DOCUMENT_FIELDS:
+        data = unicodedata.normalize("NFC", values[name] or "").encode("utf-8")
+        h.update(len(data).to_bytes(4, "big"))
+        h.update(data)
+    return h.digest()

@@ -1,0 +1,78 @@
+"""Errors of the document model and the signed receipt (ledger/document.py, ledger/receipt.py).
+
+Input problems are 422s that name the offending field; codes are stable (only ever added, never renamed).
+"""
+
+from __future__ import annotations
+
+from keys.errors import InvalidInput
+
+from .errors import LedgerError
+
+
+class DocumentFieldInvalid(InvalidInput):
+    """A document field is invalid."""
+
+    code = "DOC_FIELD_INVALID"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "field": self.field}
+
+
+class DocumentFieldMissing(DocumentFieldInvalid):
+    """A required document field is missing or empty."""
+
+    code = "DOC_FIELD_MISSING"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field, "is required")
+
+
+class DocumentNumberInvalid(DocumentFieldInvalid):
+    """The document number and symbol do not follow Decree 30/2020/NĐ-CP."""
+
+    code = "DOC_NUMBER_INVALID"
+
+    def __init__(self, message: str, field: str = "number") -> None:
+        super().__init__(field, message)
+
+
+class ReceiptFieldInvalid(DocumentFieldInvalid):
+    """A receipt field cannot be signed or encoded (wrong length, out of range)."""
+
+    code = "RECEIPT_FIELD_INVALID"
+
+
+class PayloadInvalid(InvalidInput):
+    """The document payload is malformed."""
+
+    code = "PAYLOAD_INVALID"
+
+
+class PayloadVersionUnsupported(PayloadInvalid):
+    """The document payload has an unknown version prefix."""
+
+    code = "PAYLOAD_VERSION_UNSUPPORTED"
+
+
+class PayloadTooLarge(PayloadInvalid):
+    """The document payload exceeds the size limit."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class RegistryUnknown(PayloadInvalid):
+    """The payload omits the registry and no default registry was configured to fill it in."""
+
+    code = "PAYLOAD_REGISTRY_UNKNOWN"
+
+
+class SignerUnsupported(LedgerError):
+    """The signer's algorithm or key id cannot be used for receipts."""
+
+    code = "RECEIPT_SIGNER_UNSUPPORTED"

@@ -1,0 +1,140 @@
+"""What a verifier needs from the anchoring side: a document's anchor proof and the registry's status answer.
+
+The shapes are fixed here so the verifier can be written (and tested with in-memory fakes) without a chain; the
+chain client implements :class:`ChainStatusReader` with one ``eth_call`` of ``status(root, data)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any, Protocol
+
+from .document_errors import DocumentFieldInvalid
+from .merkle import compute_root
+
+__all__ = ["ChainStatusReader", "DocumentChainStatus", "Proof", "RevocationReason", "proof_root"]
+
+_ZERO32 = bytes(32)
+
+
+class RevocationReason(IntEnum):
+    """The registry's reason codes (``status(...).reason``)."""
+
+    NONE = 0
+    ANNULLED = 1
+    REPLACED = 2
+    ERROR = 3
+    OTHER = 4
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _unhex(value: Any, field: str, size: int | None = 32) -> bytes:
+    if not isinstance(value, str):
+        raise DocumentFieldInvalid(field, "must be a 0x-prefixed hex string")
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise DocumentFieldInvalid(field, "must be a 0x-prefixed hex string") from None
+    if size is not None and len(raw) != size:
+        raise DocumentFieldInvalid(field, f"must be {size} bytes")
+    return raw
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A document's anchor: the Merkle ``path`` from its ``leaf`` data (the receipt commitment) to ``root``,
+    and where and when that root was anchored. JSON form: ARCHITECTURE.md, ``proof``."""
+
+    root: bytes
+    path: tuple[bytes, ...]
+    leaf: bytes  # the leaf DATA (ledger.receipt.commitment), not its leaf hash
+    chain_id: int
+    contract: str  # 0x-prefixed address
+    tx_hash: str  # 0x-prefixed
+    block: int
+    anchored_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": _hex(self.root),
+            "path": [_hex(p) for p in self.path],
+            "leaf": _hex(self.leaf),
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+            "tx_hash": self.tx_hash,
+            "block": self.block,
+            "anchored_at": self.anchored_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Proof:
+        """Parse the JSON form; malformed fields are 422 errors naming the field."""
+        path = d.get("path")
+        if not isinstance(path, Sequence) or isinstance(path, str) or len(path) > 64:
+            raise DocumentFieldInvalid("proof.path", "must be a list of at most 64 hashes")
+        chain_id, block = d.get("chain_id"), d.get("block")
+        if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
+            raise DocumentFieldInvalid("proof.chain_id", "must be a positive integer")
+        if not isinstance(block, int) or isinstance(block, bool) or block < 0:
+            raise DocumentFieldInvalid("proof.block", "must be a non-negative integer")
+        try:
+            anchored_at = datetime.fromisoformat(str(d.get("anchored_at")).replace("Z", "+00:00"))
+        except ValueError:
+            raise DocumentFieldInvalid("proof.anchored_at", "must be an ISO 8601 time") from None
+        if anchored_at.tzinfo is None:
+            raise DocumentFieldInvalid("proof.anchored_at", "must carry a time zone")
+        return cls(
+            root=_unhex(d.get("root"), "proof.root"),
+            path=tuple(_unhex(p, "proof.path") for p in path),
+            leaf=_unhex(d.get("leaf"), "proof.leaf"),
+            chain_id=chain_id,
+            contract=_hex(_unhex(d.get("contract"), "proof.contract", 20)),
+            tx_hash=_hex(_unhex(d.get("tx_hash"), "proof.tx_hash")),
+            block=block,
+            anchored_at=anchored_at,
+        )
+
+
+def proof_root(proof: Proof) -> bytes:
+    """The root the proof's path leads to from its leaf (compare with ``proof.root``)."""
+    return compute_root(proof.leaf, proof.path)
+
+
+@dataclass(frozen=True)
+class DocumentChainStatus:
+    """The registry's answer to ``status(root, data)``. ``anchorer`` is None when the root was never anchored."""
+
+    anchorer: str | None  # 0x-prefixed address of the account that anchored the root
+    anchored_at: datetime | None
+    reason: int = RevocationReason.NONE
+    revoked_at: datetime | None = None
+    replaced_by: bytes | None = None  # the replacement's leaf data
+
+    @property
+    def revoked(self) -> bool:
+        return self.reason != RevocationReason.NONE
+
+    @classmethod
+    def from_call(
+        cls, agency: str, anchored_at: int, reason: int, revoked_at: int, replaced_by: bytes
+    ) -> DocumentChainStatus:
+        """From the raw ``eth_call`` tuple: zero address, zero times and a zero hash mean "none"."""
+        return cls(
+            anchorer=None if int(agency, 16) == 0 else agency,
+            anchored_at=datetime.fromtimestamp(anchored_at, UTC) if anchored_at else None,
+            reason=reason,
+            revoked_at=datetime.fromtimestamp(revoked_at, UTC) if revoked_at else None,
+            replaced_by=None if bytes(replaced_by) == _ZERO32 else bytes(replaced_by),
+        )
+
+
+class ChainStatusReader(Protocol):
+    """Reads the registry. May raise on network failure; the verifier reports that as ``error``, never ``valid``."""
+
+    def status(self, root: bytes, data: bytes) -> DocumentChainStatus: ...

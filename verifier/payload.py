@@ -1,0 +1,84 @@
+"""Recognise what a scanned or pasted text is: a verification link or a bare payload, and of which kind.
+
+Only the shape is checked here (prefix, alphabet, size); decoding and signature checks belong to each kind's
+pipeline. Every refusal is a typed 4xx error; nothing here decompresses anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.receipt import PAYLOAD_PREFIX as DOCUMENT_PREFIX
+
+from .errors import InputTooLarge, PayloadUnrecognized
+
+__all__ = ["CITIZEN_ID_PREFIX", "DOCUMENT_PREFIX", "MAX_INPUT_CHARS", "ParsedPayload", "PayloadKind", "parse_payload"]
+
+MAX_INPUT_CHARS = 8192  # more than any QR code holds (version 40 at ECC L: 7,089 digits)
+CITIZEN_ID_PREFIX = "XI1:"
+_SD_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*~[A-Za-z0-9_~.-]*")
+_VERSIONED = re.compile(r"X([DI])([0-9]+):")
+
+
+class PayloadKind(StrEnum):
+    DOCUMENT = "document"
+    CITIZEN_ID = "citizen_id"
+
+
+@dataclass(frozen=True)
+class ParsedPayload:
+    """The payload's kind, its format (``xd1``, ``xi1``, ``sd-jwt``) and the payload text itself."""
+
+    kind: PayloadKind
+    format: str
+    payload: str
+
+
+def _from_link(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise PayloadUnrecognized("the link is not a valid URL") from None
+    if not parts.netloc or not parts.path.rstrip("/").lower().endswith("/v"):
+        raise PayloadUnrecognized("the link is not a verification link (…/v#<payload>)")
+    if parts.fragment:
+        return unquote(parts.fragment)
+    values = parse_qs(parts.query, max_num_fields=4).get("p")
+    if values and len(values) == 1:
+        return values[0]
+    raise PayloadUnrecognized("the verification link carries no payload")
+
+
+def parse_payload(text: str | bytes) -> ParsedPayload:
+    """Classify a QR text, verification link (``…/v#<payload>`` or ``…/v?p=<payload>``) or bare payload.
+
+    Raises :class:`InputTooLarge` past :data:`MAX_INPUT_CHARS`, :class:`PayloadUnrecognized` otherwise.
+    """
+    if isinstance(text, bytes | bytearray):
+        if len(text) > MAX_INPUT_CHARS:
+            raise InputTooLarge(f"input is longer than {MAX_INPUT_CHARS} bytes")
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PayloadUnrecognized("the QR code does not hold UTF-8 text") from None
+    if not isinstance(text, str):
+        raise PayloadUnrecognized("input must be text")
+    if len(text) > MAX_INPUT_CHARS:
+        raise InputTooLarge(f"input is longer than {MAX_INPUT_CHARS} characters")
+    text = text.strip()
+    if text[:8].lower().startswith(("https://", "http://")):
+        text = _from_link(text).strip()
+    if text.startswith(DOCUMENT_PREFIX):
+        return ParsedPayload(PayloadKind.DOCUMENT, "xd1", text)
+    if text.startswith(CITIZEN_ID_PREFIX):
+        return ParsedPayload(PayloadKind.CITIZEN_ID, "xi1", text)
+    if _SD_JWT.fullmatch(text):
+        return ParsedPayload(PayloadKind.CITIZEN_ID, "sd-jwt", text)
+    m = _VERSIONED.match(text)
+    if m:
+        kind = "document" if m[1] == "D" else "citizen ID"
+        raise PayloadUnrecognized(f"unsupported {kind} payload version {m[2]}")
+    raise PayloadUnrecognized("not a xacthuc verification link or payload")
