@@ -233,3 +233,9 @@ class ApiKeyNotFound(NotFound):
     """No such API key."""
 
     code = "API_KEY_NOT_FOUND"
+
+
+class KeyRoleNotAllowed(SignatureError):
+    """The issuer is not trusted for this kind of signature."""
+
+    code = "KEY_ROLE_NOT_ALLOWED"

@@ -17,11 +17,15 @@ directories. Nothing secret ever appears in an exception message or a log line.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,6 +185,8 @@ class Keystore:
         self._eth_mac_key = _crypto.hkdf(master, info=b"xacthuc eth file mac")
         self._signers: dict[str, LocalSigner] = {}
         self._eth: dict[str, LocalAccount] = {}
+        self._lock = threading.RLock()
+        self._lock_depth = 0
 
     def __repr__(self) -> str:
         return f"Keystore(root={str(self.root)!r})"
@@ -236,6 +242,29 @@ class Keystore:
             log.warning("keystore unlock failed in %s", root)
             raise KeystoreUnlockFailed()
         return cls(root, master, pp, kdf)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive across threads and processes (``flock`` on ``.lock``), re-entrant within one thread."""
+        with self._lock:
+            if self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth = 0
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
 
     # -- signature keys
 

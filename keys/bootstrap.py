@@ -1,0 +1,297 @@
+"""The city: its root key, the agencies' key rings and Ethereum accounts, and the first-run bootstrap."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session
+
+from keys import agencies as ag
+from keys.errors import AgencyExists, InvalidInput, KeyNotFound
+from keys.keyring import AgencyProfile, KeyRecord, KeyRing
+from keys.keystore import KdfParams, Keystore, Passphrase, atomic_write, ensure_private_dir
+from keys.protocols import Signer
+from keys.trust_list import DEFAULT_TTL, sign_trust_list
+from keys.validity import ACTIVE
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+log = logging.getLogger(__name__)
+
+CITY_ID = "tphcm"  # the city's own agency row: holds the admin API key, never signs documents
+ROOT_RING = "city-root"
+ADMIN_ACCOUNT = "city-admin"
+CREDENTIALS_FILE = "dev-credentials.json"
+
+
+@dataclass(frozen=True)
+class DemoAgency:
+    id: str
+    name_vi: str
+    name_en: str
+    roles: tuple[str, ...]
+    api_roles: tuple[str, ...]
+
+
+DEMO_AGENCIES = (
+    DemoAgency(
+        "ubnd-hcm",
+        "Ủy ban nhân dân Thành phố Hồ Chí Minh",
+        "People's Committee of Ho Chi Minh City",
+        ("documents",),
+        ("documents:issue", "documents:revoke"),
+    ),
+    DemoAgency(
+        "ca-hcm",
+        "Công an Thành phố Hồ Chí Minh",
+        "Ho Chi Minh City Police",
+        ("identity",),
+        ("identity:issue", "identity:revoke"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ProvisionedAgency:
+    agency: ag.Agency
+    api_key: ag.IssuedApiKey | None
+
+
+class City:
+    """The unlocked keys of the city: root key, agency key rings, Ethereum accounts. Built by ``bootstrap_city``."""
+
+    def __init__(self, data_dir: Path, keystore: Keystore) -> None:
+        self.data_dir = data_dir
+        self.keystore = keystore
+
+    def __repr__(self) -> str:
+        return f"City(data_dir={str(self.data_dir)!r})"
+
+    # -- keys
+
+    @property
+    def root_ring(self) -> KeyRing:
+        return KeyRing.load(self.keystore, ROOT_RING)
+
+    @property
+    def root_signer(self) -> Signer:
+        """The city root key (ES256) that signs the trust list."""
+        active = [k for k in self.root_ring.keys if k.status == ACTIVE]
+        if not active:
+            raise KeyNotFound("the city has no active root key")
+        return self.keystore.load_signer(max(active, key=lambda k: k.not_before).kid)
+
+    def root_jwk(self) -> dict[str, Any]:
+        """The public key third parties pin (``GET /v1/trust-root``)."""
+        return self.root_signer.public_jwk()
+
+    def keyring(self, agency_id: str) -> KeyRing:
+        """The agency's key ring, read fresh from the keystore (another process may have rotated it)."""
+        if agency_id == ROOT_RING:
+            raise InvalidInput("the root ring is not an agency's")
+        return KeyRing.load(self.keystore, agency_id)
+
+    def agency_ids(self) -> list[str]:
+        """Agencies with a key ring in the keystore."""
+        return [n.removeprefix("ring-") for n in self.keystore.record_names() if n != f"ring-{ROOT_RING}"]
+
+    def eth_account(self, agency_id: str) -> LocalAccount:
+        """The agency's unlocked Ethereum account (it sends the anchor transactions)."""
+        return self.keystore.load_eth_account(agency_id)
+
+    def eth_address(self, agency_id: str) -> str:
+        return self.keystore.eth_address(agency_id)
+
+    @property
+    def admin_account(self) -> LocalAccount:
+        """The city admin's Ethereum account (deploys the registry)."""
+        return self.keystore.load_eth_account(ADMIN_ACCOUNT)
+
+    # -- publication
+
+    def _rings(self) -> list[KeyRing]:
+        return [self.keyring(a) for a in self.agency_ids()]
+
+    def trust_list_version(self) -> int:
+        """Grows whenever any ring (keys, status, profile) changes: the sum of the rings' revisions."""
+        return self.root_ring.revision + sum(r.revision for r in self._rings())
+
+    def build_trust_list(self, now: datetime, version: int | None = None, ttl: timedelta = DEFAULT_TTL) -> str:
+        """The trust list JWS signed by the root key; ``version`` defaults to ``trust_list_version()``."""
+        entries: list[tuple[AgencyProfile, list[KeyRecord]]] = [
+            (r.profile, r.keys) for r in self._rings() if r.profile is not None
+        ]
+        v = self.trust_list_version() if version is None else version
+        return sign_trust_list(self.root_signer, entries, now, v, ttl)
+
+    def jwks(self) -> dict[str, Any]:
+        """Every public key (root and agencies), compromised keys left out; validity lives in the trust list."""
+        keys = self.root_ring.public_jwks()
+        for ring in self._rings():
+            if ring.profile is not None and not ring.profile.disabled:
+                keys += ring.public_jwks()
+        return {"keys": keys}
+
+    # -- administration
+
+    def provision_agency(
+        self,
+        session: Session,
+        *,
+        name: str,
+        roles: list[str],
+        now: datetime,
+        name_en: str = "",
+        agency_id: str | None = None,
+        alg: str = "ES256",
+        api_roles: list[str] | None = None,
+    ) -> ProvisionedAgency:
+        """Create an agency: database row, key ring, Ethereum account and (unless ``api_roles == []``) an API key.
+
+        ``roles`` may mix trust roles and API roles (see ``agencies.expand_roles``).
+        """
+        trust, api = ag.expand_roles(roles)
+        agency = ag.create_agency(session, name=name, name_en=name_en, roles=list(trust), now=now, agency_id=agency_id)
+        from keys.generate import generate_eth_account
+
+        account = generate_eth_account()
+        address = self.keystore.save_eth_account(agency.id, bytes(account.key))
+        agency.eth_address = address
+        session.add(agency)
+        profile = AgencyProfile(agency.id, agency.name, agency.name_en or agency.name, trust, address)
+        KeyRing.create(self.keystore, agency.id, now, alg=alg, profile=profile)
+        wanted = list(api) if api_roles is None else api_roles
+        issued = ag.issue_api_key(session, agency.id, wanted, now) if wanted else None
+        log.info("provisioned agency %s with roles %s", agency.id, ",".join(trust))
+        return ProvisionedAgency(agency, issued)
+
+    def disable_agency(self, session: Session, agency_id: str, now: datetime) -> ag.Agency:
+        """Disable in the database (API keys stop) and drop from the trust list."""
+        agency = ag.disable_agency(session, agency_id, now)
+        if agency_id in self.agency_ids():
+            ring = self.keyring(agency_id)
+            if ring.profile is not None:
+                p = ring.profile
+                ring.set_profile(AgencyProfile(p.id, p.name_vi, p.name_en, p.roles, p.eth_address, disabled=True))
+        return agency
+
+    def compromise(self, agency_id: str, kid: str, at: datetime, now: datetime, *, rotate: bool = True) -> KeyRecord:
+        """Mark a key compromised since ``at``; with ``rotate``, give the agency a fresh key if it has none left."""
+        ring = self.keyring(agency_id)
+        record = ring.compromise(kid, at, now)
+        if rotate and not any(k.status == ACTIVE for k in ring.keys):
+            ring.rotate(now, alg=record.alg)
+        return record
+
+
+# --- bootstrap ------------------------------------------------------------------------------------------------------
+
+
+def bootstrap_city(
+    data_dir: Path,
+    session: Session,
+    passphrase: Passphrase | str,
+    now: datetime,
+    *,
+    kdf: KdfParams | None = None,
+    demo: bool = True,
+) -> City:
+    """On a fresh data dir: root key, admin token, demo agencies, ``dev-credentials.json``. Otherwise: load.
+
+    Either way, database rows missing for keystore agencies are recreated (a new database on an old data dir), and
+    plain key files left by the old layout are encrypted into the keystore and deleted.
+    """
+    ensure_private_dir(data_dir)
+    root = data_dir / "keys"
+    fresh = not Keystore.exists(root)
+    keystore = Keystore.create(root, passphrase, kdf=kdf) if fresh else Keystore.open(root, passphrase)
+    city = City(data_dir, keystore)
+    credentials: dict[str, Any] = {"admin_token": None, "agencies": []}
+    if fresh:
+        KeyRing.create(keystore, ROOT_RING, now)
+        from keys.generate import generate_eth_account
+
+        keystore.save_eth_account(ADMIN_ACCOUNT, bytes(generate_eth_account().key))
+        if demo:
+            for d in DEMO_AGENCIES:
+                p = city.provision_agency(
+                    session, name=d.name_vi, name_en=d.name_en, roles=list(d.roles), now=now, agency_id=d.id
+                )
+                assert p.api_key is not None
+                credentials["agencies"].append(_cred(p.agency, p.api_key))
+        log.info("bootstrapped a new city in %s", data_dir)
+    credentials = _ensure_rows(city, session, now, credentials)
+    from keys.migrate import migrate_plain_keys
+
+    migrate_plain_keys(city, now)
+    if credentials["admin_token"] is not None or credentials["agencies"]:
+        _write_credentials(data_dir / CREDENTIALS_FILE, credentials)
+    return city
+
+
+def _cred(agency: ag.Agency, key: ag.IssuedApiKey) -> dict[str, Any]:
+    return {"id": agency.id, "name": agency.name, "roles": list(key.roles), "api_key": key.token}
+
+
+def _ensure_rows(city: City, session: Session, now: datetime, creds: dict[str, Any]) -> dict[str, Any]:
+    """Database rows for the city and every keystore agency; new API keys go into ``creds``."""
+    if session.get(ag.Agency, CITY_ID) is None:
+        ag.create_agency(
+            session,
+            name="Thành phố Hồ Chí Minh",
+            name_en="Ho Chi Minh City",
+            roles=[],
+            now=now,
+            agency_id=CITY_ID,
+            eth_address=city.keystore.eth_address(ADMIN_ACCOUNT),
+        )
+        creds["admin_token"] = ag.issue_api_key(session, CITY_ID, ["admin"], now).token
+    demo_roles = {d.id: d.api_roles for d in DEMO_AGENCIES}
+    for agency_id in city.agency_ids():
+        profile = city.keyring(agency_id).profile
+        if profile is None or session.get(ag.Agency, agency_id) is not None:
+            continue
+        try:
+            row = ag.create_agency(
+                session,
+                name=profile.name_vi,
+                name_en=profile.name_en,
+                roles=list(profile.roles),
+                now=now,
+                agency_id=agency_id,
+                eth_address=profile.eth_address,
+            )
+        except AgencyExists:
+            continue
+        row.disabled = profile.disabled
+        if agency_id in demo_roles and not profile.disabled:
+            creds["agencies"].append(_cred(row, ag.issue_api_key(session, agency_id, list(demo_roles[agency_id]), now)))
+    session.flush()
+    return creds
+
+
+def _write_credentials(path: Path, new: dict[str, Any]) -> None:
+    """Merge ``new`` into the credentials file (0600): a re-issued key replaces the old one of that agency."""
+    old: dict[str, Any] = {"admin_token": None, "agencies": []}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict) and isinstance(loaded.get("agencies"), list):
+                old = loaded
+        except ValueError:
+            log.warning("%s is not JSON; rewriting it", path.name)
+    fresh_ids = {a["id"] for a in new["agencies"]}
+    merged = {
+        "admin_token": new["admin_token"] or old.get("admin_token"),
+        "agencies": [a for a in old["agencies"] if a.get("id") not in fresh_ids] + new["agencies"],
+    }
+    atomic_write(path, (json.dumps(merged, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+
+
+__all__ = ["CITY_ID", "DEMO_AGENCIES", "City", "ProvisionedAgency", "bootstrap_city"]

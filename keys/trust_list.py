@@ -1,0 +1,251 @@
+"""The signed trust list: which agencies exist, what they may sign, and their keys over time.
+
+The city root key (ES256) signs a compact JWS (header ``typ`` = ``xacthuc-trust-list+jwt``) whose payload is::
+
+    {"version": 7, "issued_at": 1767225600, "expires_at": 1767312000,
+     "agencies": [{"id": "ubnd-hcm", "name_vi": "...", "name_en": "...", "roles": ["documents"],
+                   "eth_address": "0x...",
+                   "keys": [{"jwk": {...public JWK with kid and alg...}, "not_before": 1767225600,
+                             "not_after": null, "status": "active", "compromised_at": null}]}]}
+
+Times are NumericDate (integer seconds, UTC). Verifiers pin the root public key out of band and call
+``verify_trust_list``; the result resolves ``(issuer, kid)`` to a ``TrustedKey`` with no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from keys.errors import (
+    InvalidInput,
+    KeyRoleNotAllowed,
+    TrustListError,
+    TrustListExpired,
+    TrustListInvalid,
+    TrustListRollback,
+    UnknownKey,
+)
+from keys.jwk import checked_public_jwk
+from keys.jws import VerifiedJWS, decode_unverified, sign_jws, verify_jws
+from keys.keyring import AgencyProfile, KeyRecord
+from keys.protocols import Signer, TrustedKey
+from keys.validity import COMPROMISED, STATUSES, check_valid_at, epoch, from_epoch, utc
+
+TYP = "xacthuc-trust-list+jwt"
+ROLES = ("documents", "identity")
+DEFAULT_TTL = timedelta(days=1)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+_CLAIMS_AGENCY = ("iss", "agency", "agency_id", "issuer", "issuer_id")
+
+
+@dataclass(frozen=True)
+class TrustedAgency:
+    id: str
+    name_vi: str
+    name_en: str
+    roles: frozenset[str]
+    eth_address: str | None
+    keys: tuple[TrustedKey, ...]
+
+
+@dataclass(frozen=True)
+class TrustList:
+    """A verified trust list. Implements ``KeyResolver``."""
+
+    version: int
+    issued_at: datetime
+    expires_at: datetime
+    root_kid: str
+    agencies: Mapping[str, TrustedAgency]
+    token: str
+
+    def resolve(self, issuer_id: str, kid: str) -> TrustedKey | None:
+        agency = self.agencies.get(issuer_id)
+        if agency is None:
+            return None
+        return next((k for k in agency.keys if k.kid == kid), None)
+
+    def agency(self, issuer_id: str) -> TrustedAgency | None:
+        return self.agencies.get(issuer_id)
+
+    def verify(
+        self,
+        token: str,
+        *,
+        signed_at: datetime,
+        issuer_id: str | None = None,
+        anchored_at: datetime | None = None,
+        role: str | None = None,
+        allowed_algs: Sequence[str] = ("ES256", "EdDSA"),
+    ) -> VerifiedJWS:
+        """Signature by a listed key of the issuer, that key valid at ``signed_at``, the issuer holding ``role``."""
+        verified = verify_jws(token, self, allowed_algs, issuer_id=issuer_id)
+        key = verified.trusted_key
+        assert key is not None  # a resolver always yields the trusted key
+        check_valid_at(key, signed_at, anchored_at)
+        if role is not None and role not in key.roles:
+            raise KeyRoleNotAllowed(f"{key.issuer_id} is not trusted for {role}")
+        return verified
+
+
+# --- producing ------------------------------------------------------------------------------------------------------
+
+
+def trust_list_payload(
+    agencies: Iterable[tuple[AgencyProfile, Sequence[KeyRecord]]], now: datetime, version: int, ttl: timedelta
+) -> dict[str, Any]:
+    entries = []
+    for profile, keys in sorted(agencies, key=lambda a: a[0].id):
+        if profile.disabled:
+            continue
+        entries.append(
+            {
+                "id": profile.id,
+                "name_vi": profile.name_vi,
+                "name_en": profile.name_en,
+                "roles": sorted(profile.roles),
+                "eth_address": profile.eth_address,
+                "keys": [
+                    {
+                        "jwk": dict(k.jwk),
+                        "not_before": epoch(k.not_before),
+                        "not_after": None if k.not_after is None else epoch(k.not_after),
+                        "status": k.status,
+                        "compromised_at": None if k.compromised_at is None else epoch(k.compromised_at),
+                    }
+                    for k in keys
+                ],
+            }
+        )
+    return {"version": version, "issued_at": epoch(now), "expires_at": epoch(now + ttl), "agencies": entries}
+
+
+def sign_trust_list(
+    root: Signer,
+    agencies: Iterable[tuple[AgencyProfile, Sequence[KeyRecord]]],
+    now: datetime,
+    version: int,
+    ttl: timedelta = DEFAULT_TTL,
+) -> str:
+    """The trust list JWS, signed by the city root key."""
+    if root.alg != "ES256":
+        raise InvalidInput("the city root key is ES256")
+    return sign_jws(root, trust_list_payload(agencies, now, version, ttl), {"typ": TYP})
+
+
+# --- verifying ------------------------------------------------------------------------------------------------------
+
+
+def verify_trust_list(token: str, pinned_root_jwk: Mapping[str, Any], now: datetime, min_version: int = 0) -> TrustList:
+    """Verify a trust list against the pinned city root key; refuse expired, rolled-back or inconsistent lists."""
+    try:
+        root = checked_public_jwk(dict(pinned_root_jwk))
+    except InvalidInput as exc:
+        raise TrustListError(f"the pinned root key is unusable: {exc.message}") from None
+    header, _ = decode_unverified(token)
+    if header.get("kid") != root["kid"]:
+        raise UnknownKey("the trust list is not signed by the pinned root key", kid=str(header.get("kid")))
+    claims = verify_jws(token, root, ("ES256",)).claims()
+    if header.get("typ") != TYP:
+        raise TrustListInvalid("the token is not a trust list")
+    try:
+        version = _int(claims, "version")
+        issued_at, expires_at = from_epoch(claims["issued_at"]), from_epoch(claims["expires_at"])
+    except (KeyError, InvalidInput):
+        raise TrustListInvalid("the trust list lacks a version, issued_at or expires_at") from None
+    now = utc(now)
+    if expires_at <= now:
+        raise TrustListExpired(f"the trust list expired at {expires_at.isoformat()}")
+    if issued_at > now + MAX_CLOCK_SKEW:
+        raise TrustListInvalid("the trust list is issued in the future")
+    if version < min_version:
+        raise TrustListRollback(f"trust list version {version} is older than version {min_version} already seen")
+    raw_agencies = claims.get("agencies")
+    if not isinstance(raw_agencies, list):
+        raise TrustListInvalid("the trust list has no agencies array")
+    agencies: dict[str, TrustedAgency] = {}
+    seen_kids = {root["kid"]}
+    for raw in raw_agencies:
+        agency = _parse_agency(raw, seen_kids)
+        if agency.id in agencies:
+            raise TrustListInvalid(f"agency {agency.id} is listed twice")
+        agencies[agency.id] = agency
+    return TrustList(version, issued_at, expires_at, root["kid"], agencies, token)
+
+
+def _int(d: Mapping[str, Any], field: str) -> int:
+    v = d[field]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InvalidInput(f"{field} is not an integer")
+    return v
+
+
+def _str(d: Mapping[str, Any], field: str, *, optional: bool = False) -> str | None:
+    v = d.get(field)
+    if v is None and optional:
+        return None
+    if not isinstance(v, str) or not v:
+        raise TrustListInvalid(f"agency field {field} is missing or not a string")
+    return v
+
+
+def _parse_agency(raw: Any, seen_kids: set[str]) -> TrustedAgency:
+    if not isinstance(raw, dict):
+        raise TrustListInvalid("an agency entry is not an object")
+    agency_id, name_vi, name_en = (str(_str(raw, f)) for f in ("id", "name_vi", "name_en"))
+    eth = _str(raw, "eth_address", optional=True)
+    roles = raw.get("roles")
+    if not isinstance(roles, list) or not set(roles) <= set(ROLES):
+        raise TrustListInvalid(f"agency {agency_id} has unknown roles")
+    role_set = frozenset(str(r) for r in roles)
+    keys = raw.get("keys")
+    if not isinstance(keys, list):
+        raise TrustListInvalid(f"agency {agency_id} has no keys array")
+    trusted: list[TrustedKey] = []
+    for entry in keys:
+        key = _parse_key(entry, agency_id, name_vi, role_set, eth)
+        if key.kid in seen_kids:
+            raise TrustListInvalid(f"key {key.kid} is listed twice")
+        seen_kids.add(key.kid)
+        trusted.append(key)
+    return TrustedAgency(agency_id, name_vi, name_en, role_set, eth, tuple(trusted))
+
+
+def _parse_key(entry: Any, agency_id: str, name: str, roles: frozenset[str], eth: str | None) -> TrustedKey:
+    if not isinstance(entry, dict) or not isinstance(entry.get("jwk"), dict):
+        raise TrustListInvalid(f"a key of {agency_id} is not an object with a jwk")
+    jwk_in: dict[str, Any] = entry["jwk"]
+    for claim in _CLAIMS_AGENCY:
+        for where in (jwk_in, entry):
+            if claim in where and where[claim] != agency_id:
+                raise TrustListInvalid(f"a key listed under {agency_id} claims to belong to {where[claim]!r}")
+    if not isinstance(jwk_in.get("kid"), str):
+        raise TrustListInvalid(f"a key of {agency_id} has no kid")
+    try:
+        jwk = checked_public_jwk(jwk_in)
+        not_before = from_epoch(entry["not_before"])
+        not_after = None if entry.get("not_after") is None else from_epoch(entry["not_after"])
+        compromised_at = None if entry.get("compromised_at") is None else from_epoch(entry["compromised_at"])
+    except KeyError:
+        raise TrustListInvalid(f"key {jwk_in['kid']} of {agency_id} has no not_before") from None
+    except InvalidInput as exc:
+        raise TrustListInvalid(f"key {jwk_in['kid']} of {agency_id}: {exc.message}") from None
+    status = entry.get("status")
+    if status not in STATUSES or (status == COMPROMISED and compromised_at is None):
+        raise TrustListInvalid(f"key {jwk['kid']} of {agency_id} has a bad status")
+    return TrustedKey(
+        issuer_id=agency_id,
+        issuer_name=name,
+        kid=jwk["kid"],
+        alg=jwk["alg"],
+        jwk=jwk,
+        roles=roles,
+        not_before=not_before,
+        not_after=not_after,
+        status=str(status),
+        compromised_at=compromised_at,
+        eth_address=eth,
+    )
