@@ -55,6 +55,36 @@ class ChainUnavailable(LedgerError):
     http_status = 503
 
 
+class ChainInputError(LedgerError, ValueError):
+    """A chain call got malformed input (a root or data not 32 bytes, a count out of range)."""
+
+    code = "CHAIN_INVALID_INPUT"
+    http_status = 422
+
+
+class BlockNotFound(LedgerError, LookupError):
+    """The node does not know the block."""
+
+    code = "BLOCK_NOT_FOUND"
+    http_status = 404
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        super().__init__(f"block {number} not found")
+
+
+class TransactionRejected(LedgerError):
+    """The node refused a signed transaction (nonce too low, fee too low, insufficient funds, ...)."""
+
+    code = "TX_REJECTED"
+    http_status = 502
+
+    def __init__(self, tx_hash: bytes, reason: str) -> None:
+        self.tx_hash = tx_hash
+        self.reason = reason
+        super().__init__(f"the node refused transaction {_hex(tx_hash)}: {reason}")
+
+
 class RegistryArtifactError(LedgerError):
     """The compiled DocumentRegistry artefact is missing or malformed."""
 
