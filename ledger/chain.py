@@ -322,12 +322,10 @@ class RegistryClient:
         try:
             with _rpc():
                 self.w3.eth.send_raw_transaction(raw)
-        except Web3RPCError as exc:
-            text = str(exc).lower()
-            if "already known" in text or "already imported" in text:
+        except (Web3RPCError, ValueError) as exc:  # ValueError: eth-tester's validation errors
+            # "already known", or "nonce too low" because these very bytes were mined: not an error.
+            if self.transaction_known(tx_hash):
                 return tx_hash
-            raise TransactionRejected(tx_hash, str(exc)) from exc
-        except ValueError as exc:  # eth-tester's validation errors
             raise TransactionRejected(tx_hash, str(exc)) from exc
         return tx_hash
 
@@ -370,13 +368,18 @@ class RegistryClient:
         """The typed error of a failed transaction, found by replaying it with ``eth_call``.
 
         Replayed on the parent block's state first (the state the transaction met, but for earlier transactions
-        of its own block), then on its block's state (which includes them): the first replay that reverts wins.
+        of its own block), then on its block's state (which includes them), then on the latest state for nodes
+        that keep no history: the first replay that reverts wins.
         """
         with _rpc():
             tx = self.w3.eth.get_transaction(receipt.tx_hash)  # type: ignore[arg-type]
         call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
-        for block in (receipt.block_number - 1, receipt.block_number):
-            error = self._simulate(call, max(block, 0))
+        blocks: list[int | str] = [max(receipt.block_number - 1, 0), receipt.block_number, "latest"]
+        for block in blocks:
+            try:
+                error = self._simulate(call, block)
+            except Web3RPCError:  # a node without that block's state (pruned, or reloaded from a state file)
+                continue
             if error is not None:
                 error.tx_hash = receipt.tx_hash
                 return error
