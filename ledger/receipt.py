@@ -68,6 +68,7 @@ _SIGNED_DOMAIN = b"xacthuc:receipt:v1"
 _MAX_ISSUER_BYTES = 64
 _MAX_NUMBER_BYTES = 96
 _MAX_VARINT_BYTES = 9
+_MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 _FLAG_REGISTRY = 0x01  # chain id and registry address present (else: the verifier's configured registry)
 _FLAG_ISSUER_UUID = 0x02  # issuer id is a canonical UUID, carried as 16 raw bytes
@@ -256,7 +257,7 @@ def _check_fields(f: ReceiptFields | Receipt) -> None:
             raise ReceiptFieldInvalid(name, f"must be {size} bytes")
     if f.issued_at.tzinfo is None:
         raise ReceiptFieldInvalid("issued_at", "must be timezone-aware")
-    if not (0 < f.issued_at.timestamp() < 2**40):
+    if not (0 < f.issued_at.timestamp() <= _MAX_SECONDS):
         raise ReceiptFieldInvalid("issued_at", "is out of range")
     for name, text, limit in (("issuer_id", f.issuer_id, _MAX_ISSUER_BYTES), ("number", f.number, _MAX_NUMBER_BYTES)):
         if not text or unicodedata.normalize("NFC", text) != text or len(text.encode("utf-8")) > limit:
@@ -311,6 +312,8 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
     """Sign ``fields`` with ``signer`` (ES256 or EdDSA). ``issued_at`` is truncated to whole seconds."""
     if signer.alg not in ("ES256", "EdDSA"):
         raise SignerUnsupported(f"receipts are signed with ES256 or EdDSA, not {signer.alg!r}")
+    if fields.issued_at.tzinfo is None:
+        raise ReceiptFieldInvalid("issued_at", "must be timezone-aware")
     fields = ReceiptFields(
         issuer_id=fields.issuer_id,
         document_id=fields.document_id,
@@ -425,7 +428,7 @@ def decode_payload(text: str, *, registry: Registry | None = None) -> Receipt:
     signature = r.take(SIGNATURE_BYTES, "signature")
     if r.pos != len(r.data):
         raise PayloadInvalid("payload has trailing bytes")
-    if not 0 < seconds < 2**40 or not 0 < day <= date.max.toordinal():
+    if not 0 < seconds <= _MAX_SECONDS or not 0 < day <= date.max.toordinal():
         raise PayloadInvalid("payload date out of range")
     receipt = Receipt(
         issuer_id=issuer_id,
