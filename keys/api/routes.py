@@ -3,8 +3,7 @@
 ``GET /v1/trust-list`` answers the compact JWS itself with ``Content-Type: application/jwt``: verifiers pin the
 root key and need the exact signed bytes, and a JSON wrapper would only add a layer to peel off.
 """
-
-from __future__ import annotations
+# no `from __future__ import annotations`: FastAPI must see the closure-local dependency in the signature
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
