@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from sqlalchemy import Engine
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 from identity.models import Citizen, Credential, StatusListRow
@@ -102,7 +103,7 @@ def resolver(issuer_signer: TestSigner) -> DictResolver:
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    eng = create_engine("sqlite://")
+    eng = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
     SQLModel.metadata.create_all(
         eng,
         tables=[SQLModel.metadata.tables[t.__tablename__] for t in (Citizen, StatusListRow, Credential)],  # type: ignore[attr-defined]
