@@ -19,6 +19,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import Web3
 from web3.exceptions import BlockNotFound as Web3BlockNotFound
 from web3.exceptions import ProviderConnectionError, TransactionNotFound, Web3RPCError
@@ -322,7 +323,7 @@ class RegistryClient:
         try:
             with _rpc():
                 self.w3.eth.send_raw_transaction(raw)
-        except (Web3RPCError, ValueError) as exc:  # ValueError: eth-tester's validation errors
+        except (Web3RPCError, ValueError, EthValidationError) as exc:  # the last two: eth-tester's refusals
             # "already known", or "nonce too low" because these very bytes were mined: not an error.
             if self.transaction_known(tx_hash):
                 return tx_hash
@@ -534,11 +535,8 @@ def redact_rpc_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "***"
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username is not None or parts.password is not None:
-        netloc = f"***@{netloc}"
+    _userinfo, at, host = parts.netloc.rpartition("@")
+    netloc = f"***@{host}" if at else host
     path = "/".join(_redact_segment(segment) for segment in parts.path.split("/"))
     query = "&".join(
         f"{pair.split('=', 1)[0]}=***" if "=" in pair else "***" for pair in parts.query.split("&") if pair
