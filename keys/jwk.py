@@ -31,6 +31,25 @@ def checked_public_jwk(jwk: Any) -> dict[str, Any]:
     """
     if not isinstance(jwk, dict):
         raise InvalidInput("a JWK is a JSON object")
+    try:
+        cache_key = tuple(sorted(jwk.items()))
+        hit = _CHECKED.get(cache_key)
+    except TypeError:  # unhashable member values: not cacheable, and checked below
+        cache_key, hit = None, None
+    if hit is not None:
+        return dict(hit)
+    out = _check(jwk)
+    if cache_key is not None:
+        if len(_CHECKED) >= 4096:
+            _CHECKED.clear()
+        _CHECKED[cache_key] = out
+    return dict(out)
+
+
+_CHECKED: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}  # verification hot path: parse each JWK once
+
+
+def _check(jwk: dict[str, Any]) -> dict[str, Any]:
     if "d" in jwk:
         raise InvalidInput("a private JWK is never accepted as a public key")
     try:

@@ -63,11 +63,25 @@ def sign_jws(signer: Signer, payload: bytes | Mapping[str, Any], header_extra: M
     bad = (FORBIDDEN_HEADERS | {"alg", "kid"}) & extra.keys()
     if bad:
         raise InvalidInput(f"header members set by the signer or refused by verifiers: {', '.join(sorted(bad))}")
-    header = {"alg": signer.alg, "kid": signer.kid, **extra}
     body = payload if isinstance(payload, bytes) else _json_bytes(dict(payload))
-    signing_input = _crypto.b64url_encode(_json_bytes(header)) + "." + _crypto.b64url_encode(body)
+    signing_input = _encoded_header(signer.alg, signer.kid, extra) + "." + _crypto.b64url_encode(body)
     signature = signer.sign(signing_input.encode("ascii"))
     return signing_input + "." + _crypto.b64url_encode(signature)
+
+
+_HEADERS: dict[tuple[str, str, str], str] = {}
+
+
+def _encoded_header(alg: str, kid: str, extra: dict[str, Any]) -> str:
+    """The base64url header; memoised since a signer sends the same header again and again."""
+    extra_json = _json_bytes(extra).decode("utf-8") if extra else ""
+    key = (alg, kid, extra_json)
+    encoded = _HEADERS.get(key)
+    if encoded is None:
+        if len(_HEADERS) >= 1024:
+            _HEADERS.clear()
+        encoded = _HEADERS[key] = _crypto.b64url_encode(_json_bytes({"alg": alg, "kid": kid, **extra}))
+    return encoded
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], bytes]:

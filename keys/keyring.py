@@ -117,6 +117,7 @@ class KeyRing:
     keys: list[KeyRecord] = field(default_factory=list)
     profile: AgencyProfile | None = None
     revision: int = 0
+    _current: tuple[list[KeyRecord], KeyRecord] | None = field(default=None, repr=False, compare=False)
 
     # -- persistence
 
@@ -188,10 +189,15 @@ class KeyRing:
 
     def signer(self, now: datetime) -> Signer:
         """The newest active key valid at ``now``."""
+        cached = self._current
+        if cached is not None and cached[0] is self.keys and in_window(cached[1], now):
+            return self.keystore.load_signer(cached[1].kid)
         candidates = [k for k in self.keys if k.status == ACTIVE and in_window(k, now)]
         if not candidates:
             raise NoActiveKey(f"agency {self.agency_id} has no active key valid now")
         newest = max(candidates, key=lambda k: k.not_before)
+        if newest.not_after is None:  # still newest until the ring changes (self.keys is replaced on change)
+            self._current = (self.keys, newest)
         return self.keystore.load_signer(newest.kid)
 
     def sign_jws(
@@ -248,7 +254,7 @@ class KeyRing:
         if self.get(signer.kid) is not None:
             raise InvalidInput(f"key {signer.kid} is already in the ring")
         record = KeyRecord(signer.kid, signer.alg, signer.public_jwk(), not_before, not_after, ACTIVE)
-        self.keys.append(record)
+        self.keys = [*self.keys, record]
         return record
 
     def rotate(self, now: datetime, *, alg: str | None = None) -> KeyRecord:

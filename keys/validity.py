@@ -32,6 +32,8 @@ class HasValidity(Protocol):
 
 def utc(dt: datetime) -> datetime:
     """``dt`` in UTC; naive datetimes are refused, since their meaning depends on the machine."""
+    if dt.tzinfo is UTC:
+        return dt
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise InvalidInput("times must be timezone-aware")
     return dt.astimezone(UTC)
