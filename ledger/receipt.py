@@ -13,6 +13,7 @@ import binascii
 import functools
 import hashlib
 import os
+import struct
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
@@ -82,19 +83,26 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 # ---------------------------------------------------------------------------------------------------------- codecs
-def b43encode(data: bytes) -> str:
-    """Base43: each 2 bytes (big-endian) become 3 characters, a final odd byte 2; least significant digit first."""
-    out: list[str] = []
+@functools.cache
+def _b43_triples() -> tuple[str, ...]:
+    # All 65,536 three-character groups (about 4 MB, built once in ~10 ms): bulk issuance encodes a payload in a
+    # few microseconds instead of ~50 with per-group divmods.
     a = B43_ALPHABET
-    for i in range(0, len(data) - 1, 2):
-        n = (data[i] << 8) | data[i + 1]
-        n, c0 = divmod(n, 43)
-        c2, c1 = divmod(n, 43)
-        out += (a[c0], a[c1], a[c2])
+    pairs = [a[r % 43] + a[r // 43] for r in range(1849)]
+    return tuple(p + c for c in a[:36] for p in pairs)[:65536]
+
+
+def b43encode(data: bytes) -> str:
+    """Base43: each 2 bytes (big-endian n) become 3 characters, a final odd byte 2; least significant digit first.
+
+    The characters of n are ``n % 43``, ``n // 43 % 43``, ``n // 1849`` (like RFC 9285 base45, with 43 symbols).
+    """
+    k = len(data) // 2
+    out = "".join(map(_b43_triples().__getitem__, struct.unpack(f">{k}H", data[: 2 * k])))
     if len(data) % 2:
         c1, c0 = divmod(data[-1], 43)
-        out += (a[c0], a[c1])
-    return "".join(out)
+        out += B43_ALPHABET[c0] + B43_ALPHABET[c1]
+    return out
 
 
 def b43decode(text: str) -> bytes:
@@ -233,6 +241,11 @@ class Receipt:
     def document_id_str(self) -> str:
         return document_id_str(self.document_id)
 
+    @functools.cached_property
+    def tbs(self) -> bytes:
+        """The signed message (computed once per receipt; see :func:`signed_bytes`)."""
+        return _signed_bytes(self, self.kid)
+
     def claims(self) -> dict[str, object]:
         """The signed facts a verifier shows, JSON-ready."""
         return {
@@ -270,9 +283,14 @@ def _seconds(t: datetime) -> int:
 
 def signed_bytes(r: Receipt | ReceiptFields, kid: bytes | None = None) -> bytes:
     """The exact bytes the issuer signs (docs/qr-payload.md, "Signed message")."""
-    kid = r.kid if isinstance(r, Receipt) else kid
+    if isinstance(r, Receipt):
+        return r.tbs
     if kid is None:
         raise ReceiptFieldInvalid("kid", "is required")
+    return _signed_bytes(r, kid)
+
+
+def _signed_bytes(r: Receipt | ReceiptFields, kid: bytes) -> bytes:
     return b"".join(
         (
             _SIGNED_DOMAIN,
@@ -295,6 +313,7 @@ def commitment(receipt: Receipt) -> bytes:
     return hashlib.sha256(signed_bytes(receipt)).digest()
 
 
+@functools.lru_cache(maxsize=256)
 def kid_bytes(kid: str) -> bytes:
     """A JWK thumbprint ``kid`` (base64url, 43 characters) as its 32 raw bytes."""
     if len(kid) != 43:
@@ -328,10 +347,11 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
     kid = kid_bytes(signer.kid)
     if short_kid:
         kid = kid[:SHORT_KID_BYTES]
-    signature = signer.sign(signed_bytes(fields, kid))
+    message = _signed_bytes(fields, kid)
+    signature = signer.sign(message)
     if len(signature) != SIGNATURE_BYTES:
         raise SignerUnsupported("the signer returned a signature that is not 64 bytes")
-    return Receipt(
+    receipt = Receipt(
         issuer_id=fields.issuer_id,
         kid=kid,
         document_id=fields.document_id,
@@ -343,6 +363,8 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
         issued_on=fields.issued_on,
         signature=signature,
     )
+    receipt.__dict__["tbs"] = message  # the cached_property's slot: commitment() need not rebuild it
+    return receipt
 
 
 # --------------------------------------------------------------------------------------------------- the payload
