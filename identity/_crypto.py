@@ -25,8 +25,12 @@ ALLOWED_ALGS = frozenset({"ES256", "EdDSA"})
 _ES256 = ec.ECDSA(hashes.SHA256())
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def b64u_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def b64u_decode(text: str) -> bytes:
@@ -53,7 +57,7 @@ def sha256_b64u(data: bytes) -> str:
 
 def json_bytes(obj: Any) -> bytes:
     """Compact UTF-8 JSON, the form we sign."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _JSON(obj).encode("utf-8")
 
 
 def alg_for_jwk(jwk: dict[str, Any]) -> str | None:

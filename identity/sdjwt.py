@@ -164,9 +164,12 @@ def issue_sd_jwt(
     clash = set(selective) & (set(visible) | RESERVED_NAMES)
     if clash:
         raise DisclosureInvalid("claims cannot be both visible and selectively disclosable", claim=sorted(clash)[0])
-    disclosures = [make_disclosure(new_salt(rng), name, value) for name, value in selective.items()]
+    pool = rng(SALT_BYTES * (len(selective) + decoys))  # one call for all salts
+    salts = [b64u_encode(pool[i : i + SALT_BYTES]) for i in range(0, len(pool), SALT_BYTES)]
+    pairs = zip(salts, selective.items(), strict=False)
+    disclosures = [make_disclosure(salt, name, value) for salt, (name, value) in pairs]
     digests = [d.digest for d in disclosures]
-    digests += [sha256_b64u(new_salt(rng).encode("ascii")) for _ in range(decoys)]
+    digests += [sha256_b64u(salt.encode("ascii")) for salt in salts[len(selective) :]]
     payload = {**visible, "_sd": sorted(digests), "_sd_alg": SD_ALG}
     jwt = sign_jws(signer, {"typ": typ}, payload)
     return IssuedSdJwt("~".join([jwt, *(d.encoded for d in disclosures)]) + "~", disclosures)

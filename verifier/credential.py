@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from identity._crypto import ALLOWED_ALGS, alg_for_jwk, verify_signature
@@ -24,7 +25,7 @@ from identity.sdjwt import (
     parse_jws,
     split_compact,
 )
-from identity.status_list import parse_status_list_jwt
+from identity.status_list import StatusListToken, parse_status_list_jwt
 from identity.transport import decode as transport_decode
 from identity.transport import is_transport
 from keys.errors import XacthucError
@@ -162,6 +163,19 @@ class NotExpiredCheck:
         return valid(self.name, "NOT_EXPIRED", "the credential has not expired")
 
 
+# One status list covers thousands of credentials: parse it and check its signature once per token text, not once
+# per credential. Both are pure functions of their arguments, so memoising them cannot change a result.
+@lru_cache(maxsize=64)
+def _parsed_status_list(token: str) -> StatusListToken:
+    return parse_status_list_jwt(token)
+
+
+@lru_cache(maxsize=256)
+def _status_list_signed(alg: str, jwk: tuple[tuple[str, Any], ...], token: str) -> bool:
+    jws = _parsed_status_list(token).jws
+    return verify_signature(alg, dict(jwk), jws.signing_input, jws.signature)
+
+
 class StatusCheck:
     name = "status"
 
@@ -174,7 +188,7 @@ class StatusCheck:
         if not isinstance(ref, dict) or not isinstance(ref.get("idx"), int) or not isinstance(ref.get("uri"), str):
             return invalid(self.name, "STATUS_REFERENCE_INVALID", "the status reference is malformed")
         try:
-            token = parse_status_list_jwt(ctx.status_fetcher(ref["uri"]))
+            token = _parsed_status_list(ctx.status_fetcher(ref["uri"]))
         except XacthucError as exc:
             return invalid(self.name, exc.code, exc.message, Verdict.ERROR)
         except Exception:
@@ -186,7 +200,7 @@ class StatusCheck:
             key is None
             or token.jws.payload.get("iss", iss) != iss
             or alg != key.alg
-            or not verify_signature(str(alg), key.jwk, token.jws.signing_input, token.jws.signature)
+            or not _status_list_signed(str(alg), tuple(sorted(key.jwk.items())), token.jws.compact)
         ):
             return invalid(self.name, "STATUS_LIST_SIGNATURE_INVALID", "the status list is not signed by the issuer")
         if token.uri != ref["uri"]:

@@ -1,0 +1,159 @@
+"""Digital ID throughput, ours next to the SD-JWT reference implementation in the same run, and the QR size.
+
+``run()`` returns the numbers; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from identity import transport
+from identity._crypto import P256Key, b64u_encode
+from identity.presentation import present
+from identity.sdjwt import issue_sd_jwt
+from identity.status_list import StatusList, StatusListCache, status_list_jwt
+from keys.protocols import TrustedKey
+from verifier.credential import verify_credential
+
+ISSUER = "https://id.hcmc.example"
+STATUS_URI = ISSUER + "/v1/status-lists/AAAAAAAAAAAAAAAA"
+CLAIMS: dict[str, Any] = {
+    "given_name": "Thị Minh Khai",
+    "family_name": "Nguyễn",
+    "full_name": "Nguyễn Thị Minh Khai",
+    "birth_date": "2003-05-17",
+    "sex": "female",
+    "nationality": "VN",
+    "place_of_origin": "Xã Phước Hưng, Huyện Long Điền, Tỉnh Bà Rịa - Vũng Tàu",
+    "place_of_residence": "Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh",
+    "personal_id": "079303001234",
+    "age_over_18": True,
+}
+FOUR = ["full_name", "birth_date", "personal_id", "age_over_18"]
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _rate(fn: Callable[[], object], n: int) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return n / (time.perf_counter() - t0)
+
+
+class _Resolver:
+    def __init__(self, key: TrustedKey) -> None:
+        self.key = key
+
+    def resolve(self, issuer_id: str, kid: str) -> TrustedKey | None:
+        return self.key if (issuer_id, kid) == (self.key.issuer_id, self.key.kid) else None
+
+
+def run(n: int = 400) -> dict[str, Any]:
+    from jwcrypto.jwk import JWK
+    from sd_jwt.common import SDObj
+    from sd_jwt.holder import SDJWTHolder
+    from sd_jwt.issuer import SDJWTIssuer
+    from sd_jwt.verifier import SDJWTVerifier
+
+    now = datetime.now(UTC)
+    iat = int(now.timestamp())
+    issuer = P256Key(ec.generate_private_key(ec.SECP256R1()))
+    holder = P256Key.generate()
+    hjwk = {k: holder.public_jwk()[k] for k in ("kty", "crv", "x", "y")}
+    visible = {
+        "iss": ISSUER,
+        "iat": iat,
+        "exp": iat + 86400,
+        "vct": "urn:vn:hcm:xacthuc:citizen_id:1",
+        "cnf": {"jwk": hjwk},
+        "status": {"status_list": {"idx": 4242, "uri": STATUS_URI}},
+    }
+
+    _log("identity bench: issuing (ours)")
+    ours_issue = _rate(lambda: issue_sd_jwt(issuer, visible, CLAIMS, os.urandom), n)
+
+    ref_issuer_key = JWK.from_json(json.dumps({**issuer.public_jwk(), "d": b64u_encode(issuer.private_bytes())}))
+    ref_holder_key = JWK.from_json(json.dumps({**hjwk, "d": b64u_encode(holder.private_bytes())}))
+    ref_claims = {k: v for k, v in visible.items() if k != "cnf"} | {SDObj(k): v for k, v in CLAIMS.items()}
+    _log("identity bench: issuing (reference)")
+    ref_issue = _rate(
+        lambda: SDJWTIssuer(ref_claims, ref_issuer_key, ref_holder_key, extra_header_parameters={"typ": "dc+sd-jwt"}),
+        n,
+    )
+
+    credential = issue_sd_jwt(issuer, visible, CLAIMS, os.urandom).compact
+    pres = present(credential, FOUR, holder, audience="https://bank.example", nonce="n-1", now=now)
+    status = status_list_jwt(
+        issuer, StatusList(2**17), uri=STATUS_URI, issuer=ISSUER, now=now, ttl=timedelta(minutes=5)
+    )
+    resolver = _Resolver(
+        TrustedKey(
+            ISSUER,
+            "Công an TP.HCM",
+            issuer.kid,
+            "ES256",
+            issuer.public_jwk(),
+            frozenset({"identity"}),
+            now - timedelta(days=1),
+            None,
+            "active",
+        )
+    )
+    cache = StatusListCache(lambda uri: status, lambda: now)
+
+    def ours_verify() -> None:
+        report = verify_credential(pres, resolver, cache, now, audience="https://bank.example", nonce="n-1")
+        assert report.verdict == "valid"
+
+    _log("identity bench: verifying (ours)")
+    ours_ver = _rate(ours_verify, n)
+
+    ref_holder = SDJWTHolder(
+        SDJWTIssuer(
+            ref_claims, ref_issuer_key, ref_holder_key, extra_header_parameters={"typ": "dc+sd-jwt"}
+        ).sd_jwt_issuance
+    )
+    ref_holder.create_presentation({k: True for k in FOUR}, "n-1", "https://bank.example", ref_holder_key)
+    ref_pres = ref_holder.sd_jwt_presentation
+    ref_pub = JWK.from_json(json.dumps(issuer.public_jwk()))
+
+    def ref_verify() -> None:
+        SDJWTVerifier(ref_pres, lambda i, h: ref_pub, "https://bank.example", "n-1").get_verified_payload()
+
+    _log("identity bench: verifying (reference)")
+    ref_ver = _rate(ref_verify, n)
+
+    import segno
+
+    qr_payload = transport.encode(pres)
+    qr = segno.make(qr_payload, error="m", boost_error=False)
+    out = {
+        "credentials_issued_per_s": round(ours_issue),
+        "credentials_issued_per_s_reference": round(ref_issue),
+        "issue_speedup": round(ours_issue / ref_issue, 2),
+        "presentations_verified_per_s": round(ours_ver),
+        "presentations_verified_per_s_reference": round(ref_ver),
+        "verify_speedup": round(ours_ver / ref_ver, 2),
+        "qr_version_4_claims_kb": qr.version,
+        "qr_payload_chars": len(qr_payload),
+        "compact_chars": len(pres),
+        "qr_version_compact_byte_mode": segno.make(pres, error="m", boost_error=False).version,
+    }
+    _log("identity bench: done")
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
