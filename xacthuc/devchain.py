@@ -200,20 +200,25 @@ class AnvilNode:
         return self.start()
 
     def wait_for_state_dump(self, *, after: float | None = None, timeout: float = 10.0) -> None:
-        """Waits until the state file has been rewritten after time ``after`` (default: now).
+        """Waits until a state dump that began after time ``after`` (default: now) is on disk.
 
-        Call it after a transaction to be sure a SIGKILL from then on cannot lose it.
+        Call it after a transaction to be sure a SIGKILL from then on cannot lose it. A dump that began just
+        before ``after`` may finish after it, so this waits for the second rewrite: at most ~2 s.
         """
         if self.state_file is None:
             raise AnvilError("this node has no state file")
-        since = time.time() if after is None else after
+        threshold = time.time() if after is None else after
+        rewrites = 0
         deadline = time.monotonic() + timeout
-        while True:
+        while rewrites < 2:
             try:
-                if self.state_file.stat().st_mtime > since:
-                    return
+                mtime = self.state_file.stat().st_mtime
             except FileNotFoundError:
-                pass
+                mtime = 0.0
+            if mtime > threshold:
+                rewrites += 1
+                threshold = mtime
+                continue
             if time.monotonic() >= deadline:
                 raise AnvilError(f"anvil did not rewrite {self.state_file} within {timeout:g} s")
             time.sleep(0.05)
