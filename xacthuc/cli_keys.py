@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from keys import agencies as ag
 from keys.bootstrap import City, bootstrap_city
@@ -55,6 +55,8 @@ def open_city(data_dir: Path | None) -> Iterator[tuple[City, Session]]:
         from xacthuc.database import migrate
 
         migrate(engine)
+        # until the lead's Alembic revision for keys_* exists; checkfirst makes it a no-op afterwards
+        SQLModel.metadata.create_all(engine, tables=[ag.Agency.__table__, ag.ApiKey.__table__])  # type: ignore[attr-defined]
         passphrase = resolve_passphrase(settings)
         if passphrase.dev_mode:
             err.print(
@@ -149,12 +151,12 @@ def agency_list(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """List agencies."""
     try:
         with open_city(data_dir) as (_city, session):
-            rows = [
+            rows: list[dict[str, Any]] = [
                 {
                     "id": a.id,
                     "name": a.name,
                     "name_en": a.name_en,
-                    "roles": ",".join(a.roles),
+                    "roles": list(a.roles),
                     "eth_address": a.eth_address,
                     "disabled": a.disabled,
                 }
@@ -165,7 +167,11 @@ def agency_list(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
     else:
-        _table("Agencies", rows, ["id", "name", "roles", "eth_address", "disabled"])
+        _table(
+            "Agencies",
+            [{**r, "roles": ",".join(r["roles"])} for r in rows],
+            ["id", "name", "roles", "eth_address", "disabled"],
+        )
 
 
 @agency_app.command("disable")
