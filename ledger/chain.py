@@ -11,11 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import IntEnum
-from typing import Any, NamedTuple
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -25,6 +22,17 @@ from web3.exceptions import BlockNotFound as Web3BlockNotFound
 from web3.exceptions import ProviderConnectionError, TransactionNotFound, Web3RPCError
 
 from ledger._abi import decode_revert, is_revert_exception, load_artifact, revert_data_from_exception
+from ledger._chain_types import (
+    AnchorRecord,
+    AnchorResult,
+    BlockInfo,
+    DocumentStatus,
+    Fees,
+    Receipt,
+    RevocationReason,
+    SignedTx,
+)
+from ledger._rpcurl import redact_rpc_url
 from ledger.errors import (
     BlockNotFound,
     ChainInputError,
@@ -65,91 +73,6 @@ def revoke_gas_limit(proof_length: int) -> int:
     """The fixed gas limit of a revoke with a proof of ``proof_length`` nodes (with a replacement stored)."""
     # Measured: about 74,000 with a replacement and 1 node, plus about 650 per further node (calldata + hashing).
     return 110_000 + 1_000 * proof_length
-
-
-class RevocationReason(IntEnum):
-    """Why a document was revoked (the contract's reason codes)."""
-
-    ANNULLED = 1
-    REPLACED = 2
-    ERROR = 3
-    OTHER = 4
-
-
-@dataclass(frozen=True)
-class Fees:
-    """EIP-1559 fee caps in wei."""
-
-    max_fee_per_gas: int
-    max_priority_fee_per_gas: int
-
-
-@dataclass(frozen=True)
-class SignedTx:
-    """A signed transaction, ready to persist and (re)broadcast: the same bytes always have the same hash."""
-
-    raw: bytes
-    tx_hash: bytes
-    nonce: int
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """The part of a transaction receipt the ledger uses."""
-
-    tx_hash: bytes
-    status: int
-    block_number: int
-    block_hash: bytes
-    gas_used: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 1
-
-
-@dataclass(frozen=True)
-class AnchorRecord:
-    """What the registry recorded for an anchored root."""
-
-    agency: str
-    anchored_at: datetime
-    count: int
-
-
-@dataclass(frozen=True)
-class AnchorResult:
-    """The outcome of ``RegistryClient.anchor``: the record, and the transaction that made it when known."""
-
-    root: bytes
-    record: AnchorRecord
-    tx_hash: bytes | None
-    block_number: int | None
-    already_anchored: bool
-
-
-@dataclass(frozen=True)
-class DocumentStatus:
-    """Everything a verifier needs about one document under one root (one ``eth_call``)."""
-
-    agency: str | None
-    anchored_at: datetime | None
-    reason: RevocationReason | None
-    revoked_at: datetime | None
-    replaced_by: bytes | None
-
-    @property
-    def anchored(self) -> bool:
-        return self.agency is not None
-
-    @property
-    def revoked(self) -> bool:
-        return self.reason is not None
-
-
-class BlockInfo(NamedTuple):
-    hash: bytes
-    timestamp: datetime
 
 
 def _utc(timestamp: int) -> datetime:
@@ -527,25 +450,3 @@ def _receipt(raw: Any) -> Receipt:
         block_hash=bytes(raw["blockHash"]),
         gas_used=int(raw["gasUsed"]),
     )
-
-
-def redact_rpc_url(url: str) -> str:
-    """The RPC URL with credentials hidden: user:password, query values, and key-like path segments."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    _userinfo, at, host = parts.netloc.rpartition("@")
-    netloc = f"***@{host}" if at else host
-    path = "/".join(_redact_segment(segment) for segment in parts.path.split("/"))
-    query = "&".join(
-        f"{pair.split('=', 1)[0]}=***" if "=" in pair else "***" for pair in parts.query.split("&") if pair
-    )
-    return urlunsplit(SplitResult(parts.scheme, netloc, path, query, ""))
-
-
-def _redact_segment(segment: str) -> str:
-    # API keys in paths (Infura /v3/<32 hex>, Alchemy /v2/<key>, QuickNode /<token>/) are long and mix letters
-    # and digits; ordinary path words (rpc, v3, ext, bc) are not.
-    long_token = len(segment) >= 16 and any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment)
-    return "***" if long_token else segment
