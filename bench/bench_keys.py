@@ -3,11 +3,12 @@
 "ring" signs a compact JWS with ``KeyRing.sign_jws`` (newest active key, JWS encoding) and verifies it with
 ``verify_jws`` against the ring plus ``KeyRing.verify_key`` (validity window); "raw" calls the ``cryptography``
 key directly on the same signing input. ``overhead`` is raw ops/s divided by ring ops/s (target <= 1.5).
-Both run in alternating short rounds and each keeps its best round, which damps the noise of a shared machine.
+Calls alternate one by one and each side's median call time gives its rate, which damps a shared machine's noise.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
@@ -27,27 +28,21 @@ NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 PAYLOAD = {"iss": "ubnd-hcm", "sha256": "ab" * 32, "doc": "2392/QĐ-UBND", "iat": 1768467600}
 
 
-def _rate(fn: Callable[[], object], seconds: float) -> float:
-    fn()
-    n, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(50):
-            fn()
-        n += 50
-        now = time.perf_counter()
-        if now >= deadline:
-            return n / (now - start)
-
-
 def _best_of(raw: Callable[[], object], ours: Callable[[], object], seconds: float) -> tuple[float, float]:
-    """Alternate short runs of both and keep each one's best: on a shared machine, load hits both alike."""
-    rounds = 7
-    best_raw = best_ours = 0.0
-    for _ in range(rounds):
-        best_raw = max(best_raw, _rate(raw, seconds / rounds))
-        best_ours = max(best_ours, _rate(ours, seconds / rounds))
-    return best_raw, best_ours
+    """Ops/s of both from the median of interleaved single calls: on a shared machine, load hits both alike and the
+    median shrugs off the calls a neighbour's burst slowed down."""
+    timer = time.perf_counter_ns
+    raw_ns: list[int] = []
+    ours_ns: list[int] = []
+    raw()
+    ours()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(raw_ns) < 200:
+        for fn, sink in ((raw, raw_ns), (ours, ours_ns)):
+            t = timer()
+            fn()
+            sink.append(timer() - t)
+    return 1e9 / statistics.median(raw_ns), 1e9 / statistics.median(ours_ns)
 
 
 def _one(alg: str, seconds: float) -> dict[str, Any]:

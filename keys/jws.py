@@ -30,6 +30,7 @@ from keys.protocols import KeyResolver, Signer, TrustedKey
 
 DEFAULT_ALLOWED_ALGS: tuple[str, ...] = ("ES256", "EdDSA")
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "crit"})
+_RESERVED = FORBIDDEN_HEADERS | {"alg", "kid"}
 _MAX_TOKEN = 1 << 20  # a trust list of thousands of agencies fits; a megabyte-plus token is an attack
 
 
@@ -53,14 +54,17 @@ class VerifiedJWS:
         return value
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)  # built once: hot path
+
+
 def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def sign_jws(signer: Signer, payload: bytes | Mapping[str, Any], header_extra: Mapping[str, Any] | None = None) -> str:
     """A compact JWS of ``payload`` (bytes as is, a mapping as JSON), ``alg`` and ``kid`` taken from ``signer``."""
-    extra = dict(header_extra or {})
-    bad = (FORBIDDEN_HEADERS | {"alg", "kid"}) & extra.keys()
+    extra = dict(header_extra) if header_extra else {}
+    bad = _RESERVED & extra.keys() if extra else None
     if bad:
         raise InvalidInput(f"header members set by the signer or refused by verifiers: {', '.join(sorted(bad))}")
     body = payload if isinstance(payload, bytes) else _json_bytes(dict(payload))
@@ -97,13 +101,28 @@ def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     if len(parts) != 3:
         raise JwsMalformed("a compact JWS has three parts")
     try:
-        header_raw, payload, signature = (_crypto.b64url_decode(p) for p in parts)
-        header = json.loads(header_raw)
+        header = _decode_header(parts[0])
+        payload, signature = _crypto.b64url_decode(parts[1]), _crypto.b64url_decode(parts[2])
     except (_crypto.CryptoInputError, ValueError, UnicodeDecodeError):
         raise JwsMalformed("not a compact JWS") from None
-    if not isinstance(header, dict):
-        raise JwsMalformed("the JWS header is not a JSON object")
     return header, payload, signature, (parts[0] + "." + parts[1]).encode("ascii")
+
+
+_DECODED_HEADERS: dict[str, dict[str, Any]] = {}
+
+
+def _decode_header(segment: str) -> dict[str, Any]:
+    """The parsed header (a fresh copy); memoised because one issuer's tokens share a handful of headers."""
+    header = _DECODED_HEADERS.get(segment)
+    if header is None:
+        header = json.loads(_crypto.b64url_decode(segment))
+        if not isinstance(header, dict):
+            raise JwsMalformed("the JWS header is not a JSON object")
+        if len(segment) <= 1024:
+            if len(_DECODED_HEADERS) >= 1024:
+                _DECODED_HEADERS.clear()
+            _DECODED_HEADERS[segment] = header
+    return dict(header)
 
 
 def _check_header(header: dict[str, Any], allowed_algs: Sequence[str]) -> str:

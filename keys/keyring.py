@@ -118,6 +118,9 @@ class KeyRing:
     profile: AgencyProfile | None = None
     revision: int = 0
     _current: tuple[list[KeyRecord], KeyRecord] | None = field(default=None, repr=False, compare=False)
+    _trusted: tuple[list[KeyRecord], AgencyProfile | None, dict[str, TrustedKey]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     # -- persistence
 
@@ -237,8 +240,12 @@ class KeyRing:
 
     def resolve(self, issuer_id: str, kid: str) -> TrustedKey | None:
         """``KeyResolver`` over this one ring: only this agency's keys."""
-        key = self.get(kid) if issuer_id == self.agency_id else None
-        return None if key is None else self.trusted_key(key)
+        if issuer_id != self.agency_id:
+            return None
+        cache = self._trusted
+        if cache is None or cache[0] is not self.keys or cache[1] is not self.profile:
+            cache = self._trusted = (self.keys, self.profile, {k.kid: self.trusted_key(k) for k in self.keys})
+        return cache[2].get(kid)
 
     def public_jwks(self, *, include_compromised: bool = False) -> list[dict[str, Any]]:
         return [dict(k.jwk) for k in self.keys if include_compromised or k.status != COMPROMISED]
