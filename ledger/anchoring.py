@@ -26,6 +26,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from ledger.chain import AnchorRecord, BlockInfo, Receipt, SignedTx
 from ledger.errors import LedgerError
 from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc, cut_batches
 
@@ -34,35 +35,17 @@ log = logging.getLogger("xacthuc.anchoring")
 MAX_ATTEMPTS = 8
 
 
-class SignedTxLike(Protocol):
-    raw: bytes
-    tx_hash: bytes
-    nonce: int
-
-
-class ReceiptLike(Protocol):
-    status: int
-    block_number: int
-    block_hash: bytes
-
-
-class AnchorRecordLike(Protocol):
-    agency: str
-    anchored_at: datetime
-    count: int
-
-
 class AnchorChain(Protocol):
     """What the worker needs from the chain client (``ledger.chain.RegistryClient``)."""
 
-    def sign_anchor(self, account: Any, root: bytes, count: int, nonce: int) -> SignedTxLike: ...
+    def sign_anchor(self, account: Any, root: bytes, count: int, nonce: int) -> SignedTx: ...
     def send_raw(self, raw: bytes) -> bytes: ...
-    def get_receipt(self, tx_hash: bytes) -> ReceiptLike | None: ...
+    def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
     def transaction_known(self, tx_hash: bytes) -> bool: ...
-    def anchor_record(self, root: bytes) -> AnchorRecordLike | None: ...
+    def anchor_record(self, root: bytes) -> AnchorRecord | None: ...
     def pending_nonce(self, address: str) -> int: ...
     def find_anchor_tx(self, root: bytes) -> bytes | None: ...
-    def block(self, number: int) -> tuple[bytes, datetime]: ...
+    def block(self, number: int) -> BlockInfo: ...
     @property
     def block_number(self) -> int: ...
 
@@ -126,7 +109,12 @@ class Anchorer:
                 session, now, batch_max=self.config.batch_max, interval=self.config.batch_interval, force=force
             )
             report.built = len(built)
-            head = self.chain.block_number
+            try:
+                head = self.chain.block_number
+            except Exception as exc:  # the node is down: batches stay as they are, the next pass retries
+                report.errors.append(f"chain unreachable: {type(exc).__name__}")
+                log.warning("anchoring paused: chain unreachable (%s)", type(exc).__name__)
+                return report
             for batch in self._batches(session, BatchState.BUILT):
                 self._guard(report, batch, lambda b: self._send(session, b, report))
             for batch in self._batches(session, BatchState.SENT):
@@ -235,7 +223,7 @@ class Anchorer:
         session.add(batch)
         session.commit()
 
-    def _mark_confirmed(self, session: Session, batch: AnchorBatch, receipt: ReceiptLike) -> None:
+    def _mark_confirmed(self, session: Session, batch: AnchorBatch, receipt: Receipt) -> None:
         block_hash, block_time = self.chain.block(receipt.block_number)
         batch.block_number = receipt.block_number
         batch.block_hash = _hex(block_hash)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ledger.chain import redact_rpc_url
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
 from ledger.anchoring import pending_count
+from ledger.chain import redact_rpc_url
 from xacthuc.services import build_services
 from xacthuc.settings import Settings
 from xacthuc.worker import worker_lock

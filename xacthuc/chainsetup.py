@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import RegistryClient
 from web3 import HTTPProvider, Web3
 
-from ledger.errors import LedgerError
+from ledger.chain import RegistryClient
+from ledger.errors import ChainUnavailable
 from xacthuc.devchain import AnvilNode, find_anvil_binary
 from xacthuc.settings import Settings
 
@@ -20,13 +20,6 @@ log = logging.getLogger("xacthuc.chain")
 
 REGISTRY_FILE = "registry.json"
 NODE_FILE = "node.json"
-
-
-class ChainNotRunning(LedgerError):
-    """The chain is not reachable."""
-
-    code = "CHAIN_UNAVAILABLE"
-    http_status = 503
 
 
 @dataclass
@@ -53,7 +46,7 @@ def connect(settings: Settings, *, start_node: bool = True) -> ChainHandle:
     if running is not None:  # another xacthuc process (serve) runs the embedded node: share it
         return ChainHandle(Web3(HTTPProvider(running, request_kwargs={"timeout": 10})), running, None)
     if not start_node:
-        raise ChainNotRunning("no XACTHUC_RPC_URL is set and the embedded node is not running")
+        raise ChainUnavailable("no XACTHUC_RPC_URL is set and the embedded node is not running")
     state_dir = settings.data_dir / "anvil"
     state_dir.mkdir(parents=True, exist_ok=True)
     node = AnvilNode(

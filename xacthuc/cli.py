@@ -152,7 +152,7 @@ def chain_status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
 
 
 def _register_optional_commands() -> None:
-    """Sub-commands of the other parts (keys, documents, identity, verifier)."""
+    """Sub-commands of the other parts (keys, documents, identity, verifier), imported only when run."""
     from xacthuc import cli_keys
 
     app.add_typer(cli_keys.agency_app, name="agency")
@@ -160,10 +160,7 @@ def _register_optional_commands() -> None:
 
 
 def main() -> None:
-    try:
-        _register_optional_commands()
-    except ImportError:  # pragma: no cover - during development, parts may be missing
-        pass
+    _register_optional_commands()
     try:
         app()
     except KeyboardInterrupt:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from keys import agencies as ag
 from keys.bootstrap import City, bootstrap_city
@@ -55,8 +55,6 @@ def open_city(data_dir: Path | None) -> Iterator[tuple[City, Session]]:
         from xacthuc.database import migrate
 
         migrate(engine)
-        # until the lead's Alembic revision for keys_* exists; checkfirst makes it a no-op afterwards
-        SQLModel.metadata.create_all(engine, tables=[ag.Agency.__table__, ag.ApiKey.__table__])  # type: ignore[attr-defined]
         passphrase = resolve_passphrase(settings)
         if passphrase.dev_mode:
             err.print(

@@ -41,7 +41,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(XacthucError)
     async def _xacthuc(_request: Request, exc: XacthucError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        headers = exc.http_headers() or None
         if exc.http_status >= 500:
             log.error("%s: %s", exc.code, exc.message)
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status, headers=headers)

@@ -1,5 +1,7 @@
 """Every table, imported in one place so that migrations and ``create_all`` see the whole schema."""
 
+from identity.models import Citizen, Credential, StatusListRow
+from keys.agencies import Agency, ApiKey
 from ledger.outbox import AnchorBatch, AnchorLeaf
 
-__all__ = ["AnchorBatch", "AnchorLeaf"]
+__all__ = ["Agency", "AnchorBatch", "AnchorLeaf", "ApiKey", "Citizen", "Credential", "StatusListRow"]

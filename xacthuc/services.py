@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from ledger.chain import RegistryClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from keys.bootstrap import City
 from ledger.anchoring import Anchorer, WorkerConfig
+from ledger.chain import RegistryClient
+from ledger.errors import ChainUnavailable
 from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
@@ -26,10 +29,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class ChainUnavailable(RuntimeError):
-    pass
-
-
 @dataclass
 class Services:
     settings: Settings
@@ -39,15 +38,27 @@ class Services:
     registry_client: RegistryClient | None = None
     signing_accounts: dict[str, Any] = field(default_factory=dict)
     worker: WorkerThread | None = None
-    extra_routers: list[APIRouter] = field(default_factory=list)
+    city: City | None = None
 
     def registry(self) -> RegistryClient:
         if self.registry_client is None:
             raise ChainUnavailable("no chain configured")
         return self.registry_client
 
+    def require_city(self) -> City:
+        if self.city is None:
+            raise RuntimeError("the city's keys are not unlocked")
+        return self.city
+
+    def session(self) -> Iterator[Session]:
+        """A FastAPI dependency: one session per request, committed by the domain code's callers."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
     def routers(self) -> list[APIRouter]:
-        return list(self.extra_routers)
+        from xacthuc.routers import build_routers
+
+        return build_routers(self)
 
     def worker_config(self) -> WorkerConfig:
         s = self.settings

@@ -8,7 +8,6 @@ Create Date: 2026-11-26 07:19:03.656897
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision = "0001"
@@ -22,20 +21,20 @@ def upgrade() -> None:
     op.create_table(
         "ledger_batch",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("account", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
+        sa.Column("account", sa.String(length=42), nullable=False),
         sa.Column("root", sa.LargeBinary(length=32), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("nonce", sa.Integer(), nullable=True),
-        sa.Column("tx_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=True),
+        sa.Column("tx_hash", sa.String(length=66), nullable=True),
         sa.Column("raw_tx", sa.LargeBinary(), nullable=True),
-        sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("block_number", sa.Integer(), nullable=True),
-        sa.Column("block_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=True),
-        sa.Column("anchored_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("block_hash", sa.String(length=66), nullable=True),
+        sa.Column("anchored_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("root"),
     )
@@ -46,9 +45,9 @@ def upgrade() -> None:
     op.create_table(
         "ledger_leaf",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("account", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
+        sa.Column("account", sa.String(length=42), nullable=False),
         sa.Column("data", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=True),
         sa.Column("leaf_index", sa.Integer(), nullable=True),
         sa.Column("path", sa.LargeBinary(), nullable=True),

@@ -1,0 +1,145 @@
+"""Fault tests on a real anvil: the node SIGKILLed mid-batch, the worker SIGKILLed between sent and confirmed,
+and a chain re-organisation that drops an anchor. In every case each leaf ends anchored exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from ledger.anchoring import Anchorer, WorkerConfig, pending_count
+from ledger.chain import RegistryClient
+from ledger.outbox import AnchorBatch, BatchState, enqueue_many
+from tests.ledger.test_anchoring import assert_all_anchored_once
+from xacthuc.devchain import AnvilNode, anvil_rpc
+
+pytestmark = pytest.mark.anvil
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def queue(engine: Engine, account: LocalAccount, n: int, salt: str) -> None:
+    with Session(engine) as s:
+        data = [hashlib.sha256(f"{salt}-{i}".encode()).digest() for i in range(n)]
+        enqueue_many(s, account.address, data, datetime.now(UTC))
+        s.commit()
+
+
+def states(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return [b.state for b in s.exec(select(AnchorBatch).order_by(AnchorBatch.id)).all()]
+
+
+def run_until(anchorer: Anchorer, done: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not done within {timeout} s; batches: {states(anchorer.engine)}")
+        if not anchorer.step().busy:
+            time.sleep(0.05)
+
+
+def all_confirmed(engine: Engine) -> Callable[[], bool]:
+    def check() -> bool:
+        with Session(engine) as s:
+            if pending_count(s):
+                return False
+        return all(st in (BatchState.CONFIRMED, BatchState.FINAL) for st in states(engine))
+
+    return check
+
+
+def test_anvil_sigkilled_mid_batch_then_restarted(
+    engine: Engine, anvil: AnvilNode, anvil_registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    account = agency_accounts[0]
+    anvil.wait_for_state_dump()  # the deployment itself must survive the kill
+    queue(engine, account, 30, "kill-node")
+    anchorer = Anchorer(engine, anvil_registry, {account.address: account}, WorkerConfig(batch_max=8))
+    report = anchorer.step(force=True)
+    assert report.sent == 4
+    anvil.kill()  # the last second of blocks may be lost with the process
+    down = anchorer.step()
+    assert down.errors, "a dead node must be reported, not ignored"
+    assert states(engine).count(BatchState.FAILED) == 0
+    anvil.start()
+    run_until(anchorer, all_confirmed(engine))
+    assert_all_anchored_once(engine, anvil_registry, account)
+
+
+def test_worker_sigkilled_between_sent_and_confirmed_resumes(
+    engine: Engine, db_url: str, anvil: AnvilNode, anvil_registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    account = agency_accounts[0]
+    anvil_rpc(anvil.url, "evm_setAutomine", [False])  # transactions wait in the mempool until we mine
+    queue(engine, account, 10, "kill-worker")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.ledger.worker_proc",
+            db_url,
+            anvil.url,
+            anvil_registry.address,
+            "0x" + bytes(account.key).hex(),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while states(engine).count(BatchState.SENT) < 3:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "worker died"
+            assert time.monotonic() < deadline, f"worker did not send: {states(engine)}"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert states(engine) == [BatchState.SENT] * 3  # killed with every batch sent and none confirmed
+    anvil_rpc(anvil.url, "evm_mine")
+    restarted = Anchorer(engine, anvil_registry, {account.address: account}, WorkerConfig(batch_max=4))
+    run_until(restarted, all_confirmed(engine))
+    assert_all_anchored_once(engine, anvil_registry, account)
+
+
+def test_reorg_that_drops_the_anchor_is_detected_and_anchored_again(
+    engine: Engine, anvil: AnvilNode, anvil_registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    account = agency_accounts[0]
+    anvil_rpc(anvil.url, "anvil_mine", ["0x5"])  # keep the registry's deployment well below the re-org
+    queue(engine, account, 5, "reorg")
+    anchorer = Anchorer(
+        engine, anvil_registry, {account.address: account}, WorkerConfig(finality_depth=20, batch_interval=timedelta(0))
+    )
+    run_until(anchorer, all_confirmed(engine))
+    with Session(engine) as s:
+        (before,) = s.exec(select(AnchorBatch)).all()
+    assert anvil_registry.anchor_record(before.root) is not None
+    assert before.block_number == anvil_registry.block_number
+    anvil_rpc(anvil.url, "anvil_reorg", [1, []])  # replace the anchor's block with an empty one
+    assert anvil_registry.anchor_record(before.root) is None, "the re-org should have dropped the anchor"
+    seen_reorg = False
+    deadline = time.monotonic() + 60
+    while True:
+        report = anchorer.step()
+        seen_reorg |= report.reorged > 0
+        if seen_reorg and all_confirmed(engine)():
+            break
+        assert time.monotonic() < deadline, states(engine)
+        time.sleep(0.05)
+    with Session(engine) as s:
+        (after,) = s.exec(select(AnchorBatch)).all()
+    assert after.block_hash != before.block_hash
+    assert_all_anchored_once(engine, anvil_registry, account)
