@@ -71,6 +71,11 @@ class TrustList:
     def agency(self, issuer_id: str) -> TrustedAgency | None:
         return self.agencies.get(issuer_id)
 
+    def keys_for(self, issuer_id: str) -> tuple[TrustedKey, ...]:
+        """Every listed key of the issuer (for receipts that carry only an 8-byte kid prefix)."""
+        agency = self.agencies.get(issuer_id)
+        return () if agency is None else agency.keys
+
     def verify(
         self,
         token: str,

@@ -2,6 +2,7 @@
 
 from identity.models import Citizen, Credential, StatusListRow
 from keys.agencies import Agency, ApiKey
+from ledger.documents import DocumentRow
 from ledger.outbox import AnchorBatch, AnchorLeaf
 
-__all__ = ["Agency", "AnchorBatch", "AnchorLeaf", "ApiKey", "Citizen", "Credential", "StatusListRow"]
+__all__ = ["Agency", "AnchorBatch", "AnchorLeaf", "ApiKey", "Citizen", "Credential", "DocumentRow", "StatusListRow"]
