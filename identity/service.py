@@ -28,6 +28,7 @@ from identity.errors import (
 from identity.models import Citizen, Credential, StatusListRow
 from identity.sdjwt import Rng, issue_sd_jwt
 from identity.status_list import DEFAULT_SIZE, StatusList, status_list_jwt
+from keys.errors import Forbidden
 from keys.protocols import Signer
 
 VCT = "urn:vn:hcm:xacthuc:citizen_id:1"
@@ -172,11 +173,19 @@ def issue_credential(
     return credential.id, issued.compact
 
 
-def revoke_credential(session: Session, credential_id: str, now: datetime) -> Credential:
-    """Set the credential's status bit. Revoking twice is harmless and keeps the first time."""
+def revoke_credential(
+    session: Session, credential_id: str, now: datetime, *, issuer_id: str | None = None
+) -> Credential:
+    """Set the credential's status bit. Revoking twice is harmless and keeps the first time.
+
+    With ``issuer_id``, only a credential that agency issued may be revoked (else ``Forbidden``); ``None`` is for
+    callers already entitled to revoke any credential (the city admin, the local CLI).
+    """
     credential = session.get(Credential, credential_id)
     if credential is None:
         raise CredentialNotFound()
+    if issuer_id is not None and credential.issuer_id != issuer_id:
+        raise Forbidden("this credential was issued by another agency")
     row = session.get(StatusListRow, credential.status_list_id)
     if row is None:
         raise StatusListNotFound()
@@ -190,6 +199,26 @@ def revoke_credential(session: Session, credential_id: str, now: datetime) -> Cr
     session.add(credential)
     session.flush()
     return credential
+
+
+def status_list_issuer(session: Session, list_id: str) -> str:
+    """The agency a status list belongs to: only its key may sign the list."""
+    row = session.get(StatusListRow, list_id)
+    if row is None:
+        raise StatusListNotFound()
+    return row.issuer_id
+
+
+def status_list_id(uri: str, *, status_base_url: str) -> str | None:
+    """The list id in ``uri`` when it is one of ours (``{status_base_url}/{id}``), else ``None``.
+
+    Lets a verifier in this process read our own lists from the database instead of over HTTP.
+    """
+    prefix = status_base_url.rstrip("/") + "/"
+    if not uri.startswith(prefix):
+        return None
+    list_id = uri[len(prefix) :]
+    return list_id if list_id and "/" not in list_id and "?" not in list_id and "#" not in list_id else None
 
 
 def status_list_token(

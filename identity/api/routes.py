@@ -1,6 +1,9 @@
 """Thin HTTP layer over identity.service: parse, call the domain, map the result. Errors propagate as
 ``XacthucError`` for the app's single exception handler.
 
+The issuer of a credential is always the authenticated agency: its id goes into ``iss`` and its own key ring signs.
+A status list belongs to one issuer and is signed with that issuer's current key.
+
 No ``from __future__ import annotations`` here: FastAPI must evaluate the dependency annotations at definition time.
 """
 
@@ -14,9 +17,12 @@ from sqlmodel import Session
 
 from identity import service
 from identity.cccd import parse_citizen
+from identity.errors import HolderKeyInvalid
+from keys.agencies import Principal
 from keys.protocols import Signer
 
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
+ADMIN_ROLE = "admin"
 
 
 class CitizenOut(BaseModel):
@@ -37,26 +43,39 @@ class RevokedOut(BaseModel):
     revoked_at: datetime
 
 
+def status_base_url(public_base_url: str) -> str:
+    """Where status lists are served; ``status.status_list.uri`` of a credential is ``{this}/{list id}``."""
+    return public_base_url.rstrip("/") + "/v1/status-lists"
+
+
 def build_router(
     *,
     session: Callable[[], Iterator[Session]],
-    require_issue: Callable[..., Any],
-    require_revoke: Callable[..., Any],
-    signer: Callable[[], tuple[str, Signer]],
+    require_issue: Callable[..., Principal],
+    require_revoke: Callable[..., Principal],
+    signer_for: Callable[[str, datetime], Signer],
     clock: Callable[[], datetime],
     public_base_url: str,
     credential_ttl: timedelta = service.DEFAULT_TTL,
     status_ttl: timedelta = service.STATUS_TTL,
 ) -> APIRouter:
-    """The identity routes. ``session`` is a FastAPI dependency yielding a session; ``require_issue`` and
-    ``require_revoke`` are dependencies enforcing ``identity:issue`` / ``identity:revoke``; ``signer`` gives the
-    identity issuer's id and signer."""
+    """The identity routes.
+
+    ``session`` is a FastAPI dependency yielding a session. ``require_issue`` and ``require_revoke`` are dependencies
+    returning the authenticated ``Principal`` (``identity:issue``; ``identity:revoke`` or ``admin``).
+    ``signer_for(agency_id, now)`` gives that agency's current signing key.
+    """
     router = APIRouter(tags=["identity"])
-    status_base = public_base_url.rstrip("/") + "/v1/status-lists"
+    status_base = status_base_url(public_base_url)
     db_dep = Depends(session)
 
-    @router.post("/v1/citizens", status_code=201, response_model=CitizenOut, dependencies=[Depends(require_issue)])
-    def register(db: Annotated[Session, db_dep], body: Annotated[dict[str, Any], Body()]) -> CitizenOut:
+    @router.post("/v1/citizens", status_code=201, response_model=CitizenOut)
+    def register(
+        db: Annotated[Session, db_dep],
+        _principal: Annotated[Principal, Depends(require_issue)],
+        body: Annotated[dict[str, Any], Body()],
+    ) -> CitizenOut:
+        """Register a citizen (CCCD number checked against province, century/sex digit and birth year)."""
         citizen = service.register_citizen(db, parse_citizen(body), clock())
         db.commit()
         return CitizenOut(
@@ -67,44 +86,55 @@ def build_router(
             nationality=citizen.nationality,
         )
 
-    @router.post(
-        "/v1/citizens/{citizen_id}/credentials",
-        status_code=201,
-        response_model=CredentialOut,
-        dependencies=[Depends(require_issue)],
-    )
+    @router.post("/v1/citizens/{citizen_id}/credentials", status_code=201, response_model=CredentialOut)
     def issue(
-        db: Annotated[Session, db_dep], citizen_id: str, body: Annotated[dict[str, Any] | None, Body()] = None
+        db: Annotated[Session, db_dep],
+        principal: Annotated[Principal, Depends(require_issue)],
+        citizen_id: str,
+        body: Annotated[dict[str, Any] | None, Body()] = None,
     ) -> CredentialOut:
-        issuer_id, issuer_signer = signer()
+        """Issue the citizen's SD-JWT VC, signed by the calling agency, bound to ``holder_jwk`` when given."""
         holder_jwk = (body or {}).get("holder_jwk")
+        if holder_jwk is not None and not isinstance(holder_jwk, dict):
+            raise HolderKeyInvalid("holder_jwk must be a public JWK object")
+        now = clock()
         cid, compact = service.issue_credential(
             db,
             citizen_id,
-            issuer_signer,
-            issuer_id,
-            holder_jwk if isinstance(holder_jwk, dict) else None,
-            clock(),
+            signer_for(principal.agency_id, now),
+            principal.agency_id,
+            holder_jwk,
+            now,
             credential_ttl,
             status_base_url=status_base,
         )
         db.commit()
         return CredentialOut(id=cid, credential=compact)
 
-    @router.post(
-        "/v1/credentials/{credential_id}/revoke", response_model=RevokedOut, dependencies=[Depends(require_revoke)]
-    )
-    def revoke(db: Annotated[Session, db_dep], credential_id: str) -> RevokedOut:
-        credential = service.revoke_credential(db, credential_id, clock())
+    @router.post("/v1/credentials/{credential_id}/revoke", response_model=RevokedOut)
+    def revoke(
+        db: Annotated[Session, db_dep],
+        principal: Annotated[Principal, Depends(require_revoke)],
+        credential_id: str,
+    ) -> RevokedOut:
+        """Revoke a credential: the issuing agency or the city admin only."""
+        only_issuer = None if ADMIN_ROLE in principal.roles else principal.agency_id
+        credential = service.revoke_credential(db, credential_id, clock(), issuer_id=only_issuer)
         db.commit()
         assert credential.revoked_at is not None
         return RevokedOut(id=credential.id, revoked_at=credential.revoked_at)
 
-    @router.get("/v1/status-lists/{list_id}", response_class=Response)
+    @router.get(
+        "/v1/status-lists/{list_id}",
+        response_class=Response,
+        responses={200: {"content": {STATUS_LIST_MEDIA_TYPE: {}}, "description": "Token Status List JWT"}},
+    )
     def status_list(db: Annotated[Session, db_dep], list_id: str) -> Response:
-        _, issuer_signer = signer()
+        """The status list as a signed Token Status List JWT (public, cacheable)."""
+        now = clock()
+        issuer = service.status_list_issuer(db, list_id)
         token = service.status_list_token(
-            db, list_id, issuer_signer, status_base_url=status_base, now=clock(), ttl=status_ttl
+            db, list_id, signer_for(issuer, now), status_base_url=status_base, now=now, ttl=status_ttl
         )
         return Response(
             token,

@@ -1,4 +1,7 @@
-"""Fixtures for identity tests: P-256 keys wrapped in a tiny Signer, a dict-based KeyResolver, a database."""
+"""Fixtures for identity tests: P-256 keys wrapped in a tiny Signer, a dict-based KeyResolver, a session.
+
+``session`` runs on ``engine`` from ``tests/plugins/db.py``: the migrated schema, on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from sqlalchemy import Engine
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session
 
-from identity.models import Citizen, Credential, StatusListRow
 from keys.protocols import TrustedKey
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -99,17 +100,6 @@ def resolver(issuer_signer: TestSigner) -> DictResolver:
     r = DictResolver()
     r.add(ISSUER, issuer_signer)
     return r
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(
-        eng,
-        tables=[SQLModel.metadata.tables[t.__tablename__] for t in (Citizen, StatusListRow, Credential)],  # type: ignore[attr-defined]
-    )
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

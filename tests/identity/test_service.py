@@ -13,6 +13,7 @@ from identity.errors import (
     CredentialError,
     CredentialNotFound,
     HolderKeyInvalid,
+    StatusListNotFound,
     WalletError,
     WalletLocked,
 )
@@ -20,6 +21,7 @@ from identity.models import Credential
 from identity.sdjwt import parse_disclosure, parse_jws, split_compact
 from identity.status_list import parse_status_list_jwt
 from identity.wallet import create_wallet, open_wallet
+from keys.errors import Forbidden
 from tests.identity.conftest import CITIZEN, ISSUER, NOW, STATUS_BASE, TestSigner
 
 
@@ -100,6 +102,25 @@ def test_errors(session: Session, issuer_signer: TestSigner) -> None:
         service.issue_credential(session, c.id, issuer_signer, ISSUER, private, NOW, status_base_url=STATUS_BASE)
     with pytest.raises(CredentialNotFound):
         service.revoke_credential(session, "nope", NOW)
+    with pytest.raises(StatusListNotFound):
+        service.status_list_issuer(session, "nope")
+
+
+def test_only_the_issuer_may_revoke(session: Session, issuer_signer: TestSigner) -> None:
+    c = service.register_citizen(session, CITIZEN, NOW)
+    cid, _ = service.issue_credential(session, c.id, issuer_signer, ISSUER, None, NOW, status_base_url=STATUS_BASE)
+    with pytest.raises(Forbidden):
+        service.revoke_credential(session, cid, NOW, issuer_id="another-agency")
+    assert session.get(Credential, cid).revoked_at is None  # type: ignore[union-attr]
+    row = service.revoke_credential(session, cid, NOW, issuer_id=ISSUER)
+    assert row.revoked_at is not None
+    assert service.status_list_issuer(session, row.status_list_id) == ISSUER
+
+
+def test_status_list_id_from_uri() -> None:
+    assert service.status_list_id(STATUS_BASE + "/abc", status_base_url=STATUS_BASE + "/") == "abc"
+    for uri in ("https://elsewhere.example/v1/status-lists/abc", STATUS_BASE + "/", STATUS_BASE + "/a/b"):
+        assert service.status_list_id(uri, status_base_url=STATUS_BASE) is None
 
 
 def test_error_codes_are_stable_and_unique() -> None:
