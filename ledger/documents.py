@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Column, LargeBinary, Text
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Row
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -339,7 +340,7 @@ class DocumentView:
 
 
 def _proof_from(row: Row[Any], leaf: bytes, chain_id: int, contract: str) -> Proof | None:
-    path, state, root, tx_hash, block, anchored_at = row
+    path, state, root, tx_hash, block, anchored_at = tuple(row)
     if state not in _CONFIRMED or tx_hash is None or block is None or anchored_at is None:
         return None
     return Proof(
@@ -354,19 +355,19 @@ def _proof_from(row: Row[Any], leaf: bytes, chain_id: int, contract: str) -> Pro
     )
 
 
-def _anchor_query(leaf: bytes) -> Any:
-    return (
-        select(
-            AnchorLeaf.path,
-            AnchorBatch.state,
-            AnchorBatch.root,
-            AnchorBatch.tx_hash,
-            AnchorBatch.block_number,
-            AnchorBatch.anchored_at,
+def _anchor_row(session: Session, leaf: bytes) -> Row[Any] | None:
+    return session.execute(
+        sa_select(
+            col(AnchorLeaf.path),
+            col(AnchorBatch.state),
+            col(AnchorBatch.root),
+            col(AnchorBatch.tx_hash),
+            col(AnchorBatch.block_number),
+            col(AnchorBatch.anchored_at),
         )
         .join(AnchorBatch, col(AnchorBatch.id) == col(AnchorLeaf.batch_id))
-        .where(AnchorLeaf.data == leaf)
-    )
+        .where(col(AnchorLeaf.data) == leaf)
+    ).first()
 
 
 def proof_for(session: Session, leaf: bytes) -> Proof | None:
@@ -374,7 +375,7 @@ def proof_for(session: Session, leaf: bytes) -> Proof | None:
     doc = session.exec(select(DocumentRow.chain_id, DocumentRow.contract).where(DocumentRow.commitment == leaf)).first()
     if doc is None:
         return None
-    found = session.exec(_anchor_query(leaf)).first()
+    found = _anchor_row(session, leaf)
     return None if found is None else _proof_from(found, leaf, doc[0], doc[1])
 
 
@@ -391,7 +392,7 @@ def get_document(session: Session, document_id: str) -> DocumentView:
     row = session.get(DocumentRow, document_id.upper())
     if row is None:
         raise DocumentNotFound("no such document")
-    found = session.exec(_anchor_query(row.commitment)).first()
+    found = _anchor_row(session, row.commitment)
     proof = None if found is None else _proof_from(found, row.commitment, row.chain_id, row.contract)
     return DocumentView(row, _status(row, proof), proof)
 

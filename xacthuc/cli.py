@@ -157,6 +157,10 @@ def _register_optional_commands() -> None:
 
     app.add_typer(cli_keys.agency_app, name="agency")
     app.add_typer(cli_keys.keys_app, name="keys")
+    from xacthuc import cli_docs
+
+    app.add_typer(cli_docs.doc_app, name="doc")
+    app.command("verify")(cli_docs.verify_cmd)
 
 
 def main() -> None:

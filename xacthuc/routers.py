@@ -11,12 +11,14 @@ from identity.api import require_any
 from keys.api import build_router as keys_router
 from keys.api import require
 from keys.protocols import Signer
+from xacthuc.docs_service import document_routers
 from xacthuc.services import Services
 
 
 def build_routers(services: Services) -> list[APIRouter]:
     return [
         keys_router(services.session, services.require_city, services.clock),
+        *document_routers(services),
         _identity(services),
     ]
 

@@ -1,0 +1,5 @@
+"""HTTP routes of ledger/: documents (issue, read, QR codes, bundles, revoke)."""
+
+from ledger.api.routes import build_router
+
+__all__ = ["build_router"]

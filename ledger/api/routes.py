@@ -1,0 +1,238 @@
+"""Thin HTTP layer over ledger.documents: parse, call the domain function, commit, map the result.
+
+Reading a document (``GET /v1/documents/{id}``, its QR codes and bundle) needs no API key: the id is 128 bits (80
+of them random) printed on the paper itself, and what these answer is what the paper and its QR code already show.
+Issuing and revoking need ``documents:issue`` / ``documents:revoke``, and only the issuing agency may revoke.
+"""
+# no `from __future__ import annotations`: FastAPI must see the closure-local dependencies in the signatures
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Response, UploadFile
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
+
+from keys.agencies import Principal
+from keys.errors import InvalidInput
+from keys.protocols import Signer
+from ledger.documents import (
+    MAX_FILE_BYTES,
+    DocumentFileTooLarge,
+    DocumentView,
+    RevokingRegistry,
+    build_bundle,
+    document_json,
+    get_document,
+    issue_batch,
+    issue_document,
+    revoke_document,
+)
+from ledger.receipt import Registry, verify_link
+from verifier.qr import qr_png, qr_svg
+
+MAX_BATCH = 1000
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = None
+    note: str | None = None
+    replaced_by: str | None = None
+
+
+class IssuedOut(BaseModel):
+    id: str
+    sha256: str
+    status: str
+    receipt: dict[str, Any]
+    verify_url: str
+    qr_url: str
+    metadata: dict[str, Any]
+
+
+def _read_upload(upload: UploadFile, limit: int) -> bytes:
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise DocumentFileTooLarge(f"the file exceeds the {limit} byte limit")
+    return data
+
+
+def build_router(
+    *,
+    session: Callable[[], Iterator[Session]],
+    require_issue: Callable[..., Principal],
+    require_revoke: Callable[..., Principal],
+    signer_for: Callable[[str, datetime], Signer],
+    account_for: Callable[[str], Any],
+    registry: Callable[[], Registry],
+    registry_client: Callable[[], RevokingRegistry],
+    trust_list: Callable[[], tuple[str, str]],
+    clock: Callable[[], datetime],
+    public_url: str,
+    file_limit: int = MAX_FILE_BYTES,
+) -> APIRouter:
+    """The document routes. ``signer_for(agency, now)`` and ``account_for(agency)`` give an agency's receipt signer
+    and Ethereum account; ``registry()`` the configured registry; ``trust_list()`` ``(token, root kid)``."""
+    router = APIRouter(tags=["documents"])
+    db_dep = Depends(session)
+    base = public_url.rstrip("/")
+
+    def _issued(issued: Any) -> IssuedOut:
+        return IssuedOut(
+            id=issued.id,
+            sha256=issued.sha256,
+            status=issued.status,
+            receipt=issued.receipt,
+            verify_url=issued.verify_url,
+            qr_url=f"{base}/v1/documents/{issued.id}/qr.png",
+            metadata=issued.metadata,
+        )
+
+    @router.post("/v1/documents", status_code=201, response_model=IssuedOut)
+    def issue(
+        principal: Annotated[Principal, Depends(require_issue)],
+        db: Annotated[Session, db_dep],
+        file: Annotated[UploadFile | None, File(description="The document file (PDF or any)")] = None,
+        number: Annotated[str | None, Form(description="Number and symbol, e.g. 2392/QĐ-UBND")] = None,
+        title: Annotated[str | None, Form(description="Trích yếu")] = None,
+        issuing_body: Annotated[str | None, Form()] = None,
+        place: Annotated[str | None, Form()] = None,
+        issued_on: Annotated[str | None, Form(description="YYYY-MM-DD")] = None,
+        signer_name: Annotated[str | None, Form()] = None,
+        signer_title: Annotated[str | None, Form()] = None,
+        signing_form: Annotated[str | None, Form(description="TM., KT., TL., TUQ. or Q.")] = None,
+    ) -> IssuedOut:
+        """Issue a document: hash, sign a receipt, store, queue for anchoring; durable before this answers."""
+        if file is None:
+            raise InvalidInput("file: is required")
+        data = _read_upload(file, file_limit)
+        fields = {
+            "number": number,
+            "title": title,
+            "issuing_body": issuing_body,
+            "place": place,
+            "issued_on": issued_on,
+            "signer_name": signer_name,
+            "signer_title": signer_title,
+            "signing_form": signing_form,
+        }
+        now = clock()
+        agency = principal.agency_id
+        account = account_for(agency)
+        issued = issue_document(
+            db,
+            agency_id=agency,
+            signer=signer_for(agency, now),
+            account_address=account.address,
+            registry=registry(),
+            fields=fields,
+            file_bytes=data,
+            now=now,
+            public_url=base,
+            filename=file.filename,
+            media_type=file.content_type,
+        )
+        db.commit()
+        return _issued(issued)
+
+    @router.post("/v1/documents:batch", status_code=201)
+    def issue_many(
+        principal: Annotated[Principal, Depends(require_issue)],
+        db: Annotated[Session, db_dep],
+        body: Annotated[
+            Any,
+            Body(
+                description='{"documents": [{"file_base64": "...", "number": "...", ...}]}, at most 1000; '
+                "all or nothing"
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """Issue many documents in one transaction (an agency's archive)."""
+        docs = body.get("documents") if isinstance(body, dict) else None
+        if not isinstance(docs, list) or not docs or len(docs) > MAX_BATCH:
+            raise InvalidInput(f"documents: must be a list of 1 to {MAX_BATCH} objects")
+        items: list[tuple[dict[str, Any], bytes]] = []
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, dict) or not isinstance(doc.get("file_base64"), str):
+                raise InvalidInput(f"documents[{i}]: needs file_base64 and the metadata fields")
+            try:
+                data = base64.b64decode(doc["file_base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidInput(f"documents[{i}].file_base64: is not base64") from None
+            items.append(({k: v for k, v in doc.items() if k != "file_base64"}, data))
+        now = clock()
+        agency = principal.agency_id
+        issued = issue_batch(
+            db,
+            agency_id=agency,
+            signer=signer_for(agency, now),
+            account_address=account_for(agency).address,
+            registry=registry(),
+            items=items,
+            now=now,
+            public_url=base,
+        )
+        db.commit()
+        return {"documents": [_issued(d).model_dump() for d in issued]}
+
+    def _view(db: Session, document_id: str) -> DocumentView:
+        return get_document(db, document_id)
+
+    @router.get("/v1/documents/{document_id}")
+    def show(document_id: str, db: Annotated[Session, db_dep]) -> dict[str, Any]:
+        """The stored metadata, hash, status, receipt, verification link and, once anchored, the proof."""
+        return document_json(_view(db, document_id), base)
+
+    @router.get("/v1/documents/{document_id}/qr.png", response_class=Response)
+    def qr_png_route(
+        document_id: str, db: Annotated[Session, db_dep], scale: Annotated[int, Query(ge=1, le=32)] = 8
+    ) -> Response:
+        """The QR code (PNG, ECC M) holding the verification link."""
+        row = _view(db, document_id).row
+        return Response(qr_png(verify_link(base, row.payload), scale=scale), media_type="image/png")
+
+    @router.get("/v1/documents/{document_id}/qr.svg", response_class=Response)
+    def qr_svg_route(
+        document_id: str, db: Annotated[Session, db_dep], scale: Annotated[int, Query(ge=1, le=32)] = 8
+    ) -> Response:
+        """The QR code (SVG, ECC M) holding the verification link."""
+        row = _view(db, document_id).row
+        return Response(qr_svg(verify_link(base, row.payload), scale=scale), media_type="image/svg+xml")
+
+    @router.get("/v1/documents/{document_id}/bundle")
+    def bundle(document_id: str, db: Annotated[Session, db_dep], response: Response) -> dict[str, Any]:
+        """The proof bundle: verify it with only a JSON-RPC node and the pinned root key."""
+        view = _view(db, document_id)
+        token, root_kid = trust_list()
+        response.headers["Content-Disposition"] = f'attachment; filename="{view.row.id}.bundle.json"'
+        return build_bundle(view, trust_list=token, root_kid=root_kid, public_url=base)
+
+    @router.post("/v1/documents/{document_id}/revoke")
+    def revoke(
+        document_id: str,
+        body: RevokeIn,
+        principal: Annotated[Principal, Depends(require_revoke)],
+        db: Annotated[Session, db_dep],
+    ) -> dict[str, Any]:
+        """Revoke or supersede an anchored document on chain (only its issuing agency may)."""
+        view = _view(db, document_id)
+        result = revoke_document(
+            db,
+            registry_client(),
+            account_for(principal.agency_id) if view.row.agency_id == principal.agency_id else None,
+            view.row,
+            agency_id=principal.agency_id,
+            reason=body.reason,
+            note=body.note,
+            replaced_by=body.replaced_by,
+            now=clock(),
+        )
+        db.commit()
+        return document_json(result, base)
+
+    return router

@@ -1,0 +1,173 @@
+"""Thin HTTP layer over the verifier: ``POST /v1/verify`` (JSON or multipart) and the minimal ``/v`` page.
+
+The verification itself is an injected callable (the composition root decides where the trust list, proofs, chain
+and status lists come from); this module only turns requests into a :class:`VerifyRequest` and reports into JSON.
+A request the verifier cannot even start on is a typed 4xx; a document that fails its checks is a 200 report.
+"""
+# no `from __future__ import annotations`: FastAPI evaluates the route signatures
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.datastructures import UploadFile
+
+from keys.errors import InvalidInput
+from verifier.dispatch import VerifyRequest
+from verifier.errors import InputTooLarge, VerificationError
+from verifier.report import Report
+
+_TEXT_FIELDS = ("payload", "audience", "nonce")
+_MAX_TEXT = 16_384
+
+
+class UnsupportedMediaType(VerificationError, InvalidInput):
+    """The request body is neither JSON nor multipart/form-data."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+_OPENAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {f: {"type": "string"} for f in _TEXT_FIELDS},
+                    "required": ["payload"],
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "image": {"type": "string", "format": "binary"},
+                        "file": {"type": "string", "format": "binary"},
+                        **{f: {"type": "string"} for f in _TEXT_FIELDS},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name}: must be a string")
+    if len(value) > _MAX_TEXT:
+        raise InputTooLarge(f"{name}: longer than {_MAX_TEXT} characters")
+    return value
+
+
+async def _from_json(request: Request) -> VerifyRequest:
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return VerifyRequest(
+        payload=_text(data.get("payload"), "payload"),
+        audience=_text(data.get("audience"), "audience"),
+        nonce=_text(data.get("nonce"), "nonce"),
+    )
+
+
+async def _read(value: Any, name: str, limit: int) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise InvalidInput(f"{name}: must be a file upload")
+    assert isinstance(value, UploadFile)
+    data = await value.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(f"{name}: larger than {limit} bytes")
+    return data
+
+
+async def _from_form(request: Request, file_limit: int, image_limit: int) -> VerifyRequest:
+    try:
+        form = await request.form(max_files=2, max_fields=8)
+    except Exception:  # starlette's MultiPartException and parser errors on malformed bodies
+        raise InvalidInput("the multipart body is malformed") from None
+    try:
+        if any(k not in (*_TEXT_FIELDS, "image", "file") for k in form):
+            raise InvalidInput("unknown form field; expected image, file, payload, audience, nonce")
+        texts: dict[str, str | None] = {}
+        for f in _TEXT_FIELDS:
+            v = form.get(f)
+            if v is not None and not isinstance(v, str):
+                raise InvalidInput(f"{f}: must be a text field")
+            texts[f] = _text(v, f)
+        return VerifyRequest(
+            payload=texts["payload"],
+            image=await _read(form.get("image"), "image", image_limit),
+            file=await _read(form.get("file"), "file", file_limit),
+            audience=texts["audience"],
+            nonce=texts["nonce"],
+        )
+    finally:
+        await form.close()
+
+
+def build_router(
+    *,
+    verify: Callable[[VerifyRequest], Report],
+    file_limit: int,
+    image_limit: int = 10 * 1024 * 1024,
+) -> APIRouter:
+    """``verify`` runs one verification (in a worker thread: it signs nothing but reads the chain)."""
+    router = APIRouter(tags=["verify"])
+
+    @router.post("/v1/verify", openapi_extra=_OPENAPI_BODY, response_class=JSONResponse)
+    async def verify_route(request: Request) -> JSONResponse:
+        """Verify a QR text, link or payload (JSON), or a QR image and optionally the document file (multipart)."""
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            req = await _from_json(request)
+        elif ctype == "multipart/form-data":
+            req = await _from_form(request, file_limit, image_limit)
+        else:
+            raise UnsupportedMediaType("send application/json or multipart/form-data")
+        report = await run_in_threadpool(verify, req)
+        return JSONResponse(report.to_dict())
+
+    @router.get("/v", response_class=HTMLResponse, include_in_schema=False)
+    def verify_page() -> HTMLResponse:
+        return HTMLResponse(_PAGE)
+
+    return router
+
+
+_PAGE = """<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Xác thực văn bản</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
+.valid{color:#0a6b2b}.bad{color:#a11}li{margin:.2rem 0}code{word-break:break-all}</style></head>
+<body><h1>Xác thực văn bản / Verify a document</h1><div id="out">Đang kiểm tra… / Checking…</div>
+<script>
+const out = document.getElementById("out");
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
+const payload = decodeURIComponent(location.hash.slice(1));
+if (!payload) { out.textContent = "Không có mã để kiểm tra / No payload in the link."; }
+else fetch("/v1/verify", {method: "POST", headers: {"Content-Type": "application/json"},
+                          body: JSON.stringify({payload})})
+  .then((r) => r.json()).then((rep) => {
+    if (rep.error) { out.innerHTML = '<p class="bad">' + esc(rep.error.message) + "</p>"; return; }
+    const c = rep.claims || {};
+    out.innerHTML = '<h2 class="' + (rep.verdict === "valid" ? "valid" : "bad") + '">' + esc(rep.verdict) + "</h2>"
+      + (rep.issuer ? "<p>" + esc(rep.issuer.name) + "</p>" : "")
+      + (c.number ? "<p>Số: <b>" + esc(c.number) + "</b>, ngày " + esc(c.issued_on) + "</p>" : "")
+      + "<ul>" + rep.checks.map((k) => "<li>" + esc(k.name) + ": " + esc(k.status) + " (" + esc(k.code) + ") "
+      + esc(k.message) + "</li>").join("") + "</ul>";
+  }).catch(() => { out.textContent = "Lỗi kết nối / Network error"; });
+</script></body></html>
+"""

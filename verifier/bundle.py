@@ -1,0 +1,92 @@
+"""Verifying a proof bundle with nothing but a JSON-RPC node and the city root key the verifier pinned.
+
+A bundle (``GET /v1/documents/{id}/bundle``) carries the receipt payload, the Merkle proof, the registry and the
+signed trust list. The trust list is checked against the *pinned* root (never one the bundle names), the proof is
+only a hint (the pipeline recomputes the path and asks the registry), and the revocation state always comes from
+the chain, so a stale bundle can never make a revoked document look valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from keys.errors import InvalidInput
+from keys.trust_list import TrustList, verify_trust_list
+from ledger.proof import ChainStatusReader, Proof
+from ledger.receipt import Registry
+
+from .document import verify_document
+from .report import Report
+
+__all__ = ["BUNDLE_TYPE", "BundleInvalid", "bundle_registry", "bundle_trust_list", "verify_bundle"]
+
+BUNDLE_TYPE = "xacthuc-proof-bundle"
+
+
+class BundleInvalid(InvalidInput):
+    """The proof bundle is malformed."""
+
+    code = "BUNDLE_INVALID"
+
+
+def _obj(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BundleInvalid(f"{what} must be an object")
+    return value
+
+
+def bundle_registry(bundle: Mapping[str, Any]) -> Registry:
+    """The registry (chain id, contract) the bundle names."""
+    reg = _obj(bundle.get("registry"), "registry")
+    chain_id, contract = reg.get("chain_id"), reg.get("contract")
+    if not isinstance(chain_id, int) or isinstance(chain_id, bool) or not isinstance(contract, str):
+        raise BundleInvalid("registry needs an integer chain_id and a contract address")
+    try:
+        return Registry.of(chain_id, contract)
+    except InvalidInput as exc:
+        raise BundleInvalid(f"registry: {exc.message}") from None
+
+
+def bundle_trust_list(bundle: Mapping[str, Any], root_jwk: Mapping[str, Any], now: datetime) -> TrustList:
+    """The bundle's trust list, verified against the pinned root key (expired or foreign lists are refused)."""
+    token = _obj(bundle.get("trust"), "trust").get("trust_list")
+    if not isinstance(token, str):
+        raise BundleInvalid("trust.trust_list must be the signed trust list")
+    return verify_trust_list(token, root_jwk, now)
+
+
+def verify_bundle(
+    bundle: Mapping[str, Any],
+    *,
+    root_jwk: Mapping[str, Any],
+    chain: ChainStatusReader,
+    now: datetime,
+    file_bytes: bytes | None = None,
+) -> Report:
+    """Verify a proof bundle: trust list against the pinned root, then the document pipeline with the chain."""
+    bundle = _obj(bundle, "the bundle")
+    if bundle.get("type") != BUNDLE_TYPE:
+        raise BundleInvalid("not a xacthuc proof bundle")
+    payload = bundle.get("payload")
+    if not isinstance(payload, str):
+        raise BundleInvalid("payload must be the receipt payload text")
+    registry = bundle_registry(bundle)
+    trust = bundle_trust_list(bundle, root_jwk, now)
+    raw_proof = bundle.get("proof")
+    proof = None if raw_proof is None else Proof.from_dict(_obj(raw_proof, "proof"))
+
+    def proof_source(leaf: bytes) -> Proof | None:
+        del leaf  # a proof for another document is reported by the pipeline (PROOF_LEAF_MISMATCH)
+        return proof
+
+    return verify_document(
+        payload,
+        resolver=trust,
+        proof_source=proof_source,
+        chain=chain,
+        now=now,
+        file_bytes=file_bytes,
+        registry=registry,
+    )

@@ -1,0 +1,426 @@
+"""``xacthuc doc issue|import|show|revoke`` and ``xacthuc verify``: thin Typer layers over ledger.documents and
+the verifier.
+
+``doc issue`` and ``doc import`` work on the local data dir (keystore and database) without a chain when the
+registry is known (``registry.json`` written by ``serve``, or ``XACTHUC_REGISTRY_ADDRESS``); the worker of a running
+``serve`` (or ``xacthuc anchor``) anchors them. ``verify`` exits 0 for ``valid``, 1 for any other verdict but
+``error``, and 2 for ``error`` or when the input cannot be verified at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import Session
+
+from keys.errors import InvalidInput, XacthucError
+from ledger.document import DOCUMENT_FIELDS
+from ledger.documents import DocumentRow, document_json, get_document, issue_batch, issue_document, revoke_document
+from ledger.receipt import Registry
+from verifier.report import Report
+from xacthuc.settings import Settings, load_settings
+
+doc_app = typer.Typer(help="Documents: issue, import an archive, show, revoke.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, ./var)")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
+IMPORT_CHUNK = 500
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF")
+
+
+class CliInputError(InvalidInput):
+    """A command-line input is unusable."""
+
+    code = "CLI_INPUT_INVALID"
+
+
+def _fail(exc: XacthucError, as_json: bool) -> typer.Exit:
+    if as_json:
+        print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
+    else:
+        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+    return typer.Exit(2)
+
+
+def local_registry(settings: Settings) -> Registry:
+    """The registry documents are signed for: configured, or recorded by ``serve``, or deployed now (dev chain)."""
+    if settings.registry_address:
+        chain_id = settings.chain_id
+        if settings.rpc_url:
+            from web3 import HTTPProvider, Web3
+
+            chain_id = int(Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10})).eth.chain_id)
+        return Registry.of(chain_id, settings.registry_address)
+    record = settings.data_dir / "registry.json"
+    if record.exists():
+        data = json.loads(record.read_text(encoding="utf-8"))
+        return Registry.of(int(data["chain_id"]), str(data["address"]))
+    from xacthuc.services import build_services
+
+    services = build_services(settings)  # a fresh dev data dir: start the embedded chain and deploy the registry
+    try:
+        client = services.registry()
+        return Registry.of(client.chain_id, client.address)
+    finally:
+        services.close()
+
+
+def _document_agency(city: Any, agency: str | None) -> str:
+    if agency is not None:
+        return agency
+    candidates = []
+    for a in city.agency_ids():
+        profile = city.keyring(a).profile
+        if profile is not None and "documents" in profile.roles and not profile.disabled:
+            candidates.append(a)
+    if len(candidates) != 1:
+        raise CliInputError(f"choose the issuing agency with --agency (one of: {', '.join(candidates) or 'none'})")
+    return str(candidates[0])
+
+
+def _print_doc(body: Mapping[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    for key in ("id", "number", "title", "status", "sha256", "verify_url"):
+        if body.get(key) is not None:
+            out.print(f"{key:>10}: {body[key]}")
+
+
+@doc_app.command("issue")
+def doc_issue(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The document file")],
+    number: Annotated[str, typer.Option(help="Number and symbol, e.g. 2392/QĐ-UBND")],
+    title: Annotated[str, typer.Option(help="Trích yếu")],
+    issuing_body: Annotated[str, typer.Option()],
+    place: Annotated[str, typer.Option()],
+    issued_on: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    signer_name: Annotated[str, typer.Option()],
+    signer_title: Annotated[str, typer.Option()],
+    signing_form: Annotated[str | None, typer.Option(help="TM., KT., TL., TUQ. or Q.")] = None,
+    agency: Annotated[str | None, typer.Option(help="Issuing agency id (default: the only documents agency)")] = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue one document: sign its receipt, store it and queue it for anchoring; prints its verification link."""
+    from xacthuc.cli_keys import open_city
+
+    settings = load_settings(data_dir)
+    fields = {
+        "number": number,
+        "title": title,
+        "issuing_body": issuing_body,
+        "place": place,
+        "issued_on": issued_on,
+        "signer_name": signer_name,
+        "signer_title": signer_title,
+        "signing_form": signing_form,
+    }
+    try:
+        registry = local_registry(settings)
+        with open_city(data_dir) as (city, session):
+            agency_id = _document_agency(city, agency)
+            now = datetime.now(UTC)
+            issued = issue_document(
+                session,
+                agency_id=agency_id,
+                signer=city.keyring(agency_id).signer(now),
+                account_address=city.eth_address(agency_id),
+                registry=registry,
+                fields=fields,
+                file_bytes=file.read_bytes(),
+                now=now,
+                public_url=settings.public_url,
+                filename=file.name,
+            )
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    body = {
+        "id": issued.id,
+        **issued.metadata,
+        "sha256": issued.sha256,
+        "status": issued.status,
+        "receipt": issued.receipt,
+        "verify_url": issued.verify_url,
+        "qr_url": f"{settings.public_url}/v1/documents/{issued.id}/qr.png",
+    }
+    _print_doc(body, as_json)
+
+
+def _import_items(source: Path) -> list[tuple[dict[str, Any], Path]]:
+    """CSV: a ``file`` column (relative to the CSV) and the metadata columns. DIR: ``X`` with its ``X.json``."""
+    items: list[tuple[dict[str, Any], Path]] = []
+    if source.is_dir():
+        for meta_path in sorted(source.glob("*.json")):
+            target = meta_path.with_suffix("")
+            if not target.is_file():
+                raise CliInputError(f"{meta_path.name}: no file {target.name} next to it")
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise CliInputError(f"{meta_path.name}: must be a JSON object of metadata fields")
+            items.append((meta, target))
+        return items
+    with source.open(newline="", encoding="utf-8-sig") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            name = (row.pop("file", None) or "").strip()
+            if not name:
+                raise CliInputError(f"row {i + 2}: the file column is empty")
+            meta = {k: v for k, v in row.items() if k in DOCUMENT_FIELDS and v not in (None, "")}
+            items.append((meta, source.parent / name))
+    return items
+
+
+def _chunks(items: list[tuple[dict[str, Any], Path]], size: int) -> Iterator[list[tuple[dict[str, Any], Path]]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@doc_app.command("import")
+def doc_import(
+    source: Annotated[Path, typer.Argument(exists=True, help="A CSV (file + metadata columns) or a directory")],
+    agency: Annotated[str | None, typer.Option(help="Issuing agency id")] = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import an archive in chunks of 500 (each chunk all or nothing), with a progress bar."""
+    from xacthuc.cli_keys import open_city
+
+    settings = load_settings(data_dir)
+    issued_ids: list[str] = []
+    try:
+        items = _import_items(source)
+        registry = local_registry(settings)
+        with (
+            open_city(data_dir) as (city, session),
+            Progress(
+                TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+            ) as bar,
+        ):
+            agency_id = _document_agency(city, agency)
+            task = bar.add_task("import", total=len(items))
+            address = city.eth_address(agency_id)
+            for chunk in _chunks(items, IMPORT_CHUNK):
+                now = datetime.now(UTC)
+                docs = issue_batch(
+                    session,
+                    agency_id=agency_id,
+                    signer=city.keyring(agency_id).signer(now),
+                    account_address=address,
+                    registry=registry,
+                    items=[(meta, path.read_bytes()) for meta, path in chunk],
+                    now=now,
+                    public_url=settings.public_url,
+                )
+                session.commit()
+                issued_ids += [d.id for d in docs]
+                bar.advance(task, len(chunk))
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise _fail(CliInputError(f"{type(exc).__name__}: {exc}"), as_json) from None
+    if as_json:
+        print(json.dumps({"imported": len(issued_ids), "ids": issued_ids}))
+    else:
+        out.print(f"imported {len(issued_ids)} documents; they are anchored by the worker (`xacthuc anchor --wait`)")
+
+
+@doc_app.command("show")
+def doc_show(document_id: str, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Show a document: metadata, status, receipt, verification link and, once anchored, its proof."""
+    from xacthuc.database import migrate
+    from xacthuc.db import make_engine
+
+    settings = load_settings(data_dir)
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        migrate(engine)
+        with Session(engine) as session:
+            body = document_json(get_document(session, document_id), settings.public_url)
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    finally:
+        engine.dispose()
+    _print_doc(body, as_json)
+
+
+@doc_app.command("revoke")
+def doc_revoke(
+    document_id: str,
+    reason: Annotated[str | None, typer.Option(help="annulled, replaced, error or other")] = None,
+    replaced_by: Annotated[str | None, typer.Option("--replaced-by", help="The replacing document's id")] = None,
+    note: Annotated[str | None, typer.Option(help="A note kept with the revocation")] = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke (or supersede) an anchored document on chain, from its issuing agency's account."""
+    from xacthuc.services import build_services
+
+    try:
+        services = build_services(load_settings(data_dir))
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    try:
+        with Session(services.engine, expire_on_commit=False) as session:
+            row = session.get(DocumentRow, document_id.upper())
+            if row is None:
+                body = document_json(get_document(session, document_id), services.settings.public_url)
+            else:
+                city = services.require_city()
+                view = revoke_document(
+                    session,
+                    services.registry(),
+                    city.eth_account(row.agency_id),
+                    row,
+                    agency_id=row.agency_id,
+                    reason=reason,
+                    note=note,
+                    replaced_by=replaced_by,
+                    now=services.clock(),
+                )
+                session.commit()
+                body = document_json(view, services.settings.public_url)
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    finally:
+        services.close()
+    _print_doc(body, as_json)
+
+
+# ------------------------------------------------------------------------------------------------------- verify
+def _read_input(value: str) -> tuple[str, Any]:
+    """``("bundle", dict)``, ``("image", bytes)`` or ``("text", str)``."""
+    path = Path(value)
+    try:
+        is_file = len(value) < 4096 and path.is_file()
+    except OSError:
+        is_file = False
+    if not is_file:
+        return "text", value
+    data = path.read_bytes()
+    if data.lstrip()[:1] == b"{":
+        try:
+            return "bundle", json.loads(data)
+        except ValueError:
+            raise CliInputError(f"{value}: not valid JSON") from None
+    if data.startswith(_IMAGE_MAGIC):
+        return "image", data
+    try:
+        return "text", data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise CliInputError(f"{value}: neither an image, a bundle nor text") from None
+
+
+def _root_jwk(trust_root: Path | None, data_dir: Path | None) -> dict[str, Any]:
+    if trust_root is not None:
+        jwk = json.loads(trust_root.read_text(encoding="utf-8"))
+        if not isinstance(jwk, dict):
+            raise CliInputError("--trust-root must hold a JWK object")
+        return jwk
+    from xacthuc.cli_keys import open_city
+
+    with open_city(data_dir) as (city, _session):
+        return city.root_jwk()
+
+
+def _verify_bundle(
+    bundle: Any, payload: str | None, rpc_url: str | None, root: dict[str, Any], settings: Settings, file: bytes | None
+) -> Report:
+    from web3 import HTTPProvider, Web3
+
+    from ledger.chain import RegistryClient
+    from ledger.documents import RegistryStatusReader
+    from verifier.bundle import bundle_registry, verify_bundle
+    from verifier.payload import parse_payload
+
+    if not isinstance(bundle, dict):
+        raise CliInputError("the bundle must be a JSON object")
+    if payload is not None:  # verify this QR against the bundle's trust list and proof
+        bundle = {**bundle, "payload": parse_payload(payload).payload}
+    url = rpc_url or settings.rpc_url
+    if url is None:
+        from xacthuc.chainsetup import connect
+
+        url = connect(settings, start_node=False).url
+    registry = bundle_registry(bundle)
+    client = RegistryClient(Web3(HTTPProvider(url, request_kwargs={"timeout": 10})), registry.hex_address)
+    return verify_bundle(
+        bundle, root_jwk=root, chain=RegistryStatusReader(client), now=datetime.now(UTC), file_bytes=file
+    )
+
+
+def _verify_local(kind: str, value: Any, settings: Settings, file: bytes | None) -> Report:
+    from verifier.dispatch import VerifyRequest
+    from xacthuc.docs_service import ServerVerifier
+    from xacthuc.services import build_services
+
+    services = build_services(settings)
+    try:
+        request = VerifyRequest(
+            payload=value if kind == "text" else None, image=value if kind == "image" else None, file=file
+        )
+        return ServerVerifier(services)(request)
+    finally:
+        services.close()
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    body = report.to_dict()
+    if as_json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    colour = "green" if body["verdict"] == "valid" else "red"
+    out.print(f"[bold {colour}]{body['verdict'].upper()}[/bold {colour}] ({body['kind']})")
+    if body["issuer"]:
+        out.print(f"issuer: {body['issuer']['name']} ({body['issuer']['id']})")
+    for key, value in body["claims"].items():
+        out.print(f"  {key}: {value}")
+    for check in body["checks"]:
+        out.print(escape(f"  [{check['status']}] {check['name']}: {check['code']} {check['message']}"))
+
+
+def verify_cmd(
+    source: Annotated[str, typer.Argument(metavar="INPUT", help="A QR image, the QR text or link, or a bundle JSON")],
+    file: Annotated[Path | None, typer.Option("--file", exists=True, help="The document file to compare")] = None,
+    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Any Ethereum JSON-RPC node")] = None,
+    offline: Annotated[Path | None, typer.Option("--offline", exists=True, help="A proof bundle to use")] = None,
+    trust_root: Annotated[Path | None, typer.Option("--trust-root", exists=True, help="The pinned root JWK")] = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify a document or a citizen ID. Exit 0 valid, 1 any negative verdict, 2 error."""
+    settings = load_settings(data_dir)
+    try:
+        kind, value = _read_input(source)
+        file_bytes = file.read_bytes() if file is not None else None
+        if kind == "bundle" or offline is not None:
+            bundle = value if kind == "bundle" else json.loads(offline.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+            payload = None if kind == "bundle" else value
+            if kind == "image":
+                from verifier.dispatch import VerifyRequest, parsed_input
+
+                payload = parsed_input(VerifyRequest(image=value)).payload
+            root = _root_jwk(trust_root, data_dir)
+            report = _verify_bundle(bundle, payload, rpc_url, root, settings, file_bytes)
+        else:
+            if rpc_url:
+                settings = settings.model_copy(update={"rpc_url": rpc_url})
+            report = _verify_local(kind, value, settings, file_bytes)
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    except (OSError, ValueError) as exc:
+        raise _fail(CliInputError(f"{type(exc).__name__}: {exc}"), as_json) from None
+    _print_report(report, as_json)
+    verdict = report.verdict.value
+    raise typer.Exit(0 if verdict == "valid" else 2 if verdict == "error" else 1)

@@ -1,0 +1,164 @@
+"""Wiring documents and verification into the service: the server's own trust list, proofs, chain and status lists.
+
+The server verifies against a trust list it builds from its own keystore and then verifies like any third party
+(``verify_trust_list`` against the city root), cached for ``TRUST_TTL``. Proofs come from its database, the
+revocation state from the registry (one ``eth_call``), citizen ID status lists from its own database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from sqlmodel import Session
+
+from identity.models import StatusListRow
+from identity.service import status_list_token
+from keys.api import require
+from keys.errors import XacthucError
+from keys.trust_list import TrustList, verify_trust_list
+from ledger.api import build_router as documents_router
+from ledger.documents import RegistryStatusReader, proof_for, replacement_for
+from ledger.proof import DocumentChainStatus
+from ledger.receipt import Registry
+from verifier.api import build_router as verify_router
+from verifier.credential import verify_credential
+from verifier.dispatch import VerifyRequest, parsed_input
+from verifier.document import verify_document
+from verifier.errors import ChainUnavailable
+from verifier.payload import PayloadKind
+from verifier.report import Report
+from xacthuc.services import Services
+
+TRUST_TTL = timedelta(seconds=30)
+
+
+class StatusUnavailable(XacthucError):
+    """The status list is not one this server publishes."""
+
+    code = "STATUS_UNAVAILABLE"
+    http_status = 503
+
+
+class _NoChain:
+    """The chain seam when no registry is configured: every read fails, so no verdict is ever ``valid``."""
+
+    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+        raise ChainUnavailable("no chain is configured")
+
+
+class ServerVerifier:
+    """Verifies what ``POST /v1/verify`` and ``xacthuc verify`` receive, with this server's own sources."""
+
+    def __init__(self, services: Services, trust_ttl: timedelta = TRUST_TTL) -> None:
+        self.services = services
+        self.trust_ttl = trust_ttl
+        self._lock = threading.Lock()
+        self._trust: tuple[datetime, TrustList] | None = None
+        self._registry: Registry | None = None
+
+    def trust_list(self, now: datetime) -> TrustList:
+        with self._lock:
+            if self._trust is not None and now - self._trust[0] < self.trust_ttl:
+                return self._trust[1]
+            city = self.services.require_city()
+            trust = verify_trust_list(city.build_trust_list(now), city.root_jwk(), now)
+            self._trust = (now, trust)
+            return trust
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._trust = None
+
+    def registry(self) -> Registry:
+        """The configured registry (cached: its chain id and address never change while the process runs)."""
+        if self._registry is None:
+            client = self.services.registry()
+            self._registry = Registry.of(client.chain_id, client.address)
+        return self._registry
+
+    def __call__(self, request: VerifyRequest) -> Report:
+        parsed = parsed_input(request)
+        now = self.services.clock()
+        trust = self.trust_list(now)
+        with Session(self.services.engine) as session:
+            if parsed.kind is PayloadKind.DOCUMENT:
+                return self._document(session, parsed.payload, request.file, trust, now)
+            return verify_credential(
+                parsed.payload,
+                trust,
+                self._status_fetcher(session, now),
+                now,
+                request.audience,
+                request.nonce,
+                timedelta(seconds=self.services.settings.kb_freshness_seconds),
+            )
+
+    def _document(self, session: Session, payload: str, file: bytes | None, trust: TrustList, now: datetime) -> Report:
+        try:
+            registry: Registry | None = self.registry()
+            chain: Any = RegistryStatusReader(self.services.registry())
+        except XacthucError:
+            registry, chain = None, _NoChain()
+        return verify_document(
+            payload,
+            resolver=trust,
+            proof_source=lambda leaf: proof_for(session, leaf),
+            chain=chain,
+            now=now,
+            file_bytes=file,
+            registry=registry,
+            replacement_lookup=lambda leaf: replacement_for(session, leaf),
+        )
+
+    def _status_fetcher(self, session: Session, now: datetime) -> Callable[[str], str]:
+        base = self.services.settings.public_url + "/v1/status-lists"
+
+        def fetch(uri: str) -> str:
+            list_id = uri.removeprefix(base + "/")
+            if list_id == uri or "/" in list_id or len(list_id) > 36:
+                raise StatusUnavailable("the status list is not published by this server")
+            row = session.get(StatusListRow, list_id)
+            if row is None:
+                raise StatusUnavailable("no such status list")
+            signer = self.services.require_city().keyring(row.issuer_id).signer(now)
+            return status_list_token(session, list_id, signer, status_base_url=base, now=now)
+
+        return fetch
+
+
+def document_routers(services: Services) -> list[APIRouter]:
+    """The documents and verification routers over ``services``."""
+    verifier = ServerVerifier(services)
+    settings = services.settings
+
+    def signer_for(agency_id: str, now: datetime) -> Any:
+        return services.require_city().keyring(agency_id).signer(now)
+
+    def account_for(agency_id: str) -> Any:
+        return services.require_city().eth_account(agency_id)
+
+    def trust_list() -> tuple[str, str]:
+        now = services.clock()
+        trust = verifier.trust_list(now)
+        return trust.token, trust.root_kid
+
+    return [
+        documents_router(
+            session=services.session,
+            require_issue=require("documents:issue", services.session),
+            require_revoke=require("documents:revoke", services.session),
+            signer_for=signer_for,
+            account_for=account_for,
+            registry=verifier.registry,
+            registry_client=services.registry,
+            trust_list=trust_list,
+            clock=services.clock,
+            public_url=settings.public_url,
+            file_limit=settings.upload_limit,
+        ),
+        verify_router(verify=verifier, file_limit=settings.upload_limit),
+    ]
