@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from identity import presentation, transport
 from identity._crypto import SCRYPT_N, P256Key, b64u_decode, b64u_encode, jwk_thumbprint, seal, unseal
@@ -19,6 +20,13 @@ from identity.errors import WalletError, WalletLocked
 from identity.sdjwt import parse_jws, split_compact
 
 FORMAT = "xacthuc-wallet/1"
+# Base45 uses space and "%": a link must percent-encode those two and may keep the rest of the QR alphabet as is.
+_LINK_SAFE = "$*+-./:"
+
+
+def verification_link(public_url: str, payload: str) -> str:
+    """The link a wallet QR code holds: ``{public_url}/v#<payload>``, with the payload's space and ``%`` escaped."""
+    return f"{public_url.rstrip('/')}/v#{quote(payload, safe=_LINK_SAFE)}"
 
 
 @dataclass
