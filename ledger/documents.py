@@ -322,6 +322,7 @@ def issue_batch(
             )
         except InvalidInput as exc:
             exc.message = f"documents[{i}]: {exc.message}"
+            exc.args = (exc.message,)
             raise
     if prepared:
         session.execute(DocumentRow.__table__.insert(), [p.row for p in prepared])  # type: ignore[attr-defined]

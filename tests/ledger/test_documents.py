@@ -1,0 +1,226 @@
+"""ledger.documents on both databases with the eth-tester registry: issue, bulk issue, anchor, prove, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from keys.errors import Forbidden
+from keys.generate import generate_signing_key
+from ledger.anchoring import Anchorer, WorkerConfig
+from ledger.chain import RegistryClient
+from ledger.document_errors import DocumentFieldInvalid
+from ledger.documents import (
+    DocumentPendingAnchor,
+    DocumentRevoked,
+    DocumentRow,
+    RegistryStatusReader,
+    ReplacementInvalid,
+    get_document,
+    issue_batch,
+    issue_document,
+    proof_for,
+    replacement_for,
+    revoke_document,
+)
+from ledger.merkle import compute_root
+from ledger.outbox import AnchorLeaf
+from ledger.proof import RevocationReason
+from ledger.receipt import Registry, commitment, decode_payload
+
+NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+SIGNER = generate_signing_key("ES256")
+META = {
+    "number": "Số: 2392/qđ-ubnd",
+    "title": unicodedata.normalize("NFD", "Về việc   phê duyệt"),  # NFD and a whitespace run: stored NFC and collapsed
+    "issuing_body": "Ủy ban nhân dân Thành phố Hồ Chí Minh",
+    "place": "Thành phố Hồ Chí Minh",
+    "issued_on": "2026-03-01",  # already "today" in Ho Chi Minh City at 02:00 UTC (09:00 local)
+    "signer_name": "Nguyễn Văn Dũng",
+    "signer_title": "Phó Chủ tịch",
+}
+
+
+def _issue(session: Session, registry: RegistryClient, account: LocalAccount, **kw: object) -> str:
+    fields = {**META, **kw.pop("fields", {})}  # type: ignore[dict-item]
+    issued = issue_document(
+        session,
+        agency_id=str(kw.pop("agency_id", "ubnd-hcm")),
+        signer=SIGNER,
+        account_address=account.address,
+        registry=Registry.of(registry.chain_id, registry.address),
+        fields=fields,
+        file_bytes=bytes(kw.pop("file", b"decision")),  # type: ignore[call-overload]
+        now=NOW,
+        public_url="https://x.example/",
+    )
+    session.commit()
+    return issued.id
+
+
+def _anchor(engine: Engine, registry: RegistryClient, account: LocalAccount) -> None:
+    anchorer = Anchorer(engine, registry, {account.address: account}, WorkerConfig(), lambda: NOW)
+    for _ in range(5):
+        anchorer.step(force=True)
+
+
+def test_issue_stores_and_queues_in_one_transaction(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    account = agency_accounts[0]
+    with Session(engine) as s:
+        doc_id = _issue(s, registry, account)
+        view = get_document(s, doc_id.lower())
+        row = view.row
+        assert view.status == "pending" and view.proof is None
+        assert row.number == "2392/QĐ-UBND"
+        assert row.metadata_dict["title"] == "Về việc phê duyệt"
+        assert row.sha256 == hashlib.sha256(b"decision").hexdigest()
+        assert row.file == b"decision"
+        receipt = decode_payload(row.payload, registry=Registry.of(registry.chain_id, registry.address))
+        assert commitment(receipt) == row.commitment
+        assert s.exec(select(AnchorLeaf).where(AnchorLeaf.data == row.commitment)).one().account == account.address
+
+
+def test_nothing_is_written_when_the_caller_rolls_back(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    with Session(engine) as s:
+        issue_document(
+            s,
+            agency_id="ubnd-hcm",
+            signer=SIGNER,
+            account_address=agency_accounts[0].address,
+            registry=Registry.of(registry.chain_id, registry.address),
+            fields=META,
+            file_bytes=b"x",
+            now=NOW,
+            public_url="https://x.example",
+        )
+        s.rollback()
+        assert s.exec(select(func.count()).select_from(DocumentRow)).one() == 0
+        assert s.exec(select(func.count()).select_from(AnchorLeaf)).one() == 0
+
+
+def test_future_date_in_vietnam_is_refused(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    with Session(engine) as s, pytest.raises(DocumentFieldInvalid):
+        _issue(s, registry, agency_accounts[0], fields={"issued_on": "2026-03-02"})
+
+
+def test_batch_is_all_or_nothing(engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]) -> None:
+    account = agency_accounts[0]
+    reg = Registry.of(registry.chain_id, registry.address)
+    items = [({**META, "number": f"{i}/QĐ-UBND"}, b"f%d" % i) for i in range(1, 201)]
+    with Session(engine) as s:
+        docs = issue_batch(
+            s,
+            agency_id="ubnd-hcm",
+            signer=SIGNER,
+            account_address=account.address,
+            registry=reg,
+            items=items,
+            now=NOW,
+            public_url="https://x.example",
+        )
+        s.commit()
+        assert len({d.id for d in docs}) == 200
+        assert s.exec(select(func.count()).select_from(AnchorLeaf)).one() == 200
+        with pytest.raises(DocumentFieldInvalid, match=r"documents\[1\]"):
+            issue_batch(
+                s,
+                agency_id="ubnd-hcm",
+                signer=SIGNER,
+                account_address=account.address,
+                registry=reg,
+                items=[items[0], ({**META, "number": "bad"}, b"")],
+                now=NOW,
+                public_url="https://x.example",
+            )
+        s.rollback()
+        assert s.exec(select(func.count()).select_from(DocumentRow)).one() == 200
+
+
+def test_anchor_proof_revoke_and_supersede(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    account, other = agency_accounts[0], agency_accounts[1]
+    with Session(engine, expire_on_commit=False) as s:
+        old = _issue(s, registry, account, file=b"old")
+        new = _issue(s, registry, account, file=b"new", fields={"number": "2400/QĐ-UBND"})
+        row = s.get(DocumentRow, old)
+        assert row is not None
+        with pytest.raises(DocumentPendingAnchor):
+            revoke_document(
+                s, registry, account, row, agency_id="ubnd-hcm", reason="annulled", note=None, replaced_by=None, now=NOW
+            )
+    _anchor(engine, registry, account)
+    with Session(engine, expire_on_commit=False) as s:
+        view = get_document(s, old)
+        assert view.status == "anchored" and view.proof is not None
+        proof = proof_for(s, view.row.commitment)
+        assert proof == view.proof
+        assert compute_root(proof.leaf, proof.path) == proof.root
+        chain = RegistryStatusReader(registry)
+        assert chain.status(proof.root, proof.leaf).anchorer == account.address
+        assert proof_for(s, bytes(32)) is None
+        assert replacement_for(s, get_document(s, new).row.commitment) == {"document_id": new, "number": "2400/QĐ-UBND"}
+
+        row = view.row
+        with pytest.raises(Forbidden):
+            revoke_document(
+                s, registry, other, row, agency_id="ubnd-q1", reason="error", note=None, replaced_by=None, now=NOW
+            )
+        with pytest.raises(ReplacementInvalid):
+            revoke_document(
+                s, registry, account, row, agency_id="ubnd-hcm", reason="error", note=None, replaced_by=new, now=NOW
+            )
+        with pytest.raises(ReplacementInvalid):
+            revoke_document(
+                s, registry, account, row, agency_id="ubnd-hcm", reason=None, note=None, replaced_by=old, now=NOW
+            )
+        done = revoke_document(
+            s, registry, account, row, agency_id="ubnd-hcm", reason=None, note="thay thế", replaced_by=new, now=NOW
+        )
+        s.commit()
+        assert done.status == "superseded"
+        status = chain.status(proof.root, proof.leaf)
+        assert status.reason == RevocationReason.REPLACED
+        assert status.replaced_by == get_document(s, new).row.commitment
+        with pytest.raises(DocumentRevoked):
+            revoke_document(
+                s, registry, account, row, agency_id="ubnd-hcm", reason="other", note=None, replaced_by=None, now=NOW
+            )
+
+
+def test_revocation_already_on_chain_is_recorded(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    """A crash after the revoke transaction and before the commit: the retry records it instead of failing."""
+    account = agency_accounts[0]
+    with Session(engine, expire_on_commit=False) as s:
+        doc = _issue(s, registry, account)
+    _anchor(engine, registry, account)
+    with Session(engine, expire_on_commit=False) as s:
+        view = get_document(s, doc)
+        assert view.proof is not None
+        registry.revoke(account, view.proof.root, view.proof.leaf, view.proof.path, int(RevocationReason.ANNULLED))
+        done = revoke_document(
+            s,
+            registry,
+            account,
+            view.row,
+            agency_id="ubnd-hcm",
+            reason="annulled",
+            note=None,
+            replaced_by=None,
+            now=NOW + timedelta(seconds=1),
+        )
+        assert done.status == "revoked"
