@@ -4,7 +4,11 @@
 ``LocalSigner``; the file hash and metadata digest are inputs, as the service computes them on upload).
 ``verify``: ``verify_document`` on the QR payload with the proof and the registry status served from memory, so it
 measures the pipeline itself (decode, trust lookup, signature, Merkle path of a 1,024-leaf batch, status, report).
-Targets: >= 5,000 issued/s, verification p50 <= 2 ms.
+``bulk``: ``ledger.documents.issue_batch`` into a fresh SQLite file (parse, hash, sign, rows + outbox leaves in
+multi-row INSERTs, committed per chunk of 1,000). ``http``: ``POST /v1/verify`` through uvicorn on 127.0.0.1 with one
+httpx client, against the full service (SQLite, embedded anvil, the registry read once per verification).
+``peer``: OpenAttestation's figures on this machine (../shared/peers/openattestation/README.md), side by side.
+Targets: >= 5,000 issued/s, verification p50 <= 2 ms, >= 300 verifications/s over HTTP.
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ def _issue(signer: Signer, n: int, meta: bytes) -> tuple[float, list[Receipt], l
     return time.perf_counter() - start, receipts, payloads
 
 
-def run(n_issue: int = 5000, n_verify: int = 2048) -> dict[str, Any]:
+def in_process(n_issue: int = 5000, n_verify: int = 2048) -> dict[str, Any]:
     signer = generate_signing_key("ES256")
     doc = parse_document(TYPICAL)
     meta = doc.digest()
@@ -210,6 +214,157 @@ def run(n_issue: int = 5000, n_verify: int = 2048) -> dict[str, Any]:
         },
         "cpus": os.cpu_count(),
     }
+
+
+OPENATTESTATION = {
+    "source": "../shared/peers/openattestation/README.md (2026-11-26, same machine, anvil)",
+    "wrap_docs_per_s": "750-1,100",
+    "verify_p50_ms": "14-15",
+    "verify_docs_per_s": "62-67",
+    "eth_calls_per_doc": 14,
+    "qr_version_of_its_url": "15-16 (411-character link; the document itself does not fit a QR code)",
+}
+
+
+def bulk(n: int = 5000, chunk: int = 1000) -> dict[str, Any]:
+    """``issue_batch`` into SQLite: documents/s including the database writes and commits."""
+    import tempfile
+    from pathlib import Path
+
+    from sqlmodel import Session
+
+    from ledger.documents import issue_batch
+    from xacthuc.database import migrate
+    from xacthuc.db import make_engine
+
+    signer = generate_signing_key("ES256")
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        migrate(engine)
+        items = [({**TYPICAL, "number": f"{i + 1}/QĐ-UBND"}, b"%d" % i * 40) for i in range(n)]
+        _progress(f"bulk issuing {n} documents into SQLite")
+        start = time.perf_counter()
+        with Session(engine) as session:
+            for k in range(0, n, chunk):
+                issue_batch(
+                    session,
+                    agency_id="ubnd-tphcm",
+                    signer=signer,
+                    account_address=AGENCY,
+                    registry=REGISTRY,
+                    items=items[k : k + chunk],
+                    now=T0 + timedelta(days=1),
+                    public_url=PUBLIC_URL,
+                )
+                session.commit()
+        elapsed = time.perf_counter() - start
+        engine.dispose()
+    return {"documents": n, "docs_per_s": round(n / elapsed), "target_per_s": 5000, "chunk": chunk}
+
+
+def http(n_docs: int = 64, n_verify: int = 600) -> dict[str, Any]:
+    """``POST /v1/verify`` through uvicorn on 127.0.0.1 against the whole service (SQLite + embedded anvil)."""
+    import socket
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    import httpx
+    import uvicorn
+
+    from xacthuc.app import create_app
+    from xacthuc.services import build_services
+    from xacthuc.settings import Settings
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        settings = Settings(
+            _env_file=None, data_dir=Path(tmp), port=port, anvil_port=free_port(), public_url=f"http://127.0.0.1:{port}"
+        )
+        _progress("starting the service (embedded anvil) for the HTTP benchmark")
+        services = build_services(settings)
+        server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            import json
+
+            creds = json.loads((Path(tmp) / "dev-credentials.json").read_text(encoding="utf-8"))
+            key = next(a["api_key"] for a in creds["agencies"] if a["id"] == "ubnd-hcm")
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, timeout=30) as client:
+                deadline = time.monotonic() + 30
+                while not server.started:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("uvicorn did not start")
+                    time.sleep(0.05)
+                links = []
+                for i in range(n_docs):
+                    r = client.post(
+                        "/v1/documents",
+                        data={**TYPICAL, "number": f"{i + 1}/QĐ-UBND", "issued_on": "2024-07-15"},
+                        files={"file": ("d.pdf", b"%d" % i)},
+                        headers={"Authorization": f"Bearer {key}"},
+                    )
+                    r.raise_for_status()
+                    links.append(r.json()["verify_url"])
+                anchorer = services.anchorer()
+                while anchorer.step(force=True).busy:
+                    pass
+                for link in links[:20]:  # warm up
+                    client.post("/v1/verify", json={"payload": link})
+                _progress(f"verifying {n_verify} documents over HTTP")
+                latencies: list[float] = []
+                verdicts: dict[str, int] = {}
+                wall = time.perf_counter()
+                for i in range(n_verify):
+                    t = time.perf_counter()
+                    r = client.post("/v1/verify", json={"payload": links[i % len(links)]})
+                    latencies.append(time.perf_counter() - t)
+                    v = r.json().get("verdict", "http-" + str(r.status_code))
+                    verdicts[v] = verdicts.get(v, 0) + 1
+                wall = time.perf_counter() - wall
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            services.close()
+    latencies.sort()
+    return {
+        "documents": n_verify,
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
+        "docs_per_s": round(n_verify / wall),
+        "target_per_s": 300,
+        "verdicts": verdicts,
+        "note": "sequential, one keep-alive client; each verification reads the registry once (eth_call)",
+    }
+
+
+def run() -> dict[str, Any]:
+    result = in_process()
+    result["bulk_issue_sqlite"] = bulk()
+    try:
+        result["verify_http"] = http()
+    except Exception as exc:  # no anvil binary: report it, keep the in-process figures
+        result["verify_http"] = {"error": f"{type(exc).__name__}: {exc}"}
+    result["side_by_side"] = {
+        "xacthuc": {
+            "issue_docs_per_s (bulk, SQLite)": result["bulk_issue_sqlite"]["docs_per_s"],
+            "verify_p50_ms (in process)": result["verify"]["p50_ms"],
+            "verify_docs_per_s (in process)": result["verify"]["docs_per_s"],
+            "verify_docs_per_s (HTTP)": result["verify_http"].get("docs_per_s"),
+            "verify_p50_ms (HTTP)": result["verify_http"].get("p50_ms"),
+            "qr_version": result["qr"]["version_ecc_m"],
+            "eth_calls_per_doc": 1,
+        },
+        "openattestation": OPENATTESTATION,
+    }
+    return result
 
 
 if __name__ == "__main__":
