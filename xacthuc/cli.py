@@ -161,6 +161,10 @@ def _register_optional_commands() -> None:
 
     app.add_typer(cli_docs.doc_app, name="doc")
     app.command("verify")(cli_docs.verify_cmd)
+    from xacthuc import cli_identity
+
+    app.add_typer(cli_identity.id_app, name="id")
+    app.add_typer(cli_identity.wallet_app, name="wallet")
 
 
 def main() -> None:

@@ -1,0 +1,327 @@
+"""``xacthuc id register|issue|revoke`` (an identity agency, on the local data dir) and ``xacthuc wallet
+init|import|show|present`` (a citizen's wallet file): thin Typer layers over identity/."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from identity import service
+from identity.api import status_base_url
+from identity.cccd import parse_citizen
+from identity.errors import WalletError
+from identity.wallet import Wallet, create_wallet, open_wallet, verification_link
+from keys.bootstrap import City
+from keys.errors import InvalidInput, XacthucError
+from xacthuc.settings import load_settings
+
+id_app = typer.Typer(help="Digital IDs: register citizens, issue and revoke credentials.", no_args_is_help=True)
+wallet_app = typer.Typer(help="A citizen's wallet: hold credentials, present chosen claims.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, ./var)")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
+AgencyOpt = Annotated[
+    str | None, typer.Option("--agency", help="Issuing agency id (default: the only agency with the identity role)")
+]
+WalletOpt = Annotated[Path | None, typer.Option("--wallet", help="Wallet file (default: <data dir>/wallet.json)")]
+WALLET_PASSPHRASE_ENV = "XACTHUC_WALLET_PASSPHRASE"  # noqa: S105 (the variable's name, not a secret)
+
+
+def _fail(exc: XacthucError, as_json: bool) -> typer.Exit:
+    if as_json:
+        print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
+    else:
+        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+    return typer.Exit(2)
+
+
+def _print(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for line in lines:
+            out.print(line, highlight=False)
+
+
+def _identity_agency(city: City, agency: str | None) -> str:
+    if agency is not None:
+        return agency
+    candidates = []
+    for agency_id in city.agency_ids():
+        profile = city.keyring(agency_id).profile
+        if profile is not None and "identity" in profile.roles and not profile.disabled:
+            candidates.append(agency_id)
+    if len(candidates) != 1:
+        raise InvalidInput(f"choose the issuing agency with --agency (one of: {', '.join(candidates) or 'none'})")
+    return candidates[0]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- id -------------------------------------------------------------------------------------------------------------
+
+
+@id_app.command("register")
+def id_register(
+    cccd: Annotated[str, typer.Option("--cccd", help="The 12-digit CCCD number")],
+    full_name: Annotated[str, typer.Option("--full-name", help="Full name, family name first")],
+    birth_date: Annotated[str, typer.Option("--birth-date", help="YYYY-MM-DD")],
+    sex: Annotated[str, typer.Option("--sex", help="male or female")],
+    place_of_origin: Annotated[str, typer.Option("--place-of-origin", help="Quê quán")],
+    place_of_residence: Annotated[str, typer.Option("--place-of-residence", help="Nơi thường trú")],
+    nationality: Annotated[str, typer.Option("--nationality", help="ISO 3166-1 alpha-2")] = "VN",
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a citizen; the CCCD number is checked against province, century/sex digit and birth year."""
+    from xacthuc.cli_keys import open_city
+
+    fields = {
+        "cccd": cccd,
+        "full_name": full_name,
+        "birth_date": birth_date,
+        "sex": sex,
+        "nationality": nationality,
+        "place_of_origin": place_of_origin,
+        "place_of_residence": place_of_residence,
+    }
+    try:
+        citizen_in = parse_citizen(fields)  # refuse bad input before unlocking anything
+        with open_city(data_dir) as (_city, session):
+            citizen = service.register_citizen(session, citizen_in, _now())
+            result = {
+                "id": citizen.id,
+                "full_name": citizen.full_name,
+                "birth_date": citizen.birth_date.isoformat(),
+                "sex": citizen.sex,
+                "nationality": citizen.nationality,
+            }
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    _print(result, as_json, [f"citizen [bold]{result['id']}[/bold] registered ({result['full_name']})"])
+
+
+def _read_json_file(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        value = json.loads(text)
+    except (OSError, ValueError):
+        raise InvalidInput(f"{what} is not a readable JSON file") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{what} must be a JSON object")
+    return value
+
+
+@id_app.command("issue")
+def id_issue(
+    citizen_id: Annotated[str, typer.Argument(help="The citizen id from `xacthuc id register`")],
+    holder_jwk: Annotated[
+        Path | None, typer.Option("--holder-jwk", help="The wallet's public key (JWK file, - for stdin)")
+    ] = None,
+    agency: AgencyOpt = None,
+    output: Annotated[Path | None, typer.Option("--out", help="Also write the credential to this file")] = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue a citizen's digital ID (SD-JWT VC), signed by the agency's key and bound to the holder key."""
+    from xacthuc.cli_keys import open_city
+
+    settings = load_settings(data_dir)
+    try:
+        jwk = None if holder_jwk is None else _read_json_file(holder_jwk, "--holder-jwk")
+        with open_city(data_dir) as (city, session):
+            issuer = _identity_agency(city, agency)
+            now = _now()
+            credential_id, compact = service.issue_credential(
+                session,
+                citizen_id,
+                city.keyring(issuer).signer(now),
+                issuer,
+                jwk,
+                now,
+                status_base_url=status_base_url(settings.public_url),
+            )
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    if output is not None:
+        output.write_text(compact + "\n", encoding="utf-8")
+    result = {"id": credential_id, "issuer": issuer, "credential": compact}
+    if as_json:
+        print(json.dumps(result))
+        return
+    err.print(f"credential {credential_id} issued by {issuer}" + ("" if jwk else " (not bound to a holder key)"))
+    print(compact)
+
+
+@id_app.command("revoke")
+def id_revoke(
+    credential_id: Annotated[str, typer.Argument(help="The credential id")],
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="Refuse unless this agency issued the credential")
+    ] = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke a credential: its bit in the status list is set, verifiers then see `revoked`."""
+    from xacthuc.cli_keys import open_city
+
+    try:
+        with open_city(data_dir) as (_city, session):
+            row = service.revoke_credential(session, credential_id, _now(), issuer_id=agency)
+            assert row.revoked_at is not None
+            result = {"id": row.id, "issuer": row.issuer_id, "revoked_at": row.revoked_at.isoformat()}
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    _print(result, as_json, [f"credential {result['id']} revoked at {result['revoked_at']}"])
+
+
+# --- wallet ---------------------------------------------------------------------------------------------------------
+
+
+def _wallet_path(wallet: Path | None, data_dir: Path | None) -> Path:
+    return wallet if wallet is not None else load_settings(data_dir).data_dir / "wallet.json"
+
+
+def _passphrase(*, confirm: bool = False) -> str:
+    value = os.environ.get(WALLET_PASSPHRASE_ENV)
+    if value:
+        return value
+    return str(typer.prompt("Wallet passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+def _open(path: Path) -> tuple[Wallet, str]:
+    if not path.exists():
+        raise WalletError(f"no wallet at {path}: create one with `xacthuc wallet init`")
+    passphrase = _passphrase()
+    return open_wallet(path, passphrase), passphrase
+
+
+@wallet_app.command("init")
+def wallet_init(
+    wallet: WalletOpt = None,
+    jwk_out: Annotated[Path | None, typer.Option("--jwk-out", help="Write the public holder key here")] = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a wallet with a new P-256 holder key; give the printed public key to the issuing agency."""
+    path = _wallet_path(wallet, data_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        w = create_wallet(path, _passphrase(confirm=True))
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    jwk = w.holder_jwk()
+    if jwk_out is not None:
+        jwk_out.write_text(json.dumps(jwk) + "\n", encoding="utf-8")
+    if as_json:
+        print(json.dumps({"wallet": str(path), "holder_jwk": jwk}))
+        return
+    err.print(f"wallet created at {path}; the holder key to send with `xacthuc id issue --holder-jwk`:")
+    print(json.dumps(jwk))
+
+
+@wallet_app.command("import")
+def wallet_import(
+    source: Annotated[
+        str, typer.Argument(help="A file with the credential (or `id issue --json` output), - for stdin")
+    ],
+    wallet: WalletOpt = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add an issued credential to the wallet; it must be bound to the wallet's key."""
+    path = _wallet_path(wallet, data_dir)
+    try:
+        try:
+            text = (sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")).strip()
+        except OSError:
+            raise InvalidInput(f"cannot read {source}") from None
+        if text.startswith("{"):
+            try:
+                text = str(json.loads(text)["credential"])
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInput("the JSON has no credential") from None
+        w, passphrase = _open(path)
+        entry = w.import_credential(text, _now())
+        w.save(passphrase)
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    _print({"id": entry.id, "wallet": str(path)}, as_json, [f"credential {entry.id} added to {path}"])
+
+
+def _exp(ts: Any) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat() if isinstance(ts, int) else "?"
+
+
+@wallet_app.command("show")
+def wallet_show(
+    wallet: WalletOpt = None,
+    holder_jwk: Annotated[bool, typer.Option("--holder-jwk", help="Print only the public holder key")] = False,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the credentials held, with the claims each can disclose."""
+    try:
+        w, _ = _open(_wallet_path(wallet, data_dir))
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    if holder_jwk:
+        print(json.dumps(w.holder_jwk()))
+        return
+    entries = w.show()
+    if as_json:
+        print(json.dumps({"holder_jwk": w.holder_jwk(), "credentials": entries}, ensure_ascii=False, default=str))
+        return
+    if not entries:
+        out.print("the wallet holds no credential")
+    for e in entries:
+        out.print(f"[bold]{e['id']}[/bold] issued by {e['iss']}, valid until {_exp(e['exp'])}", highlight=False)
+        for name, value in e["claims"].items():
+            out.print(f"  {name}: {value}", highlight=False)
+
+
+@wallet_app.command("present")
+def wallet_present(
+    claims: Annotated[str, typer.Option("--claims", help="Claims to disclose, e.g. given_name,age_over_18")],
+    audience: Annotated[str, typer.Option("--audience", help="Who the presentation is for (the verifier)")],
+    nonce: Annotated[str | None, typer.Option("--nonce", help="The verifier's challenge, if it gave one")] = None,
+    qr: Annotated[Path | None, typer.Option("--qr", help="Write the QR code (PNG) to this file")] = None,
+    credential: Annotated[str | None, typer.Option("--credential", help="Credential id (default: newest)")] = None,
+    wallet: WalletOpt = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Present only the chosen claims, bound to the holder key: prints the QR payload and link, or writes the QR."""
+    names = [c.strip() for c in claims.split(",") if c.strip()]
+    try:
+        if not names:
+            raise InvalidInput("--claims names no claim")
+        w, _ = _open(_wallet_path(wallet, data_dir))
+        payload = w.present(names, audience=audience, now=_now(), nonce=nonce, credential_id=credential)
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
+    link = verification_link(load_settings(data_dir).public_url, payload)
+    result: dict[str, Any] = {"payload": payload, "link": link, "claims": names}
+    if qr is not None:
+        from verifier.qr import qr_png, qr_version
+
+        qr.write_bytes(qr_png(link))
+        result.update(qr=str(qr), qr_version=qr_version(link))
+    if as_json:
+        print(json.dumps(result))
+    elif qr is not None:
+        err.print(f"QR code (version {result['qr_version']}) written to {qr}; valid for a few minutes")
+    else:
+        print(link)
