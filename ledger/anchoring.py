@@ -17,18 +17,19 @@ acts, so a crash anywhere resumes from the database:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from ledger.chain import AnchorRecord, BlockInfo, Receipt, SignedTx
-from ledger.errors import LedgerError
-from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc, cut_batches
+from ledger.chain import AnchorRecord, BlockInfo, Fees, Receipt, SignedTx
+from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, cut_batches
 
 log = logging.getLogger("xacthuc.anchoring")
 
@@ -38,9 +39,13 @@ MAX_ATTEMPTS = 8
 class AnchorChain(Protocol):
     """What the worker needs from the chain client (``ledger.chain.RegistryClient``)."""
 
-    def sign_anchor(self, account: Any, root: bytes, count: int, nonce: int) -> SignedTx: ...
+    def sign_anchor(self, account: Any, root: bytes, count: int, nonce: int, fees: Fees | None = None) -> SignedTx: ...
+    def suggest_fees(self) -> Fees: ...
     def send_raw(self, raw: bytes) -> bytes: ...
+    def send_raws(self, raws: Sequence[bytes]) -> None: ...
     def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]: ...
+    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]: ...
     def transaction_known(self, tx_hash: bytes) -> bool: ...
     def anchor_record(self, root: bytes) -> AnchorRecord | None: ...
     def pending_nonce(self, address: str) -> int: ...
@@ -101,7 +106,11 @@ class Anchorer:
         self.clock = clock
 
     def step(self, *, force: bool = False) -> StepReport:
-        """One pass: cut due batches, send built ones, confirm sent ones, watch confirmed ones for reorgs."""
+        """One pass: cut due batches, send built ones, confirm sent ones, watch confirmed ones for reorgs.
+
+        Each phase works on all of its batches at once (one nonce look-up per account, one JSON-RPC batch for the
+        broadcasts, the receipts and the blocks), so the chain costs a few round trips per pass, not per batch.
+        """
         report = StepReport()
         now = self.clock()
         with Session(self.engine, expire_on_commit=False) as session:
@@ -109,18 +118,21 @@ class Anchorer:
                 session, now, batch_max=self.config.batch_max, interval=self.config.batch_interval, force=force
             )
             report.built = len(built)
-            try:
-                head = self.chain.block_number
-            except Exception as exc:  # the node is down: batches stay as they are, the next pass retries
-                report.errors.append(f"chain unreachable: {type(exc).__name__}")
-                log.warning("anchoring paused: chain unreachable (%s)", type(exc).__name__)
-                return report
-            for batch in self._batches(session, BatchState.BUILT):
-                self._guard(report, batch, lambda b: self._send(session, b, report))
-            for batch in self._batches(session, BatchState.SENT):
-                self._guard(report, batch, lambda b: self._confirm(session, b, head, report))
-            for batch in self._batches(session, BatchState.CONFIRMED):
-                self._guard(report, batch, lambda b: self._watch(session, b, head, report))
+            for phase, state in (
+                (self._send_all, BatchState.BUILT),
+                (self._confirm_all, BatchState.SENT),
+                (self._watch_all, BatchState.CONFIRMED),
+            ):
+                batches = self._batches(session, state)
+                if not batches:
+                    continue
+                try:
+                    phase(session, batches, report)
+                except Exception as exc:  # the node is down or answered badly: the database is unchanged
+                    session.rollback()
+                    report.errors.append(f"{state} pass: {type(exc).__name__}: {exc}"[:500])
+                    log.warning("anchoring %s pass failed: %s", state, type(exc).__name__)
+                    break
         return report
 
     def _batches(self, session: Session, state: BatchState) -> list[AnchorBatch]:
@@ -128,46 +140,54 @@ class Anchorer:
         return [b for b in session.exec(stmt).all() if b.account in self.accounts]
 
     def _guard(self, report: StepReport, batch: AnchorBatch, fn: Callable[[AnchorBatch], None]) -> None:
-        # A node that is down or a transient RPC fault stops this batch's step, not the worker: the state in the
-        # database is unchanged and the next pass tries again.
+        # One batch's odd case (a revert, a foreign anchor) stops that batch, not the pass.
         try:
             fn(batch)
         except Exception as exc:
+            session = object_session(batch)
+            if session is not None:
+                session.rollback()
             msg = f"batch {batch.id}: {type(exc).__name__}: {exc}"[:500]
             report.errors.append(msg)
             log.warning("anchoring step failed: %s", msg)
 
     # -- built -> sent -------------------------------------------------------------------------------------------
-    def _send(self, session: Session, batch: AnchorBatch, report: StepReport) -> None:
-        if self._adopt_existing_anchor(session, batch, report):
-            return
-        nonce = self._next_nonce(session, batch.account)
-        signed = self.chain.sign_anchor(self.accounts[batch.account], batch.root, batch.count, nonce)
-        batch.nonce = signed.nonce
-        batch.tx_hash = _hex(signed.tx_hash)
-        batch.raw_tx = signed.raw
-        batch.sent_at = as_utc(self.clock())
-        batch.state = BatchState.SENT
-        batch.attempts += 1
-        session.add(batch)
+    def _send_all(self, session: Session, batches: list[AnchorBatch], report: StepReport) -> None:
+        fees = self.chain.suggest_fees()
+        nonces: dict[str, int] = {}
+        raws: list[bytes] = []
+        for batch in batches:
+            # A batch that was sent before may have made it on chain after all: adopt, never anchor twice.
+            if batch.attempts and self._adopt_or_fail(session, batch, report):
+                continue
+            if batch.account not in nonces:
+                nonces[batch.account] = self._next_nonce(session, batch.account)
+            nonce = nonces[batch.account]
+            signed = self.chain.sign_anchor(self.accounts[batch.account], batch.root, batch.count, nonce, fees)
+            nonces[batch.account] = nonce + 1
+            batch.nonce = signed.nonce
+            batch.tx_hash = _hex(signed.tx_hash)
+            batch.raw_tx = signed.raw
+            batch.sent_at = self.clock()
+            batch.state = BatchState.SENT
+            batch.attempts += 1
+            session.add(batch)
+            raws.append(signed.raw)
         session.commit()  # persisted before the broadcast: a crash now means "broadcast again", never "lost"
-        self.chain.send_raw(signed.raw)
-        report.sent += 1
+        self.chain.send_raws(raws)
+        report.sent += len(raws)
 
     def _next_nonce(self, session: Session, account: str) -> int:
         chain_nonce = self.chain.pending_nonce(account)
         in_flight = session.exec(
-            select(AnchorBatch.nonce).where(
-                AnchorBatch.account == account,
-                AnchorBatch.state == BatchState.SENT,
-                col(AnchorBatch.nonce).is_not(None),
+            select(func.max(AnchorBatch.nonce)).where(
+                AnchorBatch.account == account, AnchorBatch.state == BatchState.SENT
             )
-        ).all()
-        ours = max((n for n in in_flight if n is not None), default=-1) + 1
-        return max(chain_nonce, ours)
+        ).one()
+        return max(chain_nonce, -1 if in_flight is None else in_flight + 1)
 
-    def _adopt_existing_anchor(self, session: Session, batch: AnchorBatch, report: StepReport) -> bool:
-        """If the root is already on chain from our account, adopt that anchor instead of sending another."""
+    def _adopt_or_fail(self, session: Session, batch: AnchorBatch, report: StepReport) -> bool:
+        """If the root is already on chain: adopt our own anchor; a foreign account's fails the batch."""
         record = self.chain.anchor_record(batch.root)
         if record is None:
             return False
@@ -176,38 +196,48 @@ class Anchorer:
             batch.last_error = f"root already anchored by another account {record.agency}"
             session.add(batch)
             session.commit()
-            raise LedgerError(batch.last_error)
+            report.errors.append(f"batch {batch.id}: {batch.last_error}")
+            log.error("batch %s: %s", batch.id, batch.last_error)
+            return True
         tx = self.chain.find_anchor_tx(batch.root)
-        if tx is None:
-            return False
-        receipt = self.chain.get_receipt(tx)
-        if receipt is None:
+        receipt = None if tx is None else self.chain.get_receipt(tx)
+        if tx is None or receipt is None:
             return False
         batch.tx_hash = _hex(tx)
-        self._mark_confirmed(session, batch, receipt)
+        self._mark_confirmed(session, batch, receipt, self.chain.block(receipt.block_number))
+        session.commit()
         report.confirmed += 1
         return True
 
     # -- sent -> confirmed ---------------------------------------------------------------------------------------
-    def _confirm(self, session: Session, batch: AnchorBatch, head: int, report: StepReport) -> None:
+    def _confirm_all(self, session: Session, batches: list[AnchorBatch], report: StepReport) -> None:
+        receipts = self.chain.get_receipts([_unhex(b.tx_hash or "") for b in batches])
+        head = self.chain.block_number
+        deep = self.config.confirmations - 1
+        ready = [(b, r) for b, r in zip(batches, receipts, strict=True) if r is not None and r.status == 1]
+        ready = [(b, r) for b, r in ready if r.block_number + deep <= head]
+        if ready:
+            blocks = self.chain.blocks([r.block_number for _, r in ready])
+            for batch, receipt in ready:
+                self._mark_confirmed(session, batch, receipt, blocks[receipt.block_number])
+            session.commit()
+            report.confirmed += len(ready)
+        for batch, pending in zip(batches, receipts, strict=True):
+            if pending is None or pending.status != 1:
+                self._guard(report, batch, partial(self._recover, session, receipt=pending, report=report))
+
+    def _recover(self, session: Session, batch: AnchorBatch, *, receipt: Receipt | None, report: StepReport) -> None:
+        """A sent batch with no successful receipt: reverted, still pending, or forgotten by the node."""
         assert batch.tx_hash is not None and batch.raw_tx is not None and batch.nonce is not None
-        tx_hash = _unhex(batch.tx_hash)
-        receipt = self.chain.get_receipt(tx_hash)
-        if receipt is not None and receipt.status == 1:
-            if receipt.block_number + self.config.confirmations - 1 <= head:
-                self._mark_confirmed(session, batch, receipt)
-                report.confirmed += 1
-            return
         if receipt is not None:  # mined but reverted (status 0)
-            if self._adopt_existing_anchor(session, batch, report):
-                return
-            self._back_to_built(session, batch, "transaction reverted")
-            report.resent += 1
+            if not self._adopt_or_fail(session, batch, report):
+                self._back_to_built(session, batch, "transaction reverted")
+                report.resent += 1
             return
-        if self.chain.transaction_known(tx_hash):
+        if self.chain.transaction_known(_unhex(batch.tx_hash)):
             return  # still in the mempool
         # The node does not know the transaction: dropped, or lost with a node restart or a re-organisation.
-        if self._adopt_existing_anchor(session, batch, report):
+        if self._adopt_or_fail(session, batch, report):
             return
         if self.chain.pending_nonce(batch.account) > batch.nonce:
             self._back_to_built(session, batch, "nonce taken by another transaction")
@@ -223,33 +253,44 @@ class Anchorer:
         session.add(batch)
         session.commit()
 
-    def _mark_confirmed(self, session: Session, batch: AnchorBatch, receipt: Receipt) -> None:
-        block_hash, block_time = self.chain.block(receipt.block_number)
+    def _mark_confirmed(self, session: Session, batch: AnchorBatch, receipt: Receipt, block: BlockInfo) -> None:
         batch.block_number = receipt.block_number
-        batch.block_hash = _hex(block_hash)
-        batch.anchored_at = as_utc(block_time)
+        batch.block_hash = _hex(receipt.block_hash)
+        batch.anchored_at = block.timestamp
         batch.state = BatchState.CONFIRMED
         batch.last_error = None
         session.add(batch)
-        session.commit()
 
     # -- confirmed -> final, or back on a re-organisation ----------------------------------------------------------
-    def _watch(self, session: Session, batch: AnchorBatch, head: int, report: StepReport) -> None:
-        assert batch.tx_hash is not None and batch.block_number is not None
-        receipt = self.chain.get_receipt(_unhex(batch.tx_hash))
-        if receipt is None or receipt.status != 1 or _hex(receipt.block_hash) != batch.block_hash:
-            log.warning("batch %s: anchor transaction re-organised out of block %s", batch.id, batch.block_number)
-            batch.state = BatchState.SENT
-            batch.block_number = batch.block_hash = batch.anchored_at = None
-            session.add(batch)
-            session.commit()
-            report.reorged += 1
-            return
-        if head - batch.block_number >= self.config.finality_depth:
-            batch.state = BatchState.FINAL
-            session.add(batch)
-            session.commit()
-            report.finalized += 1
+    def _watch_all(self, session: Session, batches: list[AnchorBatch], report: StepReport) -> None:
+        head = self.chain.block_number
+        # Block hashes chain: if the newest confirmed anchor's block is still canonical, so are all older ones,
+        # and one look-up covers every batch. Otherwise check each batch's receipt.
+        newest = max(batches, key=lambda b: b.block_number or 0)
+        assert newest.block_number is not None
+        if newest.block_number > head:  # the chain is now shorter than our newest anchor: blocks were lost
+            intact = False
+        else:
+            canonical = self.chain.blocks([newest.block_number])[newest.block_number]
+            intact = _hex(canonical.hash) == newest.block_hash
+        if not intact:
+            receipts = self.chain.get_receipts([_unhex(b.tx_hash or "") for b in batches])
+            for batch, receipt in zip(batches, receipts, strict=True):
+                if receipt is None or receipt.status != 1 or _hex(receipt.block_hash) != batch.block_hash:
+                    log.warning("batch %s: anchor re-organised out of block %s", batch.id, batch.block_number)
+                    batch.state = BatchState.SENT
+                    batch.block_number = batch.block_hash = batch.anchored_at = None
+                    session.add(batch)
+                    report.reorged += 1
+        for batch in batches:
+            if (
+                batch.state == BatchState.CONFIRMED
+                and head - (batch.block_number or head) >= self.config.finality_depth
+            ):
+                batch.state = BatchState.FINAL
+                session.add(batch)
+                report.finalized += 1
+        session.commit()
 
 
 def pending_count(session: Session) -> int:

@@ -17,9 +17,10 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.exceptions import ValidationError as EthValidationError
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.exceptions import BlockNotFound as Web3BlockNotFound
 from web3.exceptions import ProviderConnectionError, TransactionNotFound, Web3RPCError
+from web3.types import RPCEndpoint
 
 from ledger._abi import decode_revert, is_revert_exception, load_artifact, revert_data_from_exception
 from ledger._chain_types import (
@@ -262,6 +263,64 @@ class RegistryClient:
             return None
         return _receipt(raw)
 
+    # --- Bulk forms: one JSON-RPC batch per call where the provider supports it ---------------------------------
+
+    def _batch(self, method: str, params: Sequence[Sequence[Any]]) -> list[Any] | None:
+        """Raw results of one JSON-RPC batch, or None when the provider cannot batch (eth-tester)."""
+        provider = self.w3.provider
+        if not params or not isinstance(provider, HTTPProvider):
+            return None
+        with _rpc():
+            responses = provider.make_batch_request([(RPCEndpoint(method), list(p)) for p in params])
+        if not isinstance(responses, list) or len(responses) != len(params):
+            raise ChainUnavailable(f"the node answered a {method} batch incompletely")
+        out: list[Any] = []
+        for response in responses:
+            if "error" in response:
+                raise ChainUnavailable(f"{method} failed: {response['error'].get('message', 'error')}")
+            out.append(response.get("result"))
+        return out
+
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        """``get_receipt`` for many transactions in one round trip."""
+        raw = self._batch("eth_getTransactionReceipt", [["0x" + h.hex()] for h in tx_hashes])
+        if raw is None:
+            return [self.get_receipt(h) for h in tx_hashes]
+        return [None if r is None else _receipt_from_json(r) for r in raw]
+
+    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]:
+        """``block`` for many block numbers in one round trip."""
+        wanted = sorted(set(numbers))
+        raw = self._batch("eth_getBlockByNumber", [[hex(n), False] for n in wanted])
+        if raw is None:
+            return {n: self.block(n) for n in wanted}
+        out: dict[int, BlockInfo] = {}
+        for n, block in zip(wanted, raw, strict=True):
+            if block is None:
+                raise BlockNotFound(n)
+            out[n] = BlockInfo(bytes.fromhex(block["hash"][2:]), _utc(int(block["timestamp"], 16)))
+        return out
+
+    def send_raws(self, raws: Sequence[bytes]) -> None:
+        """Broadcasts many signed transactions in one round trip; refusals fall back to ``send_raw`` one by one."""
+        provider = self.w3.provider
+        if not raws:
+            return
+        if not isinstance(provider, HTTPProvider):
+            for raw in raws:
+                self.send_raw(raw)
+            return
+        with _rpc():
+            responses = provider.make_batch_request(
+                [(RPCEndpoint("eth_sendRawTransaction"), ["0x" + raw.hex()]) for raw in raws]
+            )
+        if isinstance(responses, list) and len(responses) == len(raws):
+            failed = [raw for raw, response in zip(raws, responses, strict=True) if "error" in response]
+        else:
+            failed = list(raws)
+        for raw in failed:  # the single form tells "already known" from a real refusal, and raises the latter
+            self.send_raw(raw)
+
     def transaction_known(self, tx_hash: bytes) -> bool:
         """Whether the node knows the transaction (pending or mined)."""
         try:
@@ -440,6 +499,16 @@ def _proof(proof: Sequence[bytes]) -> list[bytes]:
     if len(proof) > MAX_PROOF_LENGTH:
         raise ChainInputError(f"a proof has at most {MAX_PROOF_LENGTH} nodes, not {len(proof)}")
     return [_bytes32(node, "proof node") for node in proof]
+
+
+def _receipt_from_json(raw: dict[str, Any]) -> Receipt:
+    return Receipt(
+        tx_hash=bytes.fromhex(raw["transactionHash"][2:]),
+        status=int(raw["status"], 16),
+        block_number=int(raw["blockNumber"], 16),
+        block_hash=bytes.fromhex(raw["blockHash"][2:]),
+        gas_used=int(raw["gasUsed"], 16),
+    )
 
 
 def _receipt(raw: Any) -> Receipt:

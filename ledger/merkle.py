@@ -152,6 +152,38 @@ class MerkleTree:
             above = below
         return above
 
+    def to_bytes(self) -> bytes:
+        """Every node, level by level from the leaves up, after a 4-byte leaf count: the whole tree, stored once
+        per batch, from which any leaf's proof is read without rehashing."""
+        return len(self._levels[0]).to_bytes(4, "big") + b"".join(b"".join(level) for level in self._levels)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> MerkleTree:
+        """The tree ``to_bytes`` wrote. Checks the shape, not the hashes (the blob is our own stored data)."""
+        if len(blob) < 4 + HASH_SIZE:
+            raise MerkleInputError("a stored tree is too short")
+        size = int.from_bytes(blob[:4], "big")
+        levels: list[list[bytes]] = []
+        offset = 4
+        while True:
+            end = offset + size * HASH_SIZE
+            if size == 0 or end > len(blob):
+                raise MerkleInputError("a stored tree is truncated")
+            levels.append([blob[i : i + HASH_SIZE] for i in range(offset, end, HASH_SIZE)])
+            offset = end
+            if size == 1:
+                break
+            size = (size + 1) // 2
+        if offset != len(blob):
+            raise MerkleInputError("a stored tree has trailing bytes")
+        tree = cls.__new__(cls)
+        tree._levels = levels
+        return tree
+
+    def index_of(self, data: bytes) -> int:
+        """The position of the document ``data`` among the leaves (ValueError when absent)."""
+        return self._levels[0].index(leaf_hash(data))
+
 
 def compute_root(data: bytes, proof: Sequence[bytes]) -> bytes:
     """The root that ``proof`` leads to from the document ``data``: compare it with the anchored root."""

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, LargeBinary, bindparam, func, update
+from sqlalchemy import Column, Index, LargeBinary, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from ledger.errors import LedgerError
@@ -27,15 +28,17 @@ class BatchState(StrEnum):
 
 
 class AnchorLeaf(SQLModel, table=True):
+    """One queued leaf. ``batch_id`` is set when a batch takes it; its proof is read from the batch's tree."""
+
     __tablename__ = "ledger_leaf"
+    # The worker's one query: this account's leaves without a batch, oldest first.
+    __table_args__ = (Index("ix_ledger_leaf_waiting", "account", "batch_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    account: str = Field(index=True, max_length=42)
+    account: str = Field(max_length=42)
     data: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
-    created_at: datetime = Field(index=True)
-    batch_id: int | None = Field(default=None, foreign_key="ledger_batch.id", index=True)
-    leaf_index: int | None = None
-    path: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime
+    batch_id: int | None = Field(default=None, foreign_key="ledger_batch.id")
 
 
 class AnchorBatch(SQLModel, table=True):
@@ -45,6 +48,7 @@ class AnchorBatch(SQLModel, table=True):
     account: str = Field(index=True, max_length=42)
     root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
     count: int
+    tree: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # MerkleTree.to_bytes(): every proof
     state: str = Field(default=BatchState.BUILT, index=True, max_length=16)
     created_at: datetime
     nonce: int | None = None
@@ -83,14 +87,31 @@ def enqueue(session: Session, account: str, data: bytes, now: datetime) -> Ancho
 
 
 def enqueue_many(session: Session, account: str, items: Sequence[bytes], now: datetime) -> int:
-    """Bulk form of :func:`enqueue` for archives and benchmarks (one INSERT with many rows)."""
+    """Bulk form of :func:`enqueue` for archives and benchmarks: one driver-level ``executemany``."""
     if any(len(d) != 32 for d in items):
         raise LedgerError("a leaf is exactly 32 bytes")
-    created = as_utc(now)
-    rows = [{"account": account, "data": d, "created_at": created} for d in items]
-    if rows:
-        session.execute(AnchorLeaf.__table__.insert(), rows)  # type: ignore[attr-defined]
-    return len(rows)
+    if not items:
+        return 0
+    created = _bound(session, AnchorLeaf.__table__.c.created_at, as_utc(now))  # type: ignore[attr-defined]
+    _executemany(
+        session,
+        "INSERT INTO ledger_leaf (account, data, created_at) VALUES ({p}, {p}, {p})",
+        [(account, d, created) for d in items],
+    )
+    return len(items)
+
+
+def _bound(session: Session, column: Any, value: Any) -> Any:
+    """``value`` as the driver receives it for ``column`` (its type's bind processing, done once)."""
+    processor = column.type.bind_processor(session.get_bind().dialect)
+    return processor(value) if processor is not None else value
+
+
+def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Many rows through the driver's own ``executemany``: the ORM's per-row work would dominate bulk paths."""
+    connection = session.connection()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(sql.format(p=placeholder), rows)
 
 
 def _accounts_due(session: Session, now: datetime, batch_max: int, interval: timedelta) -> list[str]:
@@ -112,8 +133,8 @@ def cut_batches(
 ) -> list[CutBatch]:
     """Cut every batch that is due: ``batch_max`` leaves waiting, or the oldest older than ``interval``.
 
-    Each batch is built (tree, per-leaf paths) and committed in one transaction with its leaves, so the state
-    "built" is durable before anything is sent.
+    Each batch is built (its whole Merkle tree stored, from which every leaf's proof is read) and committed with
+    its leaves' assignment in one transaction per pass, so the state "built" is durable before anything is sent.
     """
     batches: list[CutBatch] = []
     accounts = _accounts_due(session, now, batch_max, timedelta(0) if force else interval)
@@ -123,6 +144,7 @@ def cut_batches(
             if batch is None:
                 break
             batches.append(batch)
+    session.commit()  # every batch of this pass is durable ("built") before anything is signed
     return batches
 
 
@@ -140,25 +162,37 @@ def _cut_one(
     if len(rows) < batch_max and not force and rows[0][2] > as_utc(now) - interval:
         return None
     tree = MerkleTree([r[1] for r in rows])
-    batch = AnchorBatch(account=account, root=tree.root, count=len(rows), created_at=as_utc(now))
+    batch = AnchorBatch(account=account, root=tree.root, count=len(rows), tree=tree.to_bytes(), created_at=as_utc(now))
     session.add(batch)
     session.flush()
     batch_id = batch.id
     assert batch_id is not None
-    proofs = tree.proofs()
-    params = [{"_id": r[0], "_batch": batch_id, "_index": i, "_path": b"".join(proofs[i])} for i, r in enumerate(rows)]
-    table = AnchorLeaf.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("_id"), table.c.batch_id.is_(None))
-        .values(batch_id=bindparam("_batch"), leaf_index=bindparam("_index"), path=bindparam("_path")),
-        params,
+    _executemany(
+        session,
+        "UPDATE ledger_leaf SET batch_id = {p} WHERE id = {p} AND batch_id IS NULL",
+        [(batch_id, r[0]) for r in rows],
     )
-    session.commit()
     return CutBatch(id=batch_id, account=account, root=tree.root, count=len(rows))
 
 
-def split_path(path: bytes | None) -> list[bytes]:
-    if not path:
-        return []
-    return [path[i : i + 32] for i in range(0, len(path), 32)]
+@dataclass(frozen=True)
+class LeafProof:
+    """Where a leaf stands: its batch (root, state, anchor) and its Merkle path to the root."""
+
+    batch: AnchorBatch
+    index: int
+    path: tuple[bytes, ...]
+
+
+def leaf_proof(session: Session, data: bytes) -> LeafProof | None:
+    """The proof of a queued leaf once a batch has taken it; None while it waits (or was never queued)."""
+    row = session.exec(
+        select(AnchorBatch)
+        .join(AnchorLeaf, col(AnchorLeaf.batch_id) == col(AnchorBatch.id))
+        .where(AnchorLeaf.data == data)
+    ).first()
+    if row is None:
+        return None
+    tree = MerkleTree.from_bytes(row.tree)
+    index = tree.index_of(data)
+    return LeafProof(batch=row, index=index, path=tree.proof(index))

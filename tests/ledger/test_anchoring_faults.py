@@ -41,11 +41,15 @@ def states(engine: Engine) -> list[str]:
 
 
 def run_until(anchorer: Anchorer, done: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Run passes until ``done`` holds after a quiet pass (one that found nothing to do and no error)."""
     deadline = time.monotonic() + timeout
-    while not done():
+    while True:
+        report = anchorer.step()
+        if not report.busy and not report.errors and done():
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"not done within {timeout} s; batches: {states(anchorer.engine)}")
-        if not anchorer.step().busy:
+        if not report.busy:
             time.sleep(0.05)
 
 

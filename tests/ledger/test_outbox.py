@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from ledger.errors import LedgerError
 from ledger.merkle import compute_root
-from ledger.outbox import AnchorBatch, AnchorLeaf, cut_batches, enqueue, enqueue_many, split_path
+from ledger.outbox import AnchorBatch, AnchorLeaf, cut_batches, enqueue, enqueue_many, leaf_proof
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 ACCOUNT = "0x" + "11" * 20
@@ -79,14 +79,16 @@ def test_batches_are_per_account(engine: Engine) -> None:
 
 
 def test_every_leaf_gets_a_path_to_its_batch_root(engine: Engine) -> None:
+    data = [leaf(i) for i in range(13)]
     with Session(engine) as s:
-        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(13)], T0)
+        assert leaf_proof(s, data[0]) is None  # waiting: no batch yet
+        enqueue_many(s, ACCOUNT, data, T0)
         s.commit()
         cut_batches(s, T0, batch_max=100, interval=timedelta(0), force=True)
     with Session(engine) as s:
         (batch,) = s.exec(select(AnchorBatch)).all()
-        leaves = s.exec(select(AnchorLeaf)).all()
-    assert sorted(lf.leaf_index for lf in leaves if lf.leaf_index is not None) == list(range(13))
-    for lf in leaves:
-        assert lf.batch_id == batch.id
-        assert compute_root(lf.data, split_path(lf.path)) == batch.root
+        proofs = [leaf_proof(s, d) for d in data]
+    assert sorted(p.index for p in proofs if p is not None) == list(range(13))
+    for d, p in zip(data, proofs, strict=True):
+        assert p is not None and p.batch.id == batch.id
+        assert compute_root(d, p.path) == batch.root

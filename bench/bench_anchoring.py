@@ -1,0 +1,84 @@
+"""End-to-end anchoring throughput: leaves queued in the outbox until every batch is confirmed on a real anvil.
+
+Measures the whole path the service runs (bulk enqueue into SQLite, batch cutting with the tree and every leaf's
+path, signing, broadcasting, confirmation) for ``LEAVES`` leaves at the default ``batch_max`` (1,024), and, for
+scale, the same at 4,096. Progress goes to stderr only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from sqlmodel import Session
+from web3 import HTTPProvider, Web3
+
+from ledger.anchoring import Anchorer, WorkerConfig, pending_count
+from ledger.chain import RegistryClient
+from ledger.outbox import enqueue_many
+from xacthuc.database import migrate
+from xacthuc.db import make_engine
+from xacthuc.devchain import AnvilNode, fund
+
+LEAVES = 100_000
+TARGET_PER_SECOND = 20_000
+
+
+def _progress(message: str) -> None:
+    print(f"bench_anchoring: {message}", file=sys.stderr, flush=True)
+
+
+def _run_once(workdir: Path, node: AnvilNode, leaves: int, batch_max: int) -> dict[str, Any]:
+    engine = make_engine(f"sqlite:///{workdir / f'bench-{batch_max}.db'}")
+    migrate(engine)
+    w3 = Web3(HTTPProvider(node.url))
+    deployer, agency = Account.create(), Account.create()
+    for acct in (deployer, agency):
+        fund(node.url, acct.address, 10**22)
+    registry = RegistryClient.deploy(w3, deployer, deployer.address)
+    data = [hashlib.sha256(f"bench {batch_max} {i}".encode()).digest() for i in range(leaves)]
+    config = WorkerConfig(batch_max=batch_max, batch_interval=timedelta(0), finality_depth=10**6)
+    anchorer = Anchorer(engine, registry, {agency.address: agency}, config)
+
+    start = time.perf_counter()
+    with Session(engine) as session:
+        enqueue_many(session, agency.address, data, datetime.now(UTC))
+        session.commit()
+    queued = time.perf_counter()
+    passes = 0
+    while True:
+        anchorer.step()
+        passes += 1
+        with Session(engine) as session:
+            if pending_count(session) == 0:
+                break
+    done = time.perf_counter()
+    engine.dispose()
+    total = done - start
+    return {
+        "leaves": leaves,
+        "batch_max": batch_max,
+        "batches": -(-leaves // batch_max),
+        "worker_passes": passes,
+        "enqueue_seconds": round(queued - start, 3),
+        "anchor_seconds": round(done - queued, 3),
+        "total_seconds": round(total, 3),
+        "leaves_per_second": round(leaves / total),
+    }
+
+
+def run() -> dict[str, Any]:
+    out: dict[str, Any] = {"target_leaves_per_second": TARGET_PER_SECOND}
+    with tempfile.TemporaryDirectory(prefix="xacthuc-bench-") as tmp, AnvilNode() as node:
+        for batch_max in (1024, 4096):
+            _progress(f"{LEAVES} leaves, batch_max {batch_max}")
+            out[f"batch_{batch_max}"] = _run_once(Path(tmp), node, LEAVES, batch_max)
+            _progress(f"  {out[f'batch_{batch_max}']['leaves_per_second']} leaves/s")
+    out["meets_target"] = out["batch_1024"]["leaves_per_second"] >= TARGET_PER_SECOND
+    return out
