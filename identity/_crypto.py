@@ -6,11 +6,11 @@ HMAC never verify.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +26,12 @@ _ES256 = ec.ECDSA(hashes.SHA256())
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_JSON_DECODER = json.JSONDecoder()
+# The C scanner behind json.loads, without the two whitespace regex matches json.loads adds around it: they cost
+# more than parsing a disclosure.
+_JSON_SCAN: Callable[[str, int], tuple[Any, int]] = _JSON_DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def b64u_encode(data: bytes) -> str:
@@ -34,11 +39,13 @@ def b64u_encode(data: bytes) -> str:
 
 
 def b64u_decode(text: str) -> bytes:
-    """Strict base64url without padding; raises ``ValueError`` on anything else."""
+    """Strict base64url without padding; raises ``ValueError`` on anything else (``+``, ``/``, whitespace, ``=``)."""
     if "=" in text or len(text) % 4 == 1:
         raise ValueError("not unpadded base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        # '+' and '/' become '!', which strict mode refuses like any other character outside the alphabet.
+        data = text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
+        return binascii.a2b_base64(data, strict_mode=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise ValueError("not base64url") from exc
 
@@ -52,12 +59,28 @@ def b64u_is_canonical(text: str) -> bool:
 
 
 def sha256_b64u(data: bytes) -> str:
-    return b64u_encode(hashlib.sha256(data).digest())
+    digest = binascii.b2a_base64(hashlib.sha256(data).digest(), newline=False)
+    return digest.translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def json_bytes(obj: Any) -> bytes:
     """Compact UTF-8 JSON, the form we sign."""
     return _JSON(obj).encode("utf-8")
+
+
+def json_loads(data: bytes) -> Any:
+    """Parse JSON that must be UTF-8 (``json.loads`` would also guess UTF-16 or UTF-32 from bytes)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError("JSON is not UTF-8") from exc
+    try:
+        value, end = _JSON_SCAN(text, 0)
+    except StopIteration:
+        return _JSON_DECODER.decode(text)  # leading whitespace (allowed), or the error message for bad JSON
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        raise ValueError("extra data after the JSON value")
+    return value
 
 
 def alg_for_jwk(jwk: dict[str, Any]) -> str | None:
@@ -79,7 +102,7 @@ def public_jwk_only(jwk: dict[str, Any]) -> dict[str, str]:
     out = {m: jwk.get(m) for m in members}
     if not all(isinstance(v, str) for v in out.values()):
         raise ValueError("incomplete JWK")
-    _public_key(tuple((k, str(v)) for k, v in out.items()))  # parses, or raises ValueError
+    _jwk_key(alg, out)  # parses, or raises ValueError
     return {k: str(v) for k, v in out.items()}
 
 
@@ -90,28 +113,41 @@ def jwk_thumbprint(jwk: dict[str, Any]) -> str:
     return sha256_b64u(canonical)
 
 
-@lru_cache(maxsize=256)
-def _public_key(members: tuple[tuple[str, str], ...]) -> ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey:
-    jwk = dict(members)
-    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
-        x, y = b64u_decode(jwk["x"]), b64u_decode(jwk["y"])
-        if len(x) != 32 or len(y) != 32:
+# Parsing a JWK into a key object (point decompression checks, EVP setup) costs about as much as hashing a whole
+# SD-JWT, and a verifier sees the same few issuer keys over and over. The cache holds parsed *public keys* keyed by
+# the JWK's members (the same members an RFC 7638 thumbprint covers, without hashing them); every signature is still
+# verified on every call.
+@lru_cache(maxsize=1024)
+def _public_key(kty: str, x: object, y: object) -> ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey:
+    if not isinstance(x, str):
+        raise ValueError("incomplete JWK")
+    if kty == "EC":
+        if not isinstance(y, str):
+            raise ValueError("incomplete JWK")
+        xb, yb = b64u_decode(x), b64u_decode(y)
+        if len(xb) != 32 or len(yb) != 32:
             raise ValueError("bad P-256 coordinates")
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
-    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-        raw = b64u_decode(jwk["x"])
-        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
-    raise ValueError("unsupported key type")
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + xb + yb)
+    return ed25519.Ed25519PublicKey.from_public_bytes(b64u_decode(x))
+
+
+def _jwk_key(alg: str, jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey:
+    """The public key of ``jwk`` for ``alg`` (ES256: P-256 only; EdDSA: Ed25519 only); ``ValueError`` otherwise."""
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if alg == "ES256" and kty == "EC" and crv == "P-256":
+        return _public_key("EC", jwk.get("x"), jwk.get("y"))
+    if alg == "EdDSA" and kty == "OKP" and crv == "Ed25519":
+        return _public_key("OKP", jwk.get("x"), None)
+    raise ValueError("the key does not match the algorithm")
 
 
 def verify_signature(alg: str, jwk: dict[str, Any], signing_input: bytes, signature: bytes) -> bool:
     """Verify a JWS signature. ``alg`` must be allowed and must match the key type; anything else is ``False``."""
-    if alg not in ALLOWED_ALGS or alg_for_jwk(jwk) != alg:
+    if alg not in ALLOWED_ALGS:
         return False
     try:
-        members = tuple((k, str(jwk[k])) for k in (("kty", "crv", "x", "y") if alg == "ES256" else ("kty", "crv", "x")))
-        key = _public_key(members)
-    except (KeyError, ValueError):
+        key = _jwk_key(alg, jwk)
+    except (TypeError, ValueError):  # TypeError: an unhashable member (a list, an object) is no key either
         return False
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):

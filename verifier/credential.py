@@ -55,10 +55,10 @@ class CredentialContext:
     signature_ok: bool = False
     disclosures_ok: bool = False
     claims: dict[str, Any] = field(default_factory=dict)
+    now_ts: float = field(init=False)
 
-    @property
-    def now_ts(self) -> float:
-        return self.now.timestamp()
+    def __post_init__(self) -> None:
+        self.now_ts = self.now.timestamp()
 
 
 class FormatCheck:
@@ -69,8 +69,8 @@ class FormatCheck:
 
     def verify(self, ctx: CredentialContext) -> CheckResult:
         try:
-            text = transport_decode(ctx.text.strip()) if is_transport(ctx.text.strip()) else ctx.text.strip()
-            sd = split_compact(text)
+            text = ctx.text.strip()
+            sd = split_compact(transport_decode(text) if is_transport(text) else text)
             jws = parse_jws(sd.issuer_jwt)
         except XacthucError as exc:
             return invalid(self.name, exc.code, exc.message)
@@ -216,10 +216,11 @@ class StatusCheck:
 
 def _unpack(obj: Any, by_digest: dict[str, Disclosure], seen: set[str], used: set[str]) -> Any:
     """Replace digests by disclosed values (RFC 9901 section 7.1), refusing duplicates and reserved names."""
-    if isinstance(obj, list):
+    # Only objects and arrays can hold digests; scalars (most of a payload) are returned without a call.
+    if type(obj) is list:
         out_list = []
         for item in obj:
-            if isinstance(item, dict) and list(item) == ["..."]:
+            if type(item) is dict and len(item) == 1 and "..." in item:
                 digest = item["..."]
                 if not isinstance(digest, str) or digest in seen:
                     raise ValueError("duplicate or malformed array digest")
@@ -231,14 +232,18 @@ def _unpack(obj: Any, by_digest: dict[str, Disclosure], seen: set[str], used: se
                     used.add(digest)
                     out_list.append(_unpack(d.value, by_digest, seen, used))
             else:
-                out_list.append(_unpack(item, by_digest, seen, used))
+                out_list.append(_unpack(item, by_digest, seen, used) if type(item) in _CONTAINERS else item)
         return out_list
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         return obj
     digests = obj.get("_sd", [])
     if not isinstance(digests, list):
         raise ValueError("_sd is not an array")
-    out = {k: _unpack(v, by_digest, seen, used) for k, v in obj.items() if k not in ("_sd", "_sd_alg")}
+    out = {
+        k: _unpack(v, by_digest, seen, used) if type(v) in _CONTAINERS else v
+        for k, v in obj.items()
+        if k not in _NOT_CLAIMS
+    }
     for digest in digests:
         if not isinstance(digest, str) or digest in seen:
             raise ValueError("duplicate or malformed digest")
@@ -253,6 +258,10 @@ def _unpack(obj: Any, by_digest: dict[str, Disclosure], seen: set[str], used: se
     return out
 
 
+_CONTAINERS = (dict, list)
+_NOT_CLAIMS = frozenset({"_sd", "_sd_alg"})
+
+
 class DisclosuresCheck:
     name = "disclosures"
 
@@ -265,9 +274,8 @@ class DisclosuresCheck:
         try:
             for text in ctx.sd.disclosures:
                 d = parse_disclosure(text)
-                if d.digest in by_digest:
+                if by_digest.setdefault(d.digest, d) is not d:
                     return invalid(self.name, "DISCLOSURE_DUPLICATE", "a disclosure appears twice")
-                by_digest[d.digest] = d
         except XacthucError as exc:
             return invalid(self.name, exc.code, exc.message)
         used: set[str] = set()

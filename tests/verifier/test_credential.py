@@ -24,7 +24,6 @@ from tests.identity.conftest import (  # noqa: F401 (fixtures)
     STATUS_BASE,
     DictResolver,
     TestSigner,
-    engine,
     issuer_signer,
     resolver,
     session,
