@@ -26,7 +26,12 @@ class XacthucError(Exception):
         return doc.rstrip(".")
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        """The API's error object; input errors that know which field was wrong also name it."""
+        out = {"code": self.code, "message": self.message}
+        field = getattr(self, "field", None)
+        if isinstance(field, str):
+            out["field"] = field
+        return out
 
     def http_headers(self) -> dict[str, str]:
         """Extra response headers the HTTP layer should send with this error (``WWW-Authenticate`` for 401)."""

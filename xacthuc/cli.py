@@ -74,7 +74,11 @@ def serve(
 
     _setup_logging()
     settings = settings_for(data_dir, host=host, port=port)
+    credentials = settings.data_dir / "dev-credentials.json"
+    fresh = not credentials.exists()
     services = build_services(settings)
+    if fresh and credentials.exists():
+        _print_dev_credentials(credentials)
     try:
         if worker:
             services.start_worker()
@@ -84,6 +88,16 @@ def serve(
     finally:
         services.close()
         err.print("xacthuc stopped")
+
+
+def _print_dev_credentials(path: Path) -> None:
+    """Shown once, on the terminal only (never logged): the demo agencies' API keys of a fresh data dir."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    err.print(f"[bold]New data dir: demo credentials (also in {path}, mode 0600). They are shown only once.[/bold]")
+    if data.get("admin_token"):
+        err.print(f"  city admin token: {data['admin_token']}")
+    for agency in data.get("agencies", []):
+        err.print(f"  {agency['name']} ({agency['id']}, {', '.join(agency['roles'])}): {agency['api_key']}")
 
 
 @app.command("worker")

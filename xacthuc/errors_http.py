@@ -44,7 +44,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.http_headers() or None
         if exc.http_status >= 500:
             log.error("%s: %s", exc.code, exc.message)
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status, headers=headers)
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
