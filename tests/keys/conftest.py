@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from keys.bootstrap import City, bootstrap_city
 from keys.keystore import TEST_KDF, Keystore
@@ -26,14 +26,10 @@ def keystore(tmp_path: Path) -> Keystore:
 
 
 @pytest.fixture
-def session() -> Iterator[Session]:
-    import keys.agencies  # noqa: F401  (registers the tables)
-
-    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine)
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the migrated schema, on SQLite and on PostgreSQL (tests/plugins/db.py)."""
     with Session(engine, expire_on_commit=False) as s:
         yield s
-    engine.dispose()
 
 
 @pytest.fixture
