@@ -1,17 +1,23 @@
-"""The compact QR transport of an SD-JWT presentation: ``XI1:`` + base45(raw deflate(container)).
+"""The compact QR transport of an SD-JWT presentation: ``XI2:`` + base43(raw deflate(container)).
 
 The container keeps the decoded JSON of each JWS header, payload and disclosure and the raw signatures; decoding
 re-encodes them with base64url and restores the exact standard compact SD-JWT, byte for byte, so the issuer
 signature and the KB-JWT's ``sd_hash`` still verify. Encoding checks that round trip and otherwise falls back to
 carrying the compact text itself (still deflated).
 
-Base45 (RFC 9285) output uses only the QR alphanumeric set, so the whole payload, prefix included, is encoded in
-alphanumeric mode (5.5 bits per character). Deflate uses a preset dictionary of our JSON skeleton and claim names.
-The dictionary is part of the ``XI1`` format: changing it needs a new prefix.
+Base43 is QR alphanumeric minus space and ``%`` (the documents' ``XD1`` alphabet, ``docs/qr-payload.md``): the whole
+payload, prefix included, is encoded in alphanumeric mode (5.5 bits per character) and every character is allowed
+raw in a ``…/v#<payload>`` link, so the link needs no percent-encoding. Deflate uses a preset dictionary of our JSON
+skeleton and claim names; the dictionary is part of the format: changing it needs a new prefix.
 
 Container (before deflate): flags byte (bit 0: has KB-JWT, bit 1: raw compact text follows), then in structured
 mode: varint count of disclosures, then length-prefixed segments: issuer header JSON, issuer payload JSON, issuer
 signature, each disclosure's JSON, and with bit 0 the KB-JWT header JSON, payload JSON and signature.
+
+Inside a JSON segment, a quoted base64url string is replaced by a shorter form when the decoder can rebuild it: a
+disclosure's digest (it is SHA-256 of that disclosure's text, which the container carries) by a 2-byte reference,
+the KB-JWT's ``sd_hash`` (SHA-256 of the presented SD-JWT) by 1 byte, any other string of 16 bytes or more by its
+raw bytes. ``XI1:`` payloads (base45, raw strings only) are still decoded.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from __future__ import annotations
 import re
 import zlib
 
-from identity._crypto import b64u_decode, b64u_encode, b64u_is_canonical
+from identity._crypto import b64u_decode, b64u_encode, b64u_is_canonical, sha256_b64u
 from identity.errors import SdJwtMalformed, TransportError, TransportTooLarge
+from identity.presentation import sd_hash
 from identity.sdjwt import SdJwt, split_compact
 
-PREFIX = "XI1:"
+PREFIX = "XI2:"
+PREFIX_V1 = "XI1:"  # base45, which needs percent-encoding in a link; decoded, never produced
 MAX_PAYLOAD_CHARS = 8192  # a version 40 QR code holds 4,296 alphanumeric characters
 MAX_CONTAINER_BYTES = 64 * 1024
 MAX_SEGMENTS = 256
@@ -31,6 +39,10 @@ _HAS_KB, _RAW = 1, 2
 
 _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _B45_INDEX = {c: i for i, c in enumerate(_B45)}
+# QR alphanumeric minus space and '%'. The same alphabet and digit order as ledger/receipt.py's XD1 codec, which
+# identity may not import (identity and ledger are siblings); both belong in one shared module.
+_B43 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ$*+-./:"
+_B43_INDEX = {c: i for i, c in enumerate(_B43)}
 
 # Most frequent strings last: deflate reaches the end of the window most cheaply.
 ZDICT = (
@@ -48,40 +60,57 @@ ZDICT = (
 ).encode()
 
 
-def b45_encode(data: bytes) -> str:
+def _bn_encode(data: bytes, alphabet: str) -> str:
+    # RFC 9285 layout: each 2 bytes (big-endian n) become 3 digits, least significant first; a final byte 2 digits.
+    base = len(alphabet)
     out: list[str] = []
     for i in range(0, len(data) - 1, 2):
         n = data[i] * 256 + data[i + 1]
-        c, n = n % 45, n // 45
-        d, e = n % 45, n // 45
-        out += (_B45[c], _B45[d], _B45[e])
+        out += (alphabet[n % base], alphabet[n // base % base], alphabet[n // (base * base)])
     if len(data) % 2:
-        c, d = data[-1] % 45, data[-1] // 45
-        out += (_B45[c], _B45[d])
+        out += (alphabet[data[-1] % base], alphabet[data[-1] // base])
     return "".join(out)
 
 
-def b45_decode(text: str) -> bytes:
+def _bn_decode(text: str, index: dict[str, int], name: str) -> bytes:
+    """Strict: unknown characters, a dangling character and groups out of range are errors (one text per bytes)."""
+    base = len(index)
     try:
-        vals = [_B45_INDEX[c] for c in text]
+        vals = [index[c] for c in text]
     except KeyError as exc:
-        raise TransportError("payload has a character outside base45") from exc
+        raise TransportError(f"payload has a character outside {name}") from exc
     if len(vals) % 3 == 1:
-        raise TransportError("payload has a bad base45 length")
+        raise TransportError(f"payload has a bad {name} length")
     out = bytearray()
     for i in range(0, len(vals), 3):
         chunk = vals[i : i + 3]
         if len(chunk) == 3:
-            n = chunk[0] + chunk[1] * 45 + chunk[2] * 2025
+            n = chunk[0] + chunk[1] * base + chunk[2] * base * base
             if n > 0xFFFF:
-                raise TransportError("payload has a bad base45 group")
+                raise TransportError(f"payload has a bad {name} group")
             out += n.to_bytes(2, "big")
         else:
-            n = chunk[0] + chunk[1] * 45
+            n = chunk[0] + chunk[1] * base
             if n > 0xFF:
-                raise TransportError("payload has a bad base45 group")
+                raise TransportError(f"payload has a bad {name} group")
             out.append(n)
     return bytes(out)
+
+
+def b43_encode(data: bytes) -> str:
+    return _bn_encode(data, _B43)
+
+
+def b43_decode(text: str) -> bytes:
+    return _bn_decode(text, _B43_INDEX, "base43")
+
+
+def b45_encode(data: bytes) -> str:
+    return _bn_encode(data, _B45)
+
+
+def b45_decode(text: str) -> bytes:
+    return _bn_decode(text, _B45_INDEX, "base45")
 
 
 def _varint(n: int) -> bytes:
@@ -119,17 +148,23 @@ class _Reader:
 
 
 # Inside JSON, a quoted base64url string of 16 bytes or more (digests, salts, key coordinates, kid) becomes
-# ESC + length + raw bytes: 32 random bytes as base64url text cost deflate about 34 bytes, raw about 32.
-_ESC = 0
+# ESC + length + raw bytes: 32 random bytes as base64url text cost deflate about 34 bytes, raw about 32. A string the
+# decoder can compute costs less: REF + disclosure index for a disclosure's digest, SD_HASH for the KB-JWT's sd_hash.
+# JSON text never holds raw bytes 0-2 (control characters must be escaped), so the markers are unambiguous.
+_ESC, _REF, _SD_HASH = 0, 1, 2
+_MARKERS = bytes([_ESC, _REF, _SD_HASH])
 _B64_STRING = re.compile(rb'"([A-Za-z0-9_-]{22,86})"')
 
 
-def _pack_json(seg: bytes) -> bytes:
-    if _ESC in seg:
+def _pack_json(seg: bytes, computed: dict[str, bytes] | None = None) -> bytes:
+    """``seg`` with base64url strings shortened; ``computed`` maps strings the decoder can rebuild to their marker."""
+    if seg.translate(None, _MARKERS) != seg:
         return seg  # cannot be escaped unambiguously; the round-trip check in encode() then picks raw mode
 
     def repl(m: re.Match[bytes]) -> bytes:
         text = m.group(1).decode("ascii")
+        if computed and text in computed:
+            return computed[text]
         if not b64u_is_canonical(text):
             return m.group(0)
         raw = b64u_decode(text)
@@ -138,28 +173,38 @@ def _pack_json(seg: bytes) -> bytes:
     return _B64_STRING.sub(repl, seg)
 
 
-def _unpack_json(seg: bytes) -> bytes:
+def _unpack_json(seg: bytes, digests: list[str] | None = None, presented_hash: str | None = None) -> bytes:
+    """Inverse of :func:`_pack_json`. Without ``digests`` and ``presented_hash`` (``XI1``), only ESC is a marker."""
     out, i = bytearray(), 0
+    markers = _MARKERS if digests is not None else bytes([_ESC])
     while True:
-        j = seg.find(_ESC, i)
+        j = min((k for k in (seg.find(m, i) for m in markers) if k >= 0), default=-1)
         if j < 0:
             return bytes(out + seg[i:])
-        if j + 1 >= len(seg) or j + 2 + seg[j + 1] > len(seg):
-            raise TransportError("container has a truncated escape")
-        n = seg[j + 1]
-        out += seg[i:j] + b'"' + b64u_encode(seg[j + 2 : j + 2 + n]).encode("ascii") + b'"'
-        i = j + 2 + n
-
-
-def _jws_segments(jws: str) -> list[bytes]:
-    h, p, sig = (b64u_decode(x) for x in jws.split("."))
-    return [_pack_json(h), _pack_json(p), sig]
+        out += seg[i:j]
+        if seg[j] == _ESC:
+            if j + 1 >= len(seg) or j + 2 + seg[j + 1] > len(seg):
+                raise TransportError("container has a truncated escape")
+            n = seg[j + 1]
+            text, i = b64u_encode(seg[j + 2 : j + 2 + n]), j + 2 + n
+        elif seg[j] == _REF:
+            if digests is None or j + 1 >= len(seg) or seg[j + 1] >= len(digests):
+                raise TransportError("container refers to a missing disclosure")
+            text, i = digests[seg[j + 1]], j + 2
+        else:
+            if presented_hash is None:
+                raise TransportError("container has sd_hash outside the key-binding JWT")
+            text, i = presented_hash, j + 1
+        out += b'"' + text.encode("ascii") + b'"'
 
 
 def _container(sd: SdJwt) -> bytes:
-    segments = _jws_segments(sd.issuer_jwt) + [_pack_json(b64u_decode(d)) for d in sd.disclosures]
+    refs = {sha256_b64u(d.encode("ascii")): bytes([_REF, i]) for i, d in enumerate(sd.disclosures) if i < 256}
+    h, p, sig = (b64u_decode(x) for x in sd.issuer_jwt.split("."))
+    segments = [_pack_json(h), _pack_json(p, refs), sig] + [_pack_json(b64u_decode(d)) for d in sd.disclosures]
     if sd.kb_jwt is not None:
-        segments += _jws_segments(sd.kb_jwt)
+        kh, kp, ksig = (b64u_decode(x) for x in sd.kb_jwt.split("."))
+        segments += [_pack_json(kh), _pack_json(kp, {sd_hash(sd.presented): bytes([_SD_HASH])}), ksig]
     body = bytearray([_HAS_KB if sd.kb_jwt is not None else 0])
     body += _varint(len(sd.disclosures))
     for seg in segments:
@@ -190,15 +235,15 @@ def encode(compact: str) -> str:
     sd = split_compact(compact)
     try:
         body = _container(sd)
-        structured = _restore(body) == compact
+        structured = _restore(body, refs=True) == compact
     except (ValueError, TransportError, SdJwtMalformed):
         structured = False
     if not structured:
         body = bytes([_RAW]) + compact.encode("ascii")
-    return PREFIX + b45_encode(_deflate(body))
+    return PREFIX + b43_encode(_deflate(body))
 
 
-def _restore(body: bytes) -> str:
+def _restore(body: bytes, *, refs: bool) -> str:
     if not body:
         raise TransportError("container is empty")
     flags = body[0]
@@ -215,23 +260,31 @@ def _restore(body: bytes) -> str:
     if n > MAX_SEGMENTS:
         raise TransportError("container has too many disclosures")
     segs = [r.segment() for _ in range(3 + n + (3 if flags & _HAS_KB else 0))]
-    signatures = {2, 3 + n + 2}  # raw signature bytes are not escaped JSON
-    enc = [b64u_encode(seg if i in signatures else _unpack_json(seg)) for i, seg in enumerate(segs)]
     if r.pos != len(body):
         raise TransportError("container has trailing data")
-    issuer_jwt = ".".join(enc[:3])
-    kb = ".".join(enc[3 + n :]) if flags & _HAS_KB else ""
-    return "~".join([issuer_jwt, *enc[3 : 3 + n]]) + "~" + kb
+    # Disclosures first: the issuer payload may refer to their digests, and the KB-JWT to the presented SD-JWT.
+    disclosures = [b64u_encode(_unpack_json(seg)) for seg in segs[3 : 3 + n]]
+    digests = [sha256_b64u(d.encode("ascii")) for d in disclosures] if refs else None
+    header, payload = (b64u_encode(_unpack_json(seg, digests)) for seg in segs[:2])
+    presented = "~".join([f"{header}.{payload}.{b64u_encode(segs[2])}", *disclosures]) + "~"
+    if not flags & _HAS_KB:
+        return presented
+    kh, kp, ksig = segs[3 + n :]
+    hashed = sd_hash(presented) if refs else None
+    kb = [b64u_encode(_unpack_json(seg, digests, hashed)) for seg in (kh, kp)]
+    return presented + ".".join([*kb, b64u_encode(ksig)])
 
 
 def decode(payload: str) -> str:
-    """The exact compact SD-JWT a QR payload carries. Size limits apply before any work."""
+    """The exact compact SD-JWT a QR payload (``XI2:``, or the older ``XI1:``) carries. Size limits apply first."""
     if len(payload) > MAX_PAYLOAD_CHARS:
         raise TransportTooLarge("payload is longer than the size limit")
-    if not payload.startswith(PREFIX):
-        raise TransportError("payload lacks the XI1: prefix")
-    return _restore(_inflate(b45_decode(payload[len(PREFIX) :])))
+    if payload.startswith(PREFIX):
+        return _restore(_inflate(b43_decode(payload[len(PREFIX) :])), refs=True)
+    if payload.startswith(PREFIX_V1):
+        return _restore(_inflate(b45_decode(payload[len(PREFIX_V1) :])), refs=False)
+    raise TransportError("payload lacks the XI2: prefix")
 
 
 def is_transport(text: str) -> bool:
-    return text.startswith(PREFIX)
+    return text.startswith((PREFIX, PREFIX_V1))

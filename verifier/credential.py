@@ -355,7 +355,7 @@ def verify_credential(
     *,
     require_key_binding: bool = True,
 ) -> Report:
-    """Verify a citizen ID presentation (compact SD-JWT+KB or our ``XI1:`` QR payload) into a report.
+    """Verify a citizen ID presentation (compact SD-JWT+KB, or our ``XI2:`` or older ``XI1:`` QR payload) into a report.
 
     ``status_fetcher`` maps a status list URI to its token; wrap it in ``identity.status_list.StatusListCache`` to
     cache. ``claims`` holds exactly the disclosed claims, and only when the signature and disclosures verified.

@@ -148,7 +148,7 @@ def test_wallet_round_trip(tmp_path: Path, session: Session, issuer_signer: Test
     [shown] = w2.show()
     assert shown["claims"]["full_name"] == "Nguyễn Thị Minh Khai"
     qr = w2.present(["age_over_18"], audience="https://bank.example", now=NOW)
-    assert qr.startswith("XI1:")
+    assert qr.startswith("XI2:")
     with pytest.raises(WalletLocked):
         open_wallet(path, "wrong")
     _, other = service.issue_credential(
