@@ -101,7 +101,7 @@ class Wallet:
         credential_id: str | None = None,
         qr: bool = True,
     ) -> str:
-        """A presentation of only ``claims`` with a KB-JWT; by default as the compact ``XI1:`` QR payload."""
+        """A presentation of only ``claims`` with a KB-JWT; by default as the compact ``XI2:`` QR payload."""
         compact = presentation.present(
             self._entry(credential_id).credential, claims, self.key, audience=audience, now=now, nonce=nonce
         )

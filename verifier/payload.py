@@ -18,7 +18,8 @@ from .errors import InputTooLarge, PayloadUnrecognized
 __all__ = ["CITIZEN_ID_PREFIX", "DOCUMENT_PREFIX", "MAX_INPUT_CHARS", "ParsedPayload", "PayloadKind", "parse_payload"]
 
 MAX_INPUT_CHARS = 8192  # more than any QR code holds (version 40 at ECC L: 7,089 digits)
-CITIZEN_ID_PREFIX = "XI1:"
+CITIZEN_ID_PREFIX = "XI2:"
+CITIZEN_ID_PREFIXES = ("XI2:", "XI1:")  # XI1 (base45) is still read; wallets write XI2 (base43, URL-safe)
 _SD_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*~[A-Za-z0-9_~.-]*")
 _VERSIONED = re.compile(r"X([DI])([0-9]+):")
 
@@ -30,7 +31,7 @@ class PayloadKind(StrEnum):
 
 @dataclass(frozen=True)
 class ParsedPayload:
-    """The payload's kind, its format (``xd1``, ``xi1``, ``sd-jwt``) and the payload text itself."""
+    """The payload's kind, its format (``xd1``, ``xi2``, ``xi1``, ``sd-jwt``) and the payload text itself."""
 
     kind: PayloadKind
     format: str
@@ -73,8 +74,8 @@ def parse_payload(text: str | bytes) -> ParsedPayload:
         text = _from_link(text).strip()
     if text.startswith(DOCUMENT_PREFIX):
         return ParsedPayload(PayloadKind.DOCUMENT, "xd1", text)
-    if text.startswith(CITIZEN_ID_PREFIX):
-        return ParsedPayload(PayloadKind.CITIZEN_ID, "xi1", text)
+    if text.startswith(CITIZEN_ID_PREFIXES):
+        return ParsedPayload(PayloadKind.CITIZEN_ID, text[:3].lower(), text)
     if _SD_JWT.fullmatch(text):
         return ParsedPayload(PayloadKind.CITIZEN_ID, "sd-jwt", text)
     m = _VERSIONED.match(text)

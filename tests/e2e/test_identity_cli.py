@@ -89,11 +89,11 @@ def test_register_issue_present_verify_revoke(cli: typer.Typer, tmp_path: Path) 
         cli, "wallet", "present", "--claims", "given_name,age_over_18", "--audience", AUDIENCE, "--qr", str(png),
         "--json",
     )  # fmt: skip
-    assert presented["link"].startswith(PUBLIC + "/v#XI1") and presented["qr_version"] <= 25
+    assert presented["link"].startswith(PUBLIC + "/v#XI2") and presented["qr_version"] <= 25
     [scanned] = decode_qr_image(png.read_bytes())
     assert parse_payload(scanned).payload == presented["payload"]
     link = _run(cli, "wallet", "present", "--claims", "age_over_18", "--audience", AUDIENCE).strip()
-    assert link.startswith(PUBLIC + "/v#XI1")
+    assert link.startswith(PUBLIC + "/v#XI2")
 
     r = _run(cli, "id", "revoke", issued["id"], "--agency", "ubnd-hcm", "--json", code=2)
     assert r["error"]["code"] == "FORBIDDEN"

@@ -117,7 +117,7 @@ def _issue(w: World, citizen_id: str, holder_jwk: dict[str, Any] | None = None) 
 
 
 def _wallet_payload(w: World, claims: list[str], audience: str = AUDIENCE, nonce: str | None = None) -> str:
-    """Issue to the wallet and present ``claims`` as the ``XI1:`` QR payload."""
+    """Issue to the wallet and present ``claims`` as the ``XI2:`` QR payload."""
     _, credential = _issue(w, _register(w))
     w.wallet.import_credential(credential, w.clock())
     return w.wallet.present(claims, audience=audience, now=w.clock(), nonce=nonce)

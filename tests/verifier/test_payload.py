@@ -43,6 +43,7 @@ def test_bytes_from_a_qr_code() -> None:
 
 def test_citizen_id_kinds() -> None:
     assert parse_payload("XI1:ABCDEF").kind is PayloadKind.CITIZEN_ID
+    assert (parse_payload("XI2:ABCDEF").format, parse_payload("XI1:ABCDEF").format) == ("xi2", "xi1")
     parsed = parse_payload(f"https://h/v#{SDJWT}")
     assert (parsed.kind, parsed.format, parsed.payload) == (PayloadKind.CITIZEN_ID, "sd-jwt", SDJWT)
 
@@ -53,7 +54,7 @@ def test_citizen_id_kinds() -> None:
         "",
         "hello",
         "XD9:ABC",
-        "XI2:ABC",
+        "XI3:ABC",
         "https://evil.example/login#XD1:ABC",
         "https://h/v",
         "https://h/v#",
