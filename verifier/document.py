@@ -25,10 +25,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from keys.errors import XacthucError
 from keys.protocols import KeyResolver, TrustedKey
+from ledger.errors import ChainUnavailable
 from ledger.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason, proof_root
 from ledger.receipt import ALLOWED_ALGS, Receipt, Registry, commitment, decode_payload, verify_signature
 
-from .errors import ChainUnavailable, ProofUnavailable
+from .errors import ProofUnavailable
 from .payload import PayloadKind, parse_payload
 from .report import Check, CheckResult, Report, Verdict, invalid, run_checks, valid
 

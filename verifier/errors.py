@@ -50,13 +50,6 @@ class PayloadUnrecognized(VerificationError, InvalidInput):
     http_status = 422
 
 
-class ChainUnavailable(VerificationError):
-    """The blockchain could not be read, so the anchor and revocation state are unknown."""
-
-    code = "CHAIN_UNAVAILABLE"
-    http_status = 503
-
-
 class ProofUnavailable(VerificationError):
     """The document's Merkle proof could not be looked up."""
 

@@ -22,13 +22,13 @@ from keys.errors import XacthucError
 from keys.trust_list import TrustList, verify_trust_list
 from ledger.api import build_router as documents_router
 from ledger.documents import RegistryStatusReader, proof_for, replacement_for
+from ledger.errors import ChainUnavailable
 from ledger.proof import DocumentChainStatus
 from ledger.receipt import Registry
 from verifier.api import build_router as verify_router
 from verifier.credential import verify_credential
 from verifier.dispatch import VerifyRequest, parsed_input
 from verifier.document import verify_document
-from verifier.errors import ChainUnavailable
 from verifier.payload import PayloadKind
 from verifier.report import Report
 from xacthuc.services import Services
