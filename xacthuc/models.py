@@ -2,7 +2,20 @@
 
 from identity.models import Citizen, Credential, StatusListRow
 from keys.agencies import Agency, ApiKey
+from ledger.chain_index import ChainCursor, IndexedAnchor, IndexedRevocation
 from ledger.documents import DocumentRow
 from ledger.outbox import AnchorBatch, AnchorLeaf
 
-__all__ = ["Agency", "AnchorBatch", "AnchorLeaf", "ApiKey", "Citizen", "Credential", "DocumentRow", "StatusListRow"]
+__all__ = [
+    "Agency",
+    "AnchorBatch",
+    "AnchorLeaf",
+    "ApiKey",
+    "ChainCursor",
+    "Citizen",
+    "Credential",
+    "DocumentRow",
+    "IndexedAnchor",
+    "IndexedRevocation",
+    "StatusListRow",
+]

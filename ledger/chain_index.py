@@ -1,0 +1,528 @@
+"""A local index of the registry's ``Anchored`` and ``Revoked`` events, so a verification needs no chain round trip.
+
+``ChainIndexer.sync`` follows the chain from its cursor to the head in bounded ranges (one ``eth_getLogs`` per
+range for both events), and writes each range's rows and the advanced cursor in one transaction. The cursor keeps
+the last indexed block's number and hash: every range first checks that the stored block is still on the chain, and
+a mismatch (a re-organisation) rewinds the index ``REORG_DEPTH`` blocks and follows the new chain from there.
+
+``IndexedStatusReader`` answers ``status(root, data)`` from the index, and only while the index is fresh: synced with
+the chain head within ``max_age``. Otherwise it raises ``ChainIndexStale`` (a ``ChainUnavailable``, so the verdict is
+``error``), or asks a fallback reader (a direct ``eth_call``) when one is given. The freshness test and the rows come
+from one SQL statement, so a concurrent rewind (which clears ``updated_at`` with the rows it deletes) is never read
+as fresh. Revocation latency is therefore bounded by ``max_age`` (plus nothing: a stale index is not used).
+
+The tables hold one registry's index (the cursor names it): indexing another registry (a new dev chain) starts by
+emptying them, so no anchor of a vanished chain ever answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, LargeBinary, SmallInteger, Table, and_, bindparam, delete, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel
+from web3 import HTTPProvider
+from web3.exceptions import BlockNotFound as Web3BlockNotFound
+from web3.exceptions import ProviderConnectionError
+from web3.types import RPCEndpoint
+
+from ledger.chain import RegistryClient
+from ledger.errors import ChainUnavailable
+from ledger.proof import ChainStatusReader, DocumentChainStatus
+
+__all__ = [
+    "REORG_DEPTH",
+    "ChainCursor",
+    "ChainIndexStale",
+    "ChainIndexer",
+    "IndexState",
+    "IndexedAnchor",
+    "IndexedRevocation",
+    "IndexedStatusReader",
+    "StateSource",
+]
+
+log = logging.getLogger("xacthuc.chain_index")
+
+#: How far a detected re-organisation rewinds the index (Ethereum mainnet finalises within about 64-95 blocks;
+#: BFT networks never re-organise). A deeper re-organisation is beyond this design.
+REORG_DEPTH = 64
+#: Blocks per ``eth_getLogs``: providers commonly cap ranges at a few thousand blocks.
+LOG_RANGE = 2_000
+
+
+# ----------------------------------------------------------------------------------------------------------- tables
+class IndexedAnchor(SQLModel, table=True):
+    """An ``Anchored`` event: the root, who anchored it, when (its block's time), its batch size, block and tx."""
+
+    __tablename__ = "ledger_chain_anchor"
+
+    root: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    agency: str = Field(max_length=42)
+    anchored_at: datetime
+    count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    block: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    tx: str = Field(max_length=66)
+
+
+class IndexedRevocation(SQLModel, table=True):
+    """A ``Revoked`` event: document ``data`` under ``root``, its reason, time (its block's), replacement, block."""
+
+    __tablename__ = "ledger_chain_revocation"
+
+    root: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    data: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    reason: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    revoked_at: datetime
+    replaced_by: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
+    block: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class ChainCursor(SQLModel, table=True):
+    """How far the index follows the registry ``contract`` on ``chain_id``.
+
+    ``block``/``block_hash``: the last indexed block (``block_hash`` None before the first one). ``updated_at``: the
+    time the chain head was read by the last sync that reached it (None after a rewind, until caught up again).
+    """
+
+    __tablename__ = "ledger_chain_cursor"
+
+    contract: str = Field(primary_key=True, max_length=42)
+    chain_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    block: int = Field(sa_column=Column(BigInteger, nullable=False))
+    block_hash: str | None = Field(default=None, max_length=66)
+    updated_at: datetime | None = None
+
+
+_A_TABLE: Table = IndexedAnchor.__table__  # type: ignore[attr-defined]
+_R_TABLE: Table = IndexedRevocation.__table__  # type: ignore[attr-defined]
+_C_TABLE: Table = ChainCursor.__table__  # type: ignore[attr-defined]
+_A, _R, _C = _A_TABLE.c, _R_TABLE.c, _C_TABLE.c
+
+
+# ------------------------------------------------------------------------------------------------------------ state
+@dataclass(frozen=True)
+class IndexState:
+    """What the index is current to: every event up to ``block`` is in it, as of the chain head at ``synced_at``."""
+
+    chain_id: int
+    contract: str
+    block: int
+    block_hash: str | None
+    synced_at: datetime | None
+    head: int | None = None
+
+    def fresh(self, now: datetime, max_age: timedelta) -> bool:
+        return self.synced_at is not None and now - self.synced_at <= max_age
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"block": self.block, "synced_at": _iso(self.synced_at), "head": self.head}
+
+
+@dataclass(frozen=True)
+class StateSource:
+    """Where a status answer came from: the ``index`` (current to ``block`` as of ``synced_at``) or the ``chain``."""
+
+    source: str
+    block: int | None = None
+    synced_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source}
+        if self.block is not None:
+            out["block"] = self.block
+            out["synced_at"] = _iso(self.synced_at)
+        return out
+
+
+class ChainIndexStale(ChainUnavailable):
+    """The chain index has not been synced with the chain within its maximum age, so it cannot vouch for anything."""
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    return None if t is None else (t.replace(tzinfo=UTC) if t.tzinfo is None else t)
+
+
+# -------------------------------------------------------------------------------------------------------- the chain
+@dataclass(frozen=True)
+class _Block:
+    number: int
+    hash: bytes
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class _Log:
+    block: int
+    block_hash: bytes
+    tx: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+def _b(value: Any) -> bytes:
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def _n(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+class _Rpc:
+    """The few raw reads the indexer makes; over HTTP, several of them in one JSON-RPC batch (one round trip)."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+        self.w3 = client.w3
+
+    def calls(self, calls: Sequence[tuple[str, Any]]) -> list[Any]:
+        """Results of ``(method, arg)`` calls: ``("number", None)``, ``("block", n)``, ``("logs", (a, b, topic0s))``."""
+        try:
+            if isinstance(self.w3.provider, HTTPProvider):
+                return self._batch(self.w3.provider, calls)
+            return [self._one(kind, arg) for kind, arg in calls]
+        except (OSError, ProviderConnectionError) as exc:
+            raise ChainUnavailable(f"the Ethereum node is unreachable: {type(exc).__name__}") from exc
+
+    def _batch(self, provider: HTTPProvider, calls: Sequence[tuple[str, Any]]) -> list[Any]:
+        requests = [self._request(kind, arg) for kind, arg in calls]
+        responses = provider.make_batch_request(requests)
+        if not isinstance(responses, list) or len(responses) != len(calls):
+            raise ChainUnavailable("the node answered a batch incompletely")
+        out: list[Any] = []
+        for (kind, _), response in zip(calls, responses, strict=True):
+            if "error" in response:
+                raise ChainUnavailable(f"the node refused {kind}: {response['error'].get('message', 'error')}")
+            out.append(self._parse(kind, response.get("result")))
+        return out
+
+    def _request(self, kind: str, arg: Any) -> tuple[RPCEndpoint, list[Any]]:
+        if kind == "number":
+            return RPCEndpoint("eth_blockNumber"), []
+        if kind == "block":
+            return RPCEndpoint("eth_getBlockByNumber"), [hex(arg), False]
+        start, end, topics = arg
+        flt = {"address": self.client.address, "fromBlock": hex(start), "toBlock": hex(end)}
+        return RPCEndpoint("eth_getLogs"), [{**flt, "topics": [["0x" + t.hex() for t in topics]]}]
+
+    def _one(self, kind: str, arg: Any) -> Any:  # eth-tester: web3's own methods and types
+        if kind == "number":
+            return int(self.w3.eth.block_number)
+        if kind == "block":
+            try:
+                return self._parse(kind, self.w3.eth.get_block(arg))
+            except Web3BlockNotFound:
+                return None
+        start, end, topics = arg
+        flt: Any = {"address": self.client.address, "fromBlock": start, "toBlock": end, "topics": [list(topics)]}
+        return self._parse(kind, self.w3.eth.get_logs(flt))
+
+    @staticmethod
+    def _parse(kind: str, raw: Any) -> Any:
+        if kind == "number":
+            return _n(raw)
+        if kind == "block":
+            return None if raw is None else _Block(_n(raw["number"]), _b(raw["hash"]), _n(raw["timestamp"]))
+        return [
+            _Log(
+                _n(r["blockNumber"]),
+                _b(r["blockHash"]),
+                _b(r["transactionHash"]),
+                tuple(map(_b, r["topics"])),
+                _b(r["data"]),
+            )
+            for r in raw
+        ]
+
+
+# ---------------------------------------------------------------------------------------------------------- indexer
+class _Moved(Exception):
+    """The cursor changed under us (another process synced, or the chain moved mid-read): start the pass again."""
+
+
+class ChainIndexer:
+    """Follows the registry behind ``client`` into the index tables of ``engine``.
+
+    ``confirmations``: blocks the head must be ahead of an event before it is indexed (0: index up to the head;
+    re-organisations are handled either way). ``start_block``: where the registry was deployed (default: the
+    client's ``from_block``); nothing before it is read.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: RegistryClient,
+        clock: Callable[[], datetime],
+        confirmations: int = 0,
+        *,
+        start_block: int | None = None,
+        log_range: int = LOG_RANGE,
+        reorg_depth: int = REORG_DEPTH,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.clock = clock
+        self.confirmations = confirmations
+        self.start_block = client.from_block if start_block is None else start_block
+        self.log_range = log_range
+        self.reorg_depth = reorg_depth
+        self.rpc = _Rpc(client)
+        artifact = client.artifact
+        self._anchored, self._revoked = artifact.event_topic("Anchored"), artifact.event_topic("Revoked")
+        self._key: tuple[int, str] | None = None
+        self.state: IndexState | None = None  # as of the last sync (or load) by this process
+        self.rewinds = 0
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """(chain id, contract address lowercase): the cursor's primary key."""
+        if self._key is None:
+            self._key = (self.client.chain_id, self.client.address.lower())
+        return self._key
+
+    def load(self) -> IndexState:
+        """The stored cursor (created, and the tables emptied of any other registry's rows, if there is none)."""
+        chain_id, contract = self.key
+        with Session(self.engine) as s:
+            row = s.get(ChainCursor, (contract, chain_id))
+            if row is None:
+                conn = s.connection()
+                if conn.execute(select(_C.contract).limit(1)).first() is not None:
+                    log.warning("chain index: another registry was indexed here; starting afresh for %s", contract)
+                    for table in (_R_TABLE, _A_TABLE, _C_TABLE):
+                        conn.execute(delete(table))
+                row = ChainCursor(contract=contract, chain_id=chain_id, block=self.start_block - 1)
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+            return IndexState(chain_id, contract, row.block, row.block_hash, _utc(row.updated_at), self._head())
+
+    def _head(self) -> int | None:
+        return self.state.head if self.state is not None else None
+
+    def sync(self) -> IndexState:
+        """Index every event up to the head (less ``confirmations``); returns what the index is now current to.
+
+        Raises ChainUnavailable when the node cannot be read; the index then ages until a sync succeeds again.
+        """
+        for _ in range(8):  # each _Moved is progress by someone, or a chain that moved under a read: retry
+            try:
+                self.state = self._sync_once()
+                return self.state
+            except _Moved:
+                continue
+        self.state = self.load()
+        return self.state
+
+    def _sync_once(self) -> IndexState:
+        state = self.load()
+        started = self.clock()
+        indexed = state.block >= self.start_block  # else nothing is indexed yet, and there is no block to check
+        head, *stored = self.rpc.calls([("number", None), *([("block", state.block)] if indexed else [])])
+        if indexed and (stored[0] is None or "0x" + stored[0].hash.hex() != state.block_hash):
+            state = self._rewind(state, head)
+        target = head - self.confirmations
+        while state.block < target:
+            end = min(state.block + self.log_range, target)
+            state = self._index_range(state, end, started if end == target else None, head)
+        if state.block >= target and state.synced_at != started:
+            state = self._advance(state, state.block, state.block_hash, [], [], started, head)
+        return replace(state, head=head)
+
+    def _index_range(self, state: IndexState, end: int, synced_at: datetime | None, head: int) -> IndexState:
+        # The end block's hash read before and after the logs: equal, the chain up to it did not change in between,
+        # so the parent check and the logs describe one chain. The parent check links this range to the last one.
+        indexed = state.block >= self.start_block
+        before, *parent, logs, after = self.rpc.calls(
+            [
+                ("block", end),
+                *([("block", state.block)] if indexed else []),
+                ("logs", (state.block + 1, end, (self._anchored, self._revoked))),
+                ("block", end),
+            ]
+        )
+        if before is None or after is None or before.hash != after.hash:
+            raise _Moved
+        if indexed and (parent[0] is None or "0x" + parent[0].hash.hex() != state.block_hash):
+            self._rewind(state, head)
+            raise _Moved
+        times = self._block_times(logs)
+        anchors, revocations = self._rows(logs, times)
+        return self._advance(state, end, "0x" + after.hash.hex(), anchors, revocations, synced_at, head)
+
+    def _block_times(self, logs: Sequence[_Log]) -> dict[int, datetime]:
+        numbers = sorted({entry.block for entry in logs})
+        blocks = self.rpc.calls([("block", n) for n in numbers]) if numbers else []
+        hashes = {entry.block: entry.block_hash for entry in logs}
+        times: dict[int, datetime] = {}
+        for n, block in zip(numbers, blocks, strict=True):
+            if block is None or block.hash != hashes[n]:
+                raise _Moved
+            times[n] = datetime.fromtimestamp(block.timestamp, UTC)
+        return times
+
+    def _rows(
+        self, logs: Sequence[_Log], times: dict[int, datetime]
+    ) -> tuple[list[IndexedAnchor], list[IndexedRevocation]]:
+        anchors: list[IndexedAnchor] = []
+        revocations: list[IndexedRevocation] = []
+        for entry in logs:
+            topic, when = entry.topics[0], times[entry.block]
+            if topic == self._anchored and len(entry.topics) == 3:
+                anchors.append(
+                    IndexedAnchor(
+                        root=entry.topics[1],
+                        agency="0x" + entry.topics[2][12:].hex(),
+                        anchored_at=when,
+                        count=int.from_bytes(entry.data[:32], "big"),
+                        block=entry.block,
+                        tx="0x" + entry.tx.hex(),
+                    )
+                )
+            elif topic == self._revoked and len(entry.topics) == 3:
+                replaced_by = entry.data[32:64]
+                revocations.append(
+                    IndexedRevocation(
+                        root=entry.topics[1],
+                        data=entry.topics[2],
+                        reason=int.from_bytes(entry.data[:32], "big"),
+                        revoked_at=when,
+                        replaced_by=replaced_by if any(replaced_by) else None,
+                        block=entry.block,
+                    )
+                )
+        return anchors, revocations
+
+    def _advance(
+        self,
+        state: IndexState,
+        block: int,
+        block_hash: str | None,
+        anchors: Sequence[IndexedAnchor],
+        revocations: Sequence[IndexedRevocation],
+        synced_at: datetime | None,
+        head: int,
+    ) -> IndexState:
+        """Writes rows and moves the cursor in one transaction, if the cursor is still where ``state`` says."""
+        values: dict[str, Any] = {"block": block, "block_hash": block_hash}
+        if synced_at is not None:
+            values["updated_at"] = synced_at
+        with Session(self.engine) as s:
+            if not self._move_cursor(s, state, values):
+                raise _Moved
+            for row in (*anchors, *revocations):
+                s.merge(row)  # a row re-read after a rewind replaces the old one
+            s.commit()
+        return IndexState(
+            state.chain_id,
+            state.contract,
+            block,
+            block_hash,
+            synced_at if synced_at is not None else state.synced_at,
+            head,
+        )
+
+    def _move_cursor(self, s: Session, state: IndexState, values: dict[str, Any]) -> bool:
+        stmt = (
+            update(_C_TABLE)
+            .where(
+                _C.contract == state.contract,
+                _C.chain_id == state.chain_id,
+                _C.block == state.block,
+                _C.block_hash.is_not_distinct_from(state.block_hash),
+            )
+            .values(**values)
+        )
+        return s.connection().execute(stmt).rowcount == 1
+
+    def _rewind(self, state: IndexState, head: int) -> IndexState:
+        """Forgets the last ``reorg_depth`` blocks (and marks the index stale in the same transaction)."""
+        safe = max(self.start_block - 1, min(state.block, head) - self.reorg_depth)
+        block = self.rpc.calls([("block", safe)])[0] if safe >= self.start_block else None
+        if safe >= self.start_block and block is None:
+            raise _Moved
+        block_hash = None if block is None else "0x" + block.hash.hex()
+        log.warning("chain index: block %s is no longer on the chain; rewinding to block %s", state.block, safe)
+        with Session(self.engine) as s:
+            if not self._move_cursor(s, state, {"block": safe, "block_hash": block_hash, "updated_at": None}):
+                raise _Moved
+            conn = s.connection()
+            for table in (_A_TABLE, _R_TABLE):
+                conn.execute(delete(table).where(table.c.block > safe))
+            s.commit()
+        self.rewinds += 1
+        return IndexState(state.chain_id, state.contract, safe, block_hash, None, head)
+
+
+# ----------------------------------------------------------------------------------------------------------- reader
+
+
+_STATUS = (
+    select(_C.block, _C.updated_at, _A.agency, _A.anchored_at, _R.reason, _R.revoked_at, _R.replaced_by)
+    .select_from(
+        _C_TABLE.outerjoin(_A_TABLE, _A.root == bindparam("root")).outerjoin(
+            _R_TABLE, and_(_R.root == bindparam("root"), _R.data == bindparam("data"))
+        )
+    )
+    .where(_C.contract == bindparam("contract"), _C.chain_id == bindparam("chain_id"))
+)
+
+
+class IndexedStatusReader:
+    """``ChainStatusReader`` over the index: fresh answers only, else ChainIndexStale (or the ``fallback``'s).
+
+    One SQL statement reads the cursor and the document's anchor and revocation together, so the freshness it tests
+    is the freshness of the rows it returns.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        indexer: ChainIndexer,
+        clock: Callable[[], datetime],
+        max_age: timedelta,
+        fallback: ChainStatusReader | None = None,
+    ) -> None:
+        self.engine = engine
+        self.indexer = indexer
+        self.clock = clock
+        self.max_age = max_age
+        self.fallback = fallback
+
+    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+        return self.read(root, data)[0]
+
+    def read(self, root: bytes, data: bytes) -> tuple[DocumentChainStatus, StateSource]:
+        """The status of ``data`` under ``root`` and where it came from."""
+        if len(root) != 32 or len(data) != 32:
+            raise ChainIndexStale("root and data are 32 bytes")
+        chain_id, contract = self.indexer.key
+        params = {"root": root, "data": data, "contract": contract, "chain_id": chain_id}
+        with self.engine.connect() as conn:
+            row = conn.execute(_STATUS, params).first()
+        synced_at = _utc(row.updated_at) if row is not None else None
+        if row is None or synced_at is None or self.clock() - synced_at > self.max_age:
+            if self.fallback is not None:
+                return self.fallback.status(root, data), StateSource("chain")
+            when = _iso(synced_at) or "never"
+            raise ChainIndexStale(f"the chain index is stale (last synced {when}, maximum age {self.max_age})")
+        source = StateSource("index", int(row.block), synced_at)
+        if row.agency is None:
+            return DocumentChainStatus(anchorer=None, anchored_at=None), source
+        status = DocumentChainStatus(
+            anchorer=row.agency,
+            anchored_at=_utc(row.anchored_at),
+            reason=int(row.reason or 0),
+            revoked_at=_utc(row.revoked_at),
+            replaced_by=bytes(row.replaced_by) if row.replaced_by is not None else None,
+        )
+        return status, source
