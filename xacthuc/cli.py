@@ -38,10 +38,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
 def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
-    settings = load_settings(data_dir)
-    if overrides:
-        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    return settings
+    return load_settings(data_dir, **overrides)
 
 
 def fail(message: str, code: str = "ERROR", exit_code: int = 2, as_json: bool = False) -> typer.Exit:
@@ -93,11 +90,12 @@ def serve(
 def _print_dev_credentials(path: Path) -> None:
     """Shown once, on the terminal only (never logged): the demo agencies' API keys of a fresh data dir."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    err.print(f"[bold]New data dir: demo credentials (also in {path}, mode 0600). They are shown only once.[/bold]")
+    lines = [f"New data dir: demo credentials (also in {path}, mode 0600). They are shown only once."]
     if data.get("admin_token"):
-        err.print(f"  city admin token: {data['admin_token']}")
+        lines.append(f"  city admin token: {data['admin_token']}")
     for agency in data.get("agencies", []):
-        err.print(f"  {agency['name']} ({agency['id']}, {', '.join(agency['roles'])}): {agency['api_key']}")
+        lines.append(f"  {agency['name']} ({agency['id']}; {', '.join(agency['roles'])}):\n    {agency['api_key']}")
+    print("\n".join(lines), file=sys.stderr)  # plain print: a wrapped key would be copied wrong
 
 
 @app.command("worker")

@@ -17,7 +17,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
     rpc_url: str | None = Field(default=None, description="Ethereum JSON-RPC URL; unset: start the embedded anvil")
     registry_address: str | None = Field(default=None, description="DocumentRegistry address on rpc_url")
-    public_url: str = Field(default="http://127.0.0.1:8000", description="Base of verification links")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base of verification links (default: this server's address)"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     batch_interval: float = Field(default=2.0, gt=0, description="Seconds the oldest leaf may wait")
@@ -44,9 +46,21 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'xacthuc.db').resolve()}"
 
 
-def load_settings(data_dir: Path | None = None) -> Settings:
-    """Read the settings; an explicit ``--data-dir`` wins over the environment."""
+_WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognised here, never bound
+
+
+def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    """Read the settings; explicit command-line values (``--data-dir``, ``--port``, ...) win over the environment.
+
+    Without ``XACTHUC_PUBLIC_URL``, verification links point at this server's own address.
+    """
     settings = Settings()
+    update: dict[str, object] = {k: v for k, v in overrides.items() if v is not None}
     if data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": data_dir})
-    return settings
+        update["data_dir"] = data_dir
+    if "public_url" not in settings.model_fields_set:
+        host = str(update.get("host", settings.host))
+        if host in _WILDCARDS:  # a wildcard is no address to put in a link
+            host = "127.0.0.1"
+        update["public_url"] = f"http://{host}:{update.get('port', settings.port)}"
+    return settings.model_copy(update=update) if update else settings
