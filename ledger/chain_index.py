@@ -141,7 +141,9 @@ class StateSource:
 
 
 class ChainIndexStale(ChainUnavailable):
-    """The chain index has not been synced with the chain within its maximum age, so it cannot vouch for anything."""
+    """The chain index was not synced with the chain recently enough to answer."""
+
+    code = "CHAIN_INDEX_STALE"
 
 
 def _iso(t: datetime | None) -> str | None:
