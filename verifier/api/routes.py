@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from keys.errors import InvalidInput
@@ -143,6 +143,27 @@ def build_router(
     @router.get("/v", response_class=HTMLResponse, include_in_schema=False)
     def verify_page() -> HTMLResponse:
         return HTMLResponse(_PAGE)
+
+    return router
+
+
+OFFLINE_BUNDLE_MAX_AGE = 120  # seconds: a verifier that syncs often gets a bundle at most this much older
+
+
+def build_offline_router(*, bundle: Callable[[], str], max_age: int = OFFLINE_BUNDLE_MAX_AGE) -> APIRouter:
+    """``GET /v1/offline-bundle``: the signed offline bundle (``verifier.offline``), public, cached ``max_age``."""
+    router = APIRouter(tags=["verify"])
+
+    @router.get(
+        "/v1/offline-bundle",
+        response_class=Response,
+        responses={200: {"content": {"application/jwt": {"schema": {"type": "string"}}}}},
+    )
+    async def offline_bundle() -> Response:
+        """Trust list, status lists and anchored roots with revocations, signed by the city root key, with an
+        expiry: verify it with ``xacthuc verify INPUT --offline BUNDLE --trust-root ROOT.jwk``."""
+        token = await run_in_threadpool(bundle)
+        return Response(token, media_type="application/jwt", headers={"Cache-Control": f"public, max-age={max_age}"})
 
     return router
 

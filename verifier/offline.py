@@ -1,0 +1,547 @@
+"""Offline verification: a bundle, signed by the city root key, that lets a verifier with no network decide.
+
+The bundle is a compact JWS (ES256, header ``typ: xacthuc-offline-bundle+jwt``, ``application/jwt``) whose payload
+is::
+
+    {"v": 1, "iat": 1767225600, "exp": 1767312000,
+     "trust_list": "<the signed trust list JWS, as is>",
+     "status_lists": {"<uri>": "<status list JWT signed by its issuer, as is>", ...},
+     "registry": {"chain_id": 31337, "contract": "0x...", "block": 1234,
+                  "roots": [{"root": "<hex>", "anchorer": "0x...", "anchored_at": 1767225000, "block": 1200,
+                             "tx": "0x...", "leaves": "<hex of the leaf hashes, 64 characters each>"}],
+                  "revoked": [{"root": "<hex>", "data": "<hex>", "reason": 1, "revoked_at": 1767225300,
+                               "replaced_by": "<hex>" | null, "replacement": {"number", "document_id"} | null}]}}
+
+A large ``registry`` (hex leaves, more than 4 KiB of JSON) travels as ``registry_z``: base64url of its zlib
+compressed JSON (read back with a hard limit). ``exp`` is ``iat`` + the TTL, capped by the embedded trust list's
+expiry. ``verify_offline_bundle`` checks the signature against the *pinned* root, the expiry and the embedded trust
+list, and returns an :class:`OfflineState` that stands in for the chain (``status(root, data)``), the proof store
+(``proof_for(leaf)``, from the roots' leaves) and the status list fetcher, so ``verify_document`` and
+``verify_credential`` run unchanged. Never ``valid`` without a fresh revocation state: an expired bundle is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from keys.errors import InvalidInput, JwsSignatureInvalid, SignatureError, TrustListError, XacthucError
+from keys.jwk import checked_public_jwk
+from keys.jws import decode_unverified, sign_jws, verify_jws
+from keys.protocols import Signer
+from keys.trust_list import DEFAULT_TTL as DEFAULT_TRUST_TTL
+from keys.trust_list import TrustList, verify_trust_list
+from keys.validity import epoch, utc
+from ledger.merkle import leaf_hash
+from ledger.proof import DocumentChainStatus, Proof
+from ledger.receipt import Registry
+
+from ._offline_db import AnchoredRoot, Revocation, read_revocations, read_roots, read_status_lists
+from ._offline_format import (
+    OfflineBundleError,
+    OfflineBundleExpired,
+    OfflineBundleSignatureInvalid,
+    OfflineBundleTooLarge,
+    OfflineBundleTrustListInvalid,
+    OfflineBundleUntrusted,
+    OfflineRegistryUnavailable,
+    OfflineStatusListMissing,
+    parse_revocation,
+    parse_root,
+    registry_section,
+    req_int,
+    req_str,
+    req_time,
+    tree_levels,
+)
+from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_registry
+from .credential import verify_credential
+from .document import verify_document
+from .payload import PayloadKind, parse_payload
+from .report import Report, Status
+
+if TYPE_CHECKING:
+    from keys.bootstrap import City
+
+__all__ = [
+    "DEFAULT_TTL",
+    "TYP",
+    "OfflineBundleError",
+    "OfflineBundleExpired",
+    "OfflineBundleSignatureInvalid",
+    "OfflineBundleSource",
+    "OfflineBundleTooLarge",
+    "OfflineBundleTrustListInvalid",
+    "OfflineBundleUntrusted",
+    "OfflineRegistryUnavailable",
+    "OfflineState",
+    "OfflineStatusListMissing",
+    "annotate",
+    "build_offline_bundle",
+    "city_bundle_builder",
+    "is_offline_bundle",
+    "offline_bundle_payload",
+    "sign_offline_bundle",
+    "verify_bundle_offline",
+    "verify_offline",
+    "verify_offline_bundle",
+]
+
+TYP = "xacthuc-offline-bundle+jwt"
+VERSION = 1
+DEFAULT_TTL = timedelta(hours=24)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+COMPRESS_OVER = 4096  # bytes of registry JSON
+MAX_TOKEN = 1 << 20  # keys.jws refuses longer tokens: never publish a bundle nobody can verify
+
+
+# ---------------------------------------------------------------------------------------------------------- producing
+def _b64u(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _registry_json(
+    registry: Registry, block: int, roots: list[AnchoredRoot], revocations: list[Revocation]
+) -> dict[str, Any]:
+    return {
+        "chain_id": registry.chain_id,
+        "contract": registry.hex_address,
+        "block": block,
+        "roots": [
+            {
+                "root": r.root.hex(),
+                "anchorer": r.anchorer,
+                "anchored_at": epoch(r.anchored_at),
+                "block": r.block,
+                "tx": r.tx_hash,
+                "leaves": b"".join(r.leaves).hex(),
+            }
+            for r in roots
+        ],
+        "revoked": [
+            {
+                "root": v.root.hex(),
+                "data": v.data.hex(),
+                "reason": v.reason,
+                "revoked_at": epoch(v.revoked_at),
+                "replaced_by": None if v.replaced_by is None else v.replaced_by.hex(),
+                "replacement": v.replacement,
+            }
+            for v in revocations
+        ],
+    }
+
+
+def offline_bundle_payload(
+    *,
+    trust_list: str,
+    status_lists: Mapping[str, str],
+    registry: Registry | None,
+    block: int | None,
+    roots: list[AnchoredRoot],
+    revocations: list[Revocation],
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+) -> dict[str, Any]:
+    """The payload the root signs. ``exp`` is ``now + ttl``, capped at the trust list's own expiry."""
+    _, tl_payload = decode_unverified(trust_list)
+    tl_exp = json.loads(tl_payload).get("expires_at")
+    exp = epoch(now + ttl)
+    if isinstance(tl_exp, int) and not isinstance(tl_exp, bool):
+        exp = min(exp, tl_exp)
+    payload: dict[str, Any] = {
+        "v": VERSION,
+        "iat": epoch(now),
+        "exp": exp,
+        "trust_list": trust_list,
+        "status_lists": dict(status_lists),
+    }
+    if registry is None:
+        payload["registry"] = None
+        return payload
+    known_block = max((r.block for r in roots), default=0)
+    reg = _registry_json(registry, max(block or 0, known_block), roots, revocations)
+    raw = json.dumps(reg, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(raw) > COMPRESS_OVER:
+        payload["registry_z"] = _b64u(zlib.compress(raw, 9))
+    else:
+        payload["registry"] = reg
+    return payload
+
+
+def sign_offline_bundle(root_signer: Signer, payload: Mapping[str, Any]) -> str:
+    """The bundle JWS, signed by the city root key (ES256)."""
+    if root_signer.alg != "ES256":
+        raise InvalidInput("the city root key is ES256")
+    token = sign_jws(root_signer, payload, {"typ": TYP})
+    if len(token) > MAX_TOKEN:
+        raise OfflineBundleTooLarge(f"the offline bundle would be {len(token)} characters, over {MAX_TOKEN}")
+    return token
+
+
+def build_offline_bundle(
+    session: Session,
+    *,
+    root_signer: Signer,
+    trust_list: str,
+    registry: Registry | None,
+    block: int | None,
+    signer_for: Callable[[str], Signer],
+    status_base_url: str,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+) -> str:
+    """The signed offline bundle from this server's database: the trust list as given, every issuer's status lists
+    (signed by their issuers, living at least ``ttl``), and the registry state (confirmed roots with their leaves,
+    recorded revocations). ``block`` is the chain's head when known (else the newest anchor's block)."""
+    now = utc(now).replace(microsecond=0)
+    status_lists = read_status_lists(
+        session, signer_for, status_base_url=status_base_url, now=now, lifetime=max(ttl, timedelta(days=1))
+    )
+    roots = read_roots(session) if registry is not None else []
+    revocations = read_revocations(session) if registry is not None else []
+    payload = offline_bundle_payload(
+        trust_list=trust_list,
+        status_lists=status_lists,
+        registry=registry,
+        block=block,
+        roots=roots,
+        revocations=revocations,
+        now=now,
+        ttl=ttl,
+    )
+    return sign_offline_bundle(root_signer, payload)
+
+
+class OfflineBundleSource:
+    """The server side of ``GET /v1/offline-bundle``: builds the bundle at most once per ``max_age`` (a burst of
+    downloads reuses it) and never serves one with less than half its lifetime left."""
+
+    def __init__(
+        self,
+        build: Callable[[datetime], str],
+        clock: Callable[[], datetime],
+        max_age: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self._build = build
+        self._clock = clock
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._cached: tuple[datetime, str] | None = None
+
+    def __call__(self) -> str:
+        with self._lock:
+            now = self._clock()
+            if self._cached is not None and timedelta(0) <= now - self._cached[0] < self.max_age:
+                return self._cached[1]
+            token = self._build(now)
+            self._cached = (now, token)
+            return token
+
+
+def city_bundle_builder(
+    *,
+    engine: Engine,
+    city: Callable[[], City],
+    registry: Callable[[], Any],
+    status_base_url: str,
+    ttl: timedelta = DEFAULT_TTL,
+) -> Callable[[datetime], str]:
+    """``build(now)`` for :class:`OfflineBundleSource` from the composition root's parts: the city (root key, trust
+    list, issuers' keys), the registry client (``chain_id``, ``address``, ``block_number``; raising when there is no
+    chain) and the database."""
+
+    def build(now: datetime) -> str:
+        c = city()
+        reg: Registry | None = None
+        block: int | None = None
+        try:
+            client = registry()
+            reg = Registry.of(int(client.chain_id), str(client.address))
+        except XacthucError:
+            client = None
+        if client is not None:
+            try:
+                block = int(client.block_number)
+            except Exception:  # the chain is down: the database's state is still current; report its newest block
+                block = None
+        with Session(engine) as session:
+            return build_offline_bundle(
+                session,
+                root_signer=c.root_signer,
+                trust_list=c.build_trust_list(now, ttl=max(ttl, DEFAULT_TRUST_TTL)),
+                registry=reg,
+                block=block,
+                signer_for=lambda agency_id: c.keyring(agency_id).signer(now),
+                status_base_url=status_base_url,
+                now=now,
+                ttl=ttl,
+            )
+
+    return build
+
+
+def is_offline_bundle(text: str) -> bool:
+    """Whether ``text`` looks like an offline bundle (a compact JWS of our ``typ``), not a JSON proof bundle."""
+    text = text.strip()
+    if text.startswith("{") or text.count(".") != 2:
+        return False
+    try:
+        header, _ = decode_unverified(text)
+    except SignatureError:
+        return False
+    return header.get("typ") == TYP
+
+
+# ---------------------------------------------------------------------------------------------------------- verifying
+@dataclass
+class OfflineState:
+    """A verified offline bundle: the trust list, and stand-ins for the chain, the proof store and status lists."""
+
+    iat: datetime
+    exp: datetime
+    trust_list: TrustList
+    registry: Registry | None
+    block: int | None
+    roots: dict[bytes, AnchoredRoot]
+    revocations: dict[tuple[bytes, bytes], Revocation]
+    status_lists: dict[str, str]
+    _leaf_index: dict[bytes, tuple[bytes, int]] | None = field(default=None, repr=False)
+    _trees: dict[bytes, list[list[bytes]]] = field(default_factory=dict, repr=False)
+
+    def require_fresh(self, now: datetime) -> None:
+        """Refuse to decide anything once the bundle has expired."""
+        if utc(now) >= self.exp:
+            raise OfflineBundleExpired(f"the offline bundle expired at {_iso(self.exp)}; download a new one")
+
+    def info(self) -> dict[str, Any]:
+        """What a report says about where its revocation state came from."""
+        out: dict[str, Any] = {"iat": _iso(self.iat), "exp": _iso(self.exp)}
+        if self.registry is not None:
+            out |= {"block": self.block, "chain_id": self.registry.chain_id, "contract": self.registry.hex_address}
+        return out
+
+    # -- ledger.proof.ChainStatusReader
+    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+        """The registry's ``status(root, data)`` as of the bundle: an unknown root is not anchored."""
+        if self.registry is None:
+            raise OfflineRegistryUnavailable("the offline bundle carries no registry state")
+        anchored = self.roots.get(bytes(root))
+        if anchored is None:
+            return DocumentChainStatus(anchorer=None, anchored_at=None)
+        revoked = self.revocations.get((bytes(root), bytes(data)))
+        if revoked is None:
+            return DocumentChainStatus(anchorer=anchored.anchorer, anchored_at=anchored.anchored_at)
+        return DocumentChainStatus(
+            anchorer=anchored.anchorer,
+            anchored_at=anchored.anchored_at,
+            reason=revoked.reason,
+            revoked_at=revoked.revoked_at,
+            replaced_by=revoked.replaced_by,
+        )
+
+    def proof_for(self, leaf: bytes) -> Proof | None:
+        """The proof of the document whose commitment is ``leaf``, rebuilt from its root's leaves; None if absent."""
+        if self.registry is None:
+            return None
+        if self._leaf_index is None:
+            self._leaf_index = {h: (r.root, i) for r in self.roots.values() for i, h in enumerate(r.leaves)}
+        found = self._leaf_index.get(leaf_hash(leaf))
+        if found is None:
+            return None
+        root, index = found
+        anchored = self.roots[root]
+        levels = self._trees.get(root)
+        if levels is None:
+            levels = self._trees[root] = tree_levels(anchored.leaves)
+        path = []
+        for level in levels[:-1]:
+            if index ^ 1 < len(level):
+                path.append(level[index ^ 1])
+            index >>= 1
+        return Proof(
+            root=root,
+            path=tuple(path),
+            leaf=bytes(leaf),
+            chain_id=self.registry.chain_id,
+            contract=self.registry.hex_address,
+            tx_hash=anchored.tx_hash,
+            block=anchored.block,
+            anchored_at=anchored.anchored_at,
+        )
+
+    def replacement_for(self, leaf: bytes) -> dict[str, Any] | None:
+        """The number and id of a replacement named by a revocation in the bundle."""
+        return next(
+            (dict(v.replacement) for v in self.revocations.values() if v.replaced_by == leaf and v.replacement),
+            None,
+        )
+
+    def fetch_status_list(self, uri: str) -> str:
+        """A ``status_fetcher``: the embedded token for ``uri`` (verified by the credential pipeline)."""
+        token = self.status_lists.get(uri)
+        if token is None:
+            raise OfflineStatusListMissing("the offline bundle holds no status list at this URI")
+        return token
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _verified_claims(token: str, pinned_root_jwk: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        root = checked_public_jwk(dict(pinned_root_jwk))
+    except InvalidInput as exc:
+        raise OfflineBundleError(f"the pinned root key is unusable: {exc.message}") from None
+    if not isinstance(token, str) or len(token) > MAX_TOKEN:
+        raise OfflineBundleError("not an offline bundle (a compact JWS of at most 1 MiB)")
+    try:
+        header, _ = decode_unverified(token.strip())
+    except SignatureError:
+        raise OfflineBundleSignatureInvalid("the offline bundle is not an intact compact JWS") from None
+    if header.get("kid") != root["kid"]:
+        raise OfflineBundleUntrusted("the offline bundle is not signed by the pinned city root key")
+    try:
+        claims = verify_jws(token.strip(), root, ("ES256",)).claims()
+    except JwsSignatureInvalid:
+        raise OfflineBundleSignatureInvalid("the offline bundle's signature does not verify") from None
+    except SignatureError as exc:
+        raise OfflineBundleSignatureInvalid(f"the offline bundle is not an intact JWS ({exc.code})") from None
+    if header.get("typ") != TYP:  # a trust list is root-signed too: never take one for a bundle
+        raise OfflineBundleError("the token is not an offline bundle")
+    return header, claims
+
+
+def verify_offline_bundle(token: str, pinned_root_jwk: Mapping[str, Any], now: datetime) -> OfflineState:
+    """Verify an offline bundle against the pinned city root key: signature, ``typ``, expiry, embedded trust list.
+
+    Raises a typed :class:`OfflineBundleError` (never returns a state that could make an answer ``valid``) for a
+    bad signature, a foreign signer, an expired bundle, or a trust list that does not verify.
+    """
+    _, claims = _verified_claims(token, pinned_root_jwk)
+    now = utc(now)
+    if claims.get("v") != VERSION:
+        raise OfflineBundleError(f"unsupported offline bundle version {claims.get('v')!r}")
+    iat, exp = req_time(claims, "iat", "bundle"), req_time(claims, "exp", "bundle")
+    if exp <= now:
+        raise OfflineBundleExpired(f"the offline bundle expired at {_iso(exp)}; download a new one")
+    if iat > now + MAX_CLOCK_SKEW:
+        raise OfflineBundleError("the offline bundle is issued in the future")
+    try:
+        trust = verify_trust_list(req_str(claims, "trust_list", "bundle"), pinned_root_jwk, now)
+    except TrustListError as exc:
+        raise OfflineBundleTrustListInvalid(f"the embedded trust list: {exc.code}: {exc.message}") from None
+    lists = claims.get("status_lists")
+    if not isinstance(lists, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in lists.items()):
+        raise OfflineBundleError("status_lists must map URIs to tokens")
+    section = registry_section(claims)
+    registry, block = None, None
+    roots: dict[bytes, AnchoredRoot] = {}
+    revocations: dict[tuple[bytes, bytes], Revocation] = {}
+    if section is not None:
+        try:
+            registry = Registry.of(req_int(section, "chain_id", "registry"), req_str(section, "contract", "registry"))
+        except InvalidInput as exc:
+            raise OfflineBundleError(f"registry: {exc.message}") from None
+        block = req_int(section, "block", "registry")
+        raw_roots, raw_revoked = section.get("roots"), section.get("revoked")
+        if not isinstance(raw_roots, list) or not isinstance(raw_revoked, list):
+            raise OfflineBundleError("registry.roots and registry.revoked must be arrays")
+        roots = {r.root: r for r in map(parse_root, raw_roots)}
+        revocations = {(v.root, v.data): v for v in map(parse_revocation, raw_revoked)}
+    return OfflineState(iat, exp, trust, registry, block, roots, revocations, dict(lists))
+
+
+# ------------------------------------------------------------------------------------------------- verifying inputs
+_OFFLINE_CHECKS = frozenset({"anchored", "not_revoked", "status"})
+
+
+def annotate(report: Report, state: OfflineState) -> Report:
+    """Mark the checks whose answer came from the bundle: ``data.offline_bundle`` = iat, exp, block, registry."""
+    info = state.info()
+    report.checks = [
+        replace(c, data={**c.data, "offline_bundle": info})
+        if c.name in _OFFLINE_CHECKS and c.status is not Status.SKIPPED
+        else c
+        for c in report.checks
+    ]
+    return report
+
+
+class _OtherRegistry:
+    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+        raise OfflineRegistryUnavailable("the offline bundle holds the state of another registry")
+
+
+def verify_offline(
+    state: OfflineState,
+    payload: str,
+    *,
+    now: datetime,
+    file_bytes: bytes | None = None,
+    audience: str | None = None,
+    nonce: str | None = None,
+    freshness: timedelta = timedelta(minutes=5),
+) -> Report:
+    """Verify a QR text, link or payload (document or citizen ID) with only the offline bundle."""
+    state.require_fresh(now)
+    parsed = parse_payload(payload)
+    if parsed.kind is PayloadKind.DOCUMENT:
+        report = verify_document(
+            parsed.payload,
+            resolver=state.trust_list,
+            proof_source=state.proof_for,
+            chain=state,
+            now=now,
+            file_bytes=file_bytes,
+            registry=state.registry,
+            replacement_lookup=state.replacement_for,
+        )
+    else:
+        report = verify_credential(
+            parsed.payload, state.trust_list, state.fetch_status_list, now, audience, nonce, freshness
+        )
+    return annotate(report, state)
+
+
+def verify_bundle_offline(
+    state: OfflineState, bundle: Mapping[str, Any], *, now: datetime, file_bytes: bytes | None = None
+) -> Report:
+    """Verify a JSON proof bundle with the offline bundle's trust list and registry state (not the proof
+    bundle's own trust list, which is older). A proof bundle made before anchoring finds its proof in the bundle."""
+    state.require_fresh(now)
+    if not isinstance(bundle, Mapping) or bundle.get("type") != BUNDLE_TYPE:
+        raise BundleInvalid("not a xacthuc proof bundle")
+    payload = bundle.get("payload")
+    if not isinstance(payload, str):
+        raise BundleInvalid("payload must be the receipt payload text")
+    registry = bundle_registry(bundle)
+    raw_proof = bundle.get("proof")
+    if raw_proof is not None and not isinstance(raw_proof, Mapping):
+        raise BundleInvalid("proof must be an object")
+    proof = None if raw_proof is None else Proof.from_dict(raw_proof)
+
+    def proof_source(leaf: bytes) -> Proof | None:
+        return proof if proof is not None else state.proof_for(leaf)
+
+    report = verify_document(
+        payload,
+        resolver=state.trust_list,
+        proof_source=proof_source,
+        chain=state if registry == state.registry else _OtherRegistry(),
+        now=now,
+        file_bytes=file_bytes,
+        registry=registry,
+        replacement_lookup=state.replacement_for,
+    )
+    return annotate(report, state)
