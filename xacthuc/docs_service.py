@@ -2,13 +2,16 @@
 
 The server verifies against a trust list it builds from its own keystore and then verifies like any third party
 (``verify_trust_list`` against the city root), cached for ``TRUST_TTL``. Proofs come from its database, the
-revocation state from the registry (one ``eth_call``), citizen ID status lists from its own database.
+revocation state from the chain index while it runs and is fresh (else one ``eth_call``: ``Services.chain_reader``),
+citizen ID status lists from its own database. The report's ``anchored`` and ``not_revoked`` checks say where the
+chain state came from and, from the index, which block it is current to and when it was synced.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,9 +24,10 @@ from keys.api import require
 from keys.errors import XacthucError
 from keys.trust_list import TrustList, verify_trust_list
 from ledger.api import build_router as documents_router
-from ledger.documents import RegistryStatusReader, proof_for, replacement_for
+from ledger.chain_index import IndexedStatusReader, StateSource
+from ledger.documents import proof_for, replacement_for
 from ledger.errors import ChainUnavailable
-from ledger.proof import DocumentChainStatus
+from ledger.proof import ChainStatusReader, DocumentChainStatus
 from ledger.receipt import Registry
 from verifier.api import build_router as verify_router
 from verifier.credential import verify_credential
@@ -48,6 +52,39 @@ class _NoChain:
 
     def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
         raise ChainUnavailable("no chain is configured")
+
+
+class _Recorded:
+    """One verification's chain reader, remembering where its answer came from (for the report)."""
+
+    def __init__(self, reader: ChainStatusReader) -> None:
+        self.reader = reader
+        self.source: StateSource | None = None
+
+    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+        if isinstance(self.reader, IndexedStatusReader):
+            status, self.source = self.reader.read(root, data)
+            return status
+        status = self.reader.status(root, data)
+        self.source = StateSource("chain")
+        return status
+
+
+_CHAIN_CHECKS = ("anchored", "not_revoked")
+
+
+def _with_source(report: Report, source: StateSource | None) -> Report:
+    """The chain checks, annotated with where their state came from (and the index's block and sync time)."""
+    if source is None:
+        return report
+    state = source.to_dict()
+    for i, check in enumerate(report.checks):
+        if check.name in _CHAIN_CHECKS and check.status in ("valid", "invalid"):
+            message = check.message
+            if source.block is not None and check.name == "not_revoked":
+                message += f" (revocation state current to block {state['block']}, synced at {state['synced_at']})"
+            report.checks[i] = replace(check, message=message, data={**check.data, "chain_state": state})
+    return report
 
 
 class ServerVerifier:
@@ -100,10 +137,10 @@ class ServerVerifier:
     def _document(self, session: Session, payload: str, file: bytes | None, trust: TrustList, now: datetime) -> Report:
         try:
             registry: Registry | None = self.registry()
-            chain: Any = RegistryStatusReader(self.services.registry())
+            chain = _Recorded(self.services.chain_reader())
         except XacthucError:
-            registry, chain = None, _NoChain()
-        return verify_document(
+            registry, chain = None, _Recorded(_NoChain())
+        report = verify_document(
             payload,
             resolver=trust,
             proof_source=lambda leaf: proof_for(session, leaf),
@@ -113,6 +150,7 @@ class ServerVerifier:
             registry=registry,
             replacement_lookup=lambda leaf: replacement_for(session, leaf),
         )
+        return _with_source(report, chain.source)
 
     def _status_fetcher(self, session: Session, now: datetime) -> Callable[[str], str]:
         base = self.services.settings.public_url + "/v1/status-lists"

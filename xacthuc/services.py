@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from sqlmodel import Session
 from keys.bootstrap import City
 from ledger.anchoring import Anchorer, WorkerConfig
 from ledger.chain import RegistryClient
+from ledger.chain_index import ChainIndexer, IndexedStatusReader
+from ledger.documents import RegistryStatusReader
 from ledger.errors import ChainUnavailable
 from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts
 from xacthuc.database import migrate
@@ -39,6 +42,10 @@ class Services:
     signing_accounts: dict[str, Any] = field(default_factory=dict)
     worker: WorkerThread | None = None
     city: City | None = None
+    #: Whether building the HTTP app starts the chain index (``build_services`` sets it: ``serve``, API replicas).
+    serve_index: bool = False
+    indexer: ChainIndexer | None = None
+    index_thread: IndexerThread | None = None
 
     def registry(self) -> RegistryClient:
         if self.registry_client is None:
@@ -56,8 +63,11 @@ class Services:
             yield session
 
     def routers(self) -> list[APIRouter]:
+        """The HTTP routes; their verifications read the chain index, so this starts it when ``serve_index``."""
         from xacthuc.routers import build_routers
 
+        if self.serve_index:
+            self.start_indexer()
         return build_routers(self)
 
     def worker_config(self) -> WorkerConfig:
@@ -76,7 +86,28 @@ class Services:
         self.worker = WorkerThread(self.anchorer(), WorkerLock(self.engine, self.settings.data_dir))
         self.worker.start()
 
+    def start_indexer(self, poll: float = 0.5) -> ChainIndexer | None:
+        """Follow the registry's events into the chain index, in a thread (None: no chain, or the index is off)."""
+        if self.indexer is not None or self.registry_client is None or self.settings.index_max_age <= 0:
+            return self.indexer
+        self.indexer = ChainIndexer(self.engine, self.registry_client, self.clock)
+        self.index_thread = IndexerThread(self.indexer, poll=poll)
+        self.index_thread.start()
+        return self.indexer
+
+    def chain_reader(self) -> IndexedStatusReader | RegistryStatusReader:
+        """How verifications read the registry: the chain index while it runs (falling back to a direct
+        ``eth_call`` when it is stale), else one ``eth_call`` per verification."""
+        direct = RegistryStatusReader(self.registry())
+        if self.indexer is None:
+            return direct
+        max_age = timedelta(seconds=self.settings.index_max_age)
+        return IndexedStatusReader(self.engine, self.indexer, self.clock, max_age, fallback=direct)
+
     def close(self) -> None:
+        if self.index_thread is not None:
+            self.index_thread.stop()
+            self.index_thread = None
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
@@ -96,7 +127,7 @@ def build_services(settings: Settings, *, start_node: bool = True, with_chain: b
     prepare_data_dir(settings)
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
-    services = Services(settings=settings, engine=engine)
+    services = Services(settings=settings, engine=engine, serve_index=with_chain)
     from xacthuc.citysetup import attach_city
 
     attach_city(services)
@@ -121,3 +152,43 @@ def attach_chain(services: Services, *, start_node: bool = True) -> None:
         fund_dev_accounts(w3, [admin.address, *accounts])
     services.registry_client = ensure_registry(settings, w3, admin, admin.address)
     services.signing_accounts = accounts
+
+
+class IndexerThread:
+    """Runs ``ChainIndexer.sync`` every ``poll`` seconds; while the node is down, backs off up to ``max_backoff``.
+
+    It only reads the chain, so every API replica may run one: their writes to shared tables are conditional on
+    the cursor they read, and a replica that finds the cursor moved just reloads it.
+    """
+
+    def __init__(self, indexer: ChainIndexer, poll: float = 0.5, max_backoff: float = 8.0) -> None:
+        self.indexer = indexer
+        self.poll = poll
+        self.max_backoff = max_backoff
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chain-indexer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.indexer.sync()
+                if self.failures:
+                    log.info("chain index: syncing again after %d failed attempts", self.failures)
+                self.failures = 0
+            except ChainUnavailable as exc:
+                if self.failures == 0:  # once per outage; meanwhile the index ages and goes stale
+                    log.warning("chain index: the node cannot be read (%s); backing off", exc)
+                self.failures += 1
+            except Exception:
+                log.exception("chain index: sync failed")
+                self.failures += 1
+            delay = self.poll if self.failures == 0 else min(self.poll * 2**self.failures, self.max_backoff)
+            self._stop.wait(delay)

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     chain_id: int = 31337
     dev_mode: bool = Field(default=True, description="Generate a dev passphrase and demo agencies")
     kb_freshness_seconds: int = Field(default=300, ge=1)
+    index_max_age: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds the chain index may lag behind the chain and still answer verifications over HTTP "
+        "(bounds the revocation latency); 0: no index, every verification reads the chain",
+    )
 
     @field_validator("public_url")
     @classmethod
