@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -390,22 +390,56 @@ def _print_report(report: Report, as_json: bool) -> None:
         out.print(escape(f"  [{check['status']}] {check['name']}: {check['code']} {check['message']}"))
 
 
+def _verify_with_offline_bundle(
+    kind: str, value: Any, token: str, root: dict[str, Any], file: bytes | None, freshness: timedelta
+) -> Report:
+    """With only the signed offline bundle (``verifier.offline``): no chain, no server."""
+    from verifier.offline import verify_bundle_offline, verify_offline, verify_offline_bundle
+
+    now = datetime.now(UTC)
+    state = verify_offline_bundle(token.strip(), root, now)
+    if kind == "bundle":
+        return verify_bundle_offline(state, value, now=now, file_bytes=file)
+    if kind == "image":
+        from verifier.dispatch import VerifyRequest, parsed_input
+
+        value = parsed_input(VerifyRequest(image=value)).payload
+    return verify_offline(state, value, now=now, file_bytes=file, freshness=freshness)
+
+
 def verify_cmd(
     source: Annotated[str, typer.Argument(metavar="INPUT", help="A QR image, the QR text or link, or a bundle JSON")],
     file: Annotated[Path | None, typer.Option("--file", exists=True, help="The document file to compare")] = None,
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Any Ethereum JSON-RPC node")] = None,
-    offline: Annotated[Path | None, typer.Option("--offline", exists=True, help="A proof bundle to use")] = None,
+    offline: Annotated[
+        Path | None,
+        typer.Option(
+            "--offline",
+            exists=True,
+            help="A signed offline bundle (GET /v1/offline-bundle: verify with it alone) or a proof bundle JSON",
+        ),
+    ] = None,
     trust_root: Annotated[Path | None, typer.Option("--trust-root", exists=True, help="The pinned root JWK")] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Verify a document or a citizen ID. Exit 0 valid, 1 any negative verdict, 2 error."""
+    """Verify a document or a citizen ID. Exit 0 valid, 1 any negative verdict, 2 error.
+
+    ``--offline`` takes either a signed offline bundle (a JWS: then nothing else is used, no chain, no server; the
+    root comes from ``--trust-root`` or the data dir) or a proof bundle (JSON: its proof, with the chain)."""
+    from verifier.offline import is_offline_bundle
+
     settings = load_settings(data_dir)
     try:
         kind, value = _read_input(source)
         file_bytes = file.read_bytes() if file is not None else None
-        if kind == "bundle" or offline is not None:
-            bundle = value if kind == "bundle" else json.loads(offline.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+        offline_text = offline.read_text(encoding="utf-8") if offline is not None else None
+        if offline_text is not None and is_offline_bundle(offline_text):
+            root = _root_jwk(trust_root, data_dir)
+            freshness = timedelta(seconds=settings.kb_freshness_seconds)
+            report = _verify_with_offline_bundle(kind, value, offline_text, root, file_bytes, freshness)
+        elif kind == "bundle" or offline_text is not None:
+            bundle = value if kind == "bundle" else json.loads(offline_text)  # type: ignore[arg-type]
             payload = None if kind == "bundle" else value
             if kind == "image":
                 from verifier.dispatch import VerifyRequest, parsed_input
