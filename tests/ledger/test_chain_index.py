@@ -29,6 +29,7 @@ from ledger.errors import ChainUnavailable
 from ledger.merkle import MerkleTree
 from ledger.proof import DocumentChainStatus, Proof, RevocationReason
 from ledger.receipt import Receipt, ReceiptFields, Registry, commitment, sign_receipt
+from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the documents end-to-end stack)
 from verifier.document import verify_document
 from xacthuc.devchain import AnvilNode, anvil_rpc, mine
 
@@ -309,3 +310,30 @@ def test_chain_down_and_stale_index_is_error(engine: Engine, anvil: AnvilNode, i
     with pytest.raises(ChainUnavailable):
         reader.status(batch.tree.root, batch.leaves[0])
     assert issuer.verify(batch, 0, reader) == "error"
+
+
+# ----------------------------------------------------------------------------------------------- through the server
+@pytest.mark.anvil
+def test_server_reports_a_just_revoked_document_within_one_sync(stack: Stack) -> None:  # noqa: F811
+    services = stack.services
+    # An hour of freshness: however slow this machine, the answers below come from the index, not the fallback.
+    services.settings = services.settings.model_copy(update={"index_max_age": 3600.0})
+    indexer = services.indexer = ChainIndexer(services.engine, stack.registry, services.clock)  # synced by hand
+    doc = stack.issue()
+    stack.anchor()
+    indexer.sync()
+    report = stack.verify(doc["verify_url"])
+    assert report["verdict"] == "valid"
+    state = next(c for c in report["checks"] if c["name"] == "not_revoked")["data"]["chain_state"]
+    assert state["source"] == "index" and state["block"] == stack.registry.block_number
+    r = stack.client.post(
+        f"/v1/documents/{doc['id']}/revoke", json={"reason": "annulled"}, headers=stack.auth("ubnd-hcm")
+    )
+    assert r.status_code == 200, r.text
+    indexer.sync()
+    report = stack.verify(doc["verify_url"])
+    assert report["verdict"] == "revoked"
+    check = next(c for c in report["checks"] if c["name"] == "not_revoked")
+    assert check["code"] == "DOC_REVOKED"
+    assert check["data"]["chain_state"]["block"] == stack.registry.block_number
+    assert f"current to block {stack.registry.block_number}" in check["message"]
