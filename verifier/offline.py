@@ -350,9 +350,10 @@ class OfflineState:
         )
 
     def proof_for(self, leaf: bytes) -> Proof | None:
-        """The proof of the document whose commitment is ``leaf``, rebuilt from its root's leaves; None if absent."""
-        if self.registry is None:
-            return None
+        """The proof of the document whose commitment is ``leaf``, rebuilt from its root's leaves; None if absent
+        (not anchored as of the bundle)."""
+        if self.registry is None:  # no registry state: the pipeline reports PROOF_UNAVAILABLE (error), not pending
+            raise OfflineRegistryUnavailable("the offline bundle carries no registry state")
         if self._leaf_index is None:
             self._leaf_index = {h: (r.root, i) for r in self.roots.values() for i, h in enumerate(r.leaves)}
         found = self._leaf_index.get(leaf_hash(leaf))
@@ -497,6 +498,8 @@ def verify_offline(
     state.require_fresh(now)
     parsed = parse_payload(payload)
     if parsed.kind is PayloadKind.DOCUMENT:
+        if state.registry is None:
+            raise OfflineRegistryUnavailable("the offline bundle carries no registry state: it cannot verify documents")
         report = verify_document(
             parsed.payload,
             resolver=state.trust_list,

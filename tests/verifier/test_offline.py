@@ -401,8 +401,9 @@ def test_bundle_without_registry_state_never_says_valid(w: World) -> None:
         status_base_url=STATUS_BASE,
         now=NOW,
     )
-    report = verify_offline(w.state(token), link, now=LATER)
-    assert report.verdict.value != "valid"
+    with pytest.raises(XacthucError) as exc:
+        verify_offline(w.state(token), link, now=LATER)
+    assert exc.value.code == "OFFLINE_REGISTRY_UNAVAILABLE"
 
 
 # ------------------------------------------------------------------------------------------------------------- size
