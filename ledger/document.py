@@ -7,6 +7,7 @@ in docs/qr-payload.md ("Metadata digest").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -82,6 +83,7 @@ DOCUMENT_FIELDS: tuple[str, ...] = (
     "signer_title",
     "signing_form",
 )
+_FIELD_NAMES = frozenset(DOCUMENT_FIELDS)
 _MAX_LENGTHS = {
     "title": 2000,
     "issuing_body": 300,
@@ -95,14 +97,27 @@ _PART_RE = re.compile(r"[^\W_]{1,20}")
 _PREFIX_RE = re.compile(r"^s[oố]\s*:?\s*", re.IGNORECASE)
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGEST_DOMAIN = b"xacthuc:document-metadata:v1"
+_CACHED_CHARS = 2048
 
 
 def normalize_text(value: str, field: str = "text") -> str:
     """NFC, trimmed, internal whitespace runs collapsed to one space; control characters refused."""
-    text = " ".join(unicodedata.normalize("NFC", value).split())
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
+    text = _normalized(value) if len(value) <= _CACHED_CHARS else _normalize(value)
+    if text is None:
         raise DocumentFieldInvalid(field, "contains control or unassigned characters")
     return text
+
+
+def _normalize(value: str) -> str | None:
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    # After the whitespace collapse the only separator left is U+0020, so ``isprintable`` (False exactly for the
+    # categories C* and Z* other than U+0020) refuses Cc, Cf, Cs, Co and Cn, in C rather than a loop per character.
+    # tests/ledger/test_document.py checks this equivalence over every code point.
+    return text if text.isprintable() else None
+
+
+# An archive repeats its issuing body, place and signers thousands of times; long values are not kept.
+_normalized = functools.lru_cache(maxsize=4096)(_normalize)
 
 
 @dataclass(frozen=True)
@@ -144,7 +159,17 @@ def parse_number(value: str) -> DocumentNumber:
     year = int(m["year"]) if m["year"] else None
     if year is not None and not (_EARLIEST.year <= year <= 2100):
         raise DocumentNumberInvalid("the year is out of range")
-    parts = m["rest"].split("-")
+    type_abbr, body = _symbol(m["rest"])
+    return DocumentNumber(serial=serial, year=year, type_abbr=type_abbr, body_abbr=body)
+
+
+@functools.lru_cache(maxsize=1024)
+def _symbol(rest: str) -> tuple[str | None, str]:
+    """The type abbreviation (or None) and the issuing body of a symbol ``[TYPE-]BODY[-UNIT...]``.
+
+    Cached: an agency's archive numbers thousands of documents with a handful of symbols (``QĐ-UBND``).
+    """
+    parts = rest.split("-")
     if not all(_PART_RE.fullmatch(p) for p in parts):
         raise DocumentNumberInvalid("the symbol must be letters and digits separated by '-'")
     type_abbr = _TYPES_BY_UPPER.get(parts[0].upper())
@@ -152,8 +177,7 @@ def parse_number(value: str) -> DocumentNumber:
         parts = parts[1:]
         if not parts:
             raise DocumentNumberInvalid("the issuing body's abbreviation is missing")
-    body = "-".join(p.upper() for p in parts)
-    return DocumentNumber(serial=serial, year=year, type_abbr=type_abbr, body_abbr=body)
+    return type_abbr, "-".join(p.upper() for p in parts)
 
 
 @dataclass(frozen=True)
@@ -240,9 +264,8 @@ def parse_document(fields: Mapping[str, Any], *, today: date | None = None) -> D
 
     ``today`` (the caller's clock) makes a future ``issued_on`` an error. Unknown field names are refused.
     """
-    unknown = sorted(set(fields) - set(DOCUMENT_FIELDS))
-    if unknown:
-        raise DocumentFieldInvalid(unknown[0], "is not a document field")
+    if not _FIELD_NAMES.issuperset(fields):
+        raise DocumentFieldInvalid(sorted(set(fields) - _FIELD_NAMES)[0], "is not a document field")
     raw_number = fields.get("number")
     if raw_number is None or (isinstance(raw_number, str) and not raw_number.strip()):
         raise DocumentFieldMissing("number")
@@ -262,15 +285,23 @@ def parse_document(fields: Mapping[str, Any], *, today: date | None = None) -> D
     )
 
 
-def metadata_digest(document: Document) -> bytes:
+def metadata_digest(document: Document | Mapping[str, Any]) -> bytes:
     """SHA-256 over the domain tag and each field's UTF-8 value, length-prefixed (u32 big-endian), in fixed order.
 
-    An absent ``signing_form`` is the empty string; every other field is non-empty, so the encoding is injective.
+    ``document`` is a :class:`Document` or its :meth:`Document.to_dict` (a caller that has the dict already saves
+    building it again). An absent ``signing_form`` is the empty string; every other field is non-empty, so the
+    encoding is injective.
     """
-    values = document.to_dict()
-    h = hashlib.sha256(_DIGEST_DOMAIN)
+    values = document.to_dict() if isinstance(document, Document) else document
+    parts = [_DIGEST_DOMAIN]
     for name in DOCUMENT_FIELDS:
-        data = unicodedata.normalize("NFC", values[name] or "").encode("utf-8")
-        h.update(len(data).to_bytes(4, "big"))
-        h.update(data)
-    return h.digest()
+        value = values[name] or ""
+        parts.append(_field_bytes(value) if len(value) <= _CACHED_CHARS else _field_bytes.__wrapped__(value))
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_bytes(value: str) -> bytes:
+    # One field's share of the digest; cached since an archive repeats its issuing body, place and signers.
+    data = unicodedata.normalize("NFC", value).encode("utf-8")
+    return len(data).to_bytes(4, "big") + data

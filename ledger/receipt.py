@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import hashlib
 import os
@@ -80,6 +81,8 @@ _KNOWN_FLAGS = _FLAG_REGISTRY | _FLAG_ISSUER_UUID | _FLAG_FULL_KID
 B43_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ$*+-./:"
 _B43_INDEX = {c: i for i, c in enumerate(B43_ALPHABET)}
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+_PAIR_SHIFTS = tuple(range(120, -1, -10))  # 13 pairs: 130 bits, the top 2 always 0
 
 
 # ---------------------------------------------------------------------------------------------------------- codecs
@@ -129,6 +132,14 @@ def b43decode(text: str) -> bytes:
 
 
 def _varint(n: int) -> bytes:
+    if 0 <= n < 0x80:
+        return _BYTES[n]
+    return _long_varint(n)
+
+
+@functools.lru_cache(maxsize=1024)
+def _long_varint(n: int) -> bytes:
+    # Cached: a batch repeats its chain id, issue second and issue dates.
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -138,6 +149,9 @@ def _varint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
+
+
+_BYTES = tuple(bytes([i]) for i in range(256))
 
 
 def _lp(data: bytes) -> bytes:
@@ -331,18 +345,11 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
     """Sign ``fields`` with ``signer`` (ES256 or EdDSA). ``issued_at`` is truncated to whole seconds."""
     if signer.alg not in ("ES256", "EdDSA"):
         raise SignerUnsupported(f"receipts are signed with ES256 or EdDSA, not {signer.alg!r}")
-    if fields.issued_at.tzinfo is None:
+    issued_at = fields.issued_at
+    if issued_at.tzinfo is None:
         raise ReceiptFieldInvalid("issued_at", "must be timezone-aware")
-    fields = ReceiptFields(
-        issuer_id=fields.issuer_id,
-        document_id=fields.document_id,
-        file_sha256=fields.file_sha256,
-        metadata_digest=fields.metadata_digest,
-        issued_at=fields.issued_at.astimezone(UTC).replace(microsecond=0),
-        registry=fields.registry,
-        number=fields.number,
-        issued_on=fields.issued_on,
-    )
+    if issued_at.microsecond or issued_at.tzinfo is not UTC:  # a bulk caller passes whole UTC seconds already
+        fields = dataclasses.replace(fields, issued_at=issued_at.astimezone(UTC).replace(microsecond=0))
     _check_fields(fields)
     kid = kid_bytes(signer.kid)
     if short_kid:
@@ -368,7 +375,9 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
 
 
 # --------------------------------------------------------------------------------------------------- the payload
+@functools.lru_cache(maxsize=256)
 def _uuid_bytes(issuer_id: str) -> bytes | None:
+    # Cached: an issuer id that is not a UUID costs a raised ValueError each time, and ids repeat.
     try:
         u = uuid.UUID(issuer_id)
     except ValueError:
@@ -491,7 +500,7 @@ def new_document_id(now: datetime, randbytes: Callable[[int], bytes] = os.urando
 def document_id_str(raw: bytes) -> str:
     """The 26-character Crockford base32 (ULID) form of a 16-byte document id."""
     n = int.from_bytes(raw, "big")
-    return "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
+    return "".join([_CROCKFORD_PAIRS[(n >> shift) & 1023] for shift in _PAIR_SHIFTS])  # 2 characters per lookup
 
 
 def document_id_from_str(text: str) -> bytes:

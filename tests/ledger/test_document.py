@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
@@ -14,7 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keys.errors import InvalidInput
-from ledger.document import DOCUMENT_FIELDS, Document, metadata_digest, parse_document, parse_number
+from ledger.document import (
+    DOCUMENT_FIELDS,
+    Document,
+    metadata_digest,
+    normalize_text,
+    parse_document,
+    parse_number,
+)
 from ledger.document_errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "documents"
@@ -168,3 +176,46 @@ def test_signing_form_normalised(raw: str, canonical: str | None) -> None:
 def test_date_object_accepted() -> None:
     doc = parse_document(fields(issued_on=date(2024, 7, 15)))
     assert isinstance(doc, Document) and doc.issued_on == date(2024, 7, 15)
+
+
+def test_printable_check_refuses_exactly_the_control_and_unassigned_categories() -> None:
+    # normalize_text relies on str.isprintable() after the whitespace collapse; this pins it to the spec's rule
+    # (categories Cc, Cf, Cs, Co, Cn refused) for every code point of this Python's Unicode database. Whitespace is
+    # collapsed to U+0020 before either rule applies. Mapped in C: a loop per code point takes seconds.
+    chars = list(map(chr, range(0x110000)))
+    kept = list(map(operator.not_, map(str.isspace, chars)))
+    by_category = list(
+        map(
+            operator.and_,
+            kept,
+            map(frozenset({"Cc", "Cf", "Cs", "Co", "Cn"}).__contains__, map(unicodedata.category, chars)),
+        )
+    )
+    by_isprintable = list(map(operator.and_, kept, map(operator.not_, map(str.isprintable, chars))))
+    assert by_isprintable == by_category
+    assert normalize_text("a\u00a0\u2028\t b\x85") == "a b"  # whitespace controls collapse, not refused
+
+
+@pytest.mark.parametrize("bad", ["a\u200bb", "a\x00b", "\ue000", "x\u0378"])
+def test_refused_text_is_refused_every_time_naming_each_field(bad: str) -> None:
+    # normalisation is cached; a refusal is not, and names the field of each call
+    for name in ("title", "place"):
+        with pytest.raises(DocumentFieldInvalid, match=name):
+            parse_document(fields(**{name: bad}))
+
+
+def test_digest_of_the_dict_equals_the_digest_of_the_document() -> None:
+    doc = parse_document(fields())
+    assert metadata_digest(doc.to_dict()) == metadata_digest(doc) == doc.digest()
+    long = Document(**{**doc.__dict__, "title": "Về " * 1500})  # beyond the cached length, built directly
+    assert metadata_digest(long) == metadata_digest(long.to_dict())
+    assert metadata_digest(long) != doc.digest()
+
+
+def test_symbols_are_checked_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(DocumentNumberInvalid, match="symbol"):
+            parse_number("12/QĐ-UB_ND")
+        with pytest.raises(DocumentNumberInvalid, match="missing"):
+            parse_number("12/QĐ")
+    assert parse_number("12/qđ-ubnd").body_abbr == parse_number("13/QĐ-UBND").body_abbr == "UBND"

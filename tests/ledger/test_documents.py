@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from datetime import UTC, datetime, timedelta
 
@@ -26,11 +27,12 @@ from ledger.documents import (
     issue_batch,
     issue_document,
     proof_for,
+    receipt_json,
     replacement_for,
     revoke_document,
 )
 from ledger.merkle import compute_root
-from ledger.outbox import AnchorLeaf
+from ledger.outbox import AnchorLeaf, as_utc
 from ledger.proof import RevocationReason
 from ledger.receipt import Registry, commitment, decode_payload
 
@@ -224,3 +226,52 @@ def test_revocation_already_on_chain_is_recorded(
             now=NOW + timedelta(seconds=1),
         )
         assert done.status == "revoked"
+
+
+def test_batch_rows_and_answers_match_the_single_issue(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    # issue_batch writes through the driver with its own JSON and receipt building; issue_document goes through
+    # the ORM and receipt_json. Both must store and answer the same things.
+    account = agency_accounts[0]
+    reg = Registry.of(registry.chain_id, registry.address)
+    now = NOW.replace(microsecond=123456)
+    quoted = {**META, "title": 'Về "kế hoạch" \\ số 2', "signing_form": "kt"}
+    with Session(engine) as s:
+        single = issue_document(
+            s,
+            agency_id="ubnd-hcm",
+            signer=SIGNER,
+            account_address=account.address,
+            registry=reg,
+            fields=META,
+            file_bytes=b"one",
+            now=now,
+            public_url="https://x.example",
+        )
+        batch = issue_batch(
+            s,
+            agency_id="ubnd-hcm",
+            signer=SIGNER,
+            account_address=account.address,
+            registry=reg,
+            items=[({**META, "number": "2393/QĐ-UBND"}, b"two"), (quoted, b"")],
+            now=now,
+            public_url="https://x.example",
+        )
+        s.commit()
+    with Session(engine) as s:
+        rows = {d.id: get_document(s, d.id) for d in (single, *batch)}
+        for issued in (single, *batch):
+            row = rows[issued.id].row
+            assert issued.receipt == receipt_json(row.receipt(), row.payload)
+            assert row.metadata_json == json.dumps(issued.metadata, ensure_ascii=False, sort_keys=True)
+            assert row.metadata_dict == issued.metadata and row.sha256 == issued.sha256
+            assert as_utc(row.created_at) == now and row.receipt().issued_at == NOW
+            assert (row.chain_id, row.contract, row.account) == (reg.chain_id, reg.hex_address, account.address)
+            assert row.revoked_at is None and row.revocation_reason is None
+            assert issued.verify_url == "https://x.example/v#" + row.payload
+        assert rows[batch[1].id].row.file == b"" and rows[batch[1].id].row.file_size == 0
+        assert rows[batch[1].id].row.metadata_dict["signing_form"] == "KT."
+        assert rows[single.id].row.metadata_dict["signing_form"] is None
+        assert rows[batch[0].id].row.file == b"two" and rows[batch[0].id].row.filename is None

@@ -269,3 +269,11 @@ def test_document_ids_are_ulids() -> None:
     for bad in ("", "8" + "0" * 25, "I" * 26):
         with pytest.raises(ReceiptFieldInvalid):
             document_id_from_str(bad)
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_document_id_text_is_the_ulid_crockford_form(raw: bytes) -> None:
+    n = int.from_bytes(raw, "big")
+    expected = "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
+    assert document_id_str(raw) == expected
+    assert document_id_from_str(expected) == raw
