@@ -1,0 +1,218 @@
+"""Verification over HTTP: ``POST /v1/verify`` against a real ``xacthuc serve`` (SQLite, embedded anvil, worker and
+chain index), from a few concurrent keep-alive clients on 127.0.0.1.
+
+The server runs as its own process on a fresh temporary data dir and free ports. The benchmark issues ``n_docs``
+documents in one ``POST /v1/documents:batch``, lets the server's worker anchor them, waits until a verification
+answers from the chain index, then sends ``n_verify`` verifications (the documents in turn) from ``workers``
+threads, each with its own ``httpx.Client``. Reported: p50/p95 latency per request and documents/s (wall clock),
+the verdicts, and where the chain state came from (``index`` or ``chain``). With ``compare_direct`` the same runs
+against a server whose index is off (``XACTHUC_INDEX_MAX_AGE=0``: one ``eth_call`` per verification).
+Target: >= 300 verifications/s (issue 4).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TARGET_PER_S = 300
+DOC = {
+    "title": "Về việc phê duyệt Kế hoạch chuyển đổi số năm 2024 của Thành phố Hồ Chí Minh",
+    "issuing_body": "Ủy ban nhân dân Thành phố Hồ Chí Minh",
+    "place": "Thành phố Hồ Chí Minh",
+    "issued_on": "2024-07-15",
+    "signer_name": "Nguyễn Văn Dũng",
+    "signer_title": "Phó Chủ tịch",
+    "signing_form": "KT.",
+}
+
+
+def _progress(msg: str) -> None:
+    print(f"  verify_http: {msg}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(what: str, ready: Any, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = ready()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class Server:
+    """``xacthuc serve`` in its own process group on a temporary data dir; stopped (and reaped) on exit."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.env = {
+            **os.environ,
+            "XACTHUC_ANVIL_PORT": str(_free_port()),
+            "XACTHUC_PUBLIC_URL": self.url,
+            "XACTHUC_BATCH_INTERVAL": "0.2",
+            "XACTHUC_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / "serve.log"
+
+    def __enter__(self) -> Server:
+        xacthuc = Path(sys.executable).with_name("xacthuc")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(xacthuc), "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+        _wait("the server", self._ready)
+        return self
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            log = self.log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"xacthuc serve exited with {self.proc.returncode}: {log}")
+        try:
+            return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def api_key(self) -> str:
+        creds = json.loads((self.data_dir / "dev-credentials.json").read_text(encoding="utf-8"))
+        return str(next(a["api_key"] for a in creds["agencies"] if a["id"] == "ubnd-hcm"))
+
+
+def _issue_and_anchor(server: Server, client: httpx.Client, n_docs: int) -> list[str]:
+    docs = [
+        {**DOC, "number": f"{i + 1}/QĐ-UBND", "file_base64": base64.b64encode(b"decision %d" % i).decode()}
+        for i in range(n_docs)
+    ]
+    headers = {"Authorization": f"Bearer {server.api_key()}"}
+    r = client.post("/v1/documents:batch", json={"documents": docs}, headers=headers)
+    r.raise_for_status()
+    issued = r.json()["documents"]
+    last = issued[-1]["id"]
+    _wait("anchoring", lambda: client.get(f"/v1/documents/{last}").json()["status"] == "anchored")
+    return [d["verify_url"] for d in issued]
+
+
+def _source(report: dict[str, Any]) -> str:
+    for check in report.get("checks", []):
+        if check["name"] == "not_revoked":
+            return str(check.get("data", {}).get("chain_state", {}).get("source", "none"))
+    return "none"
+
+
+def _measure(url: str, links: list[str], n_verify: int, workers: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    verdicts: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def work(k: int) -> None:
+        mine: list[float] = []
+        seen: Counter[str] = Counter()
+        src: Counter[str] = Counter()
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for i in range(k, n_verify, workers):
+                t = time.perf_counter()
+                r = client.post("/v1/verify", json={"payload": links[i % len(links)]})
+                mine.append(time.perf_counter() - t)
+                report = r.json()
+                seen[report.get("verdict", f"http-{r.status_code}")] += 1
+                src[_source(report)] += 1
+        with lock:
+            latencies.extend(mine)
+            verdicts.update(seen)
+            sources.update(src)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
+    wall = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - wall
+    latencies.sort()
+    return {
+        "requests": n_verify,
+        "workers": workers,
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
+        "docs_per_s": round(n_verify / wall),
+        "verdicts": dict(verdicts),
+        "chain_state": dict(sources),
+    }
+
+
+def serve_and_measure(n_docs: int, n_verify: int, workers: int, env: dict[str, str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="xacthuc-bench-") as tmp:
+        data_dir = Path(tmp) / "var"
+        with Server(data_dir, env) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+            _progress(f"issuing and anchoring {n_docs} documents ({server.url})")
+            links = _issue_and_anchor(server, client, n_docs)
+            want = "chain" if env.get("XACTHUC_INDEX_MAX_AGE") == "0" else "index"
+            _wait(
+                f"a verification from the {want}",
+                lambda: _source(client.post("/v1/verify", json={"payload": links[-1]}).json()) == want,
+            )
+            _measure(server.url, links, min(200, n_verify), workers)  # warm up
+            _progress(f"verifying {n_verify} documents over HTTP with {workers} clients")
+            return _measure(server.url, links, n_verify, workers)
+
+
+def run(n_docs: int = 200, n_verify: int = 3000, workers: int = 4, compare_direct: bool = True) -> dict[str, Any]:
+    load = os.getloadavg()
+    result: dict[str, Any] = {"indexed": serve_and_measure(n_docs, n_verify, workers, {})}
+    result["indexed"]["target_per_s"] = TARGET_PER_S
+    if compare_direct:
+        result["direct_eth_call"] = serve_and_measure(n_docs, n_verify // 3, workers, {"XACTHUC_INDEX_MAX_AGE": "0"})
+    result["load_avg_before"] = [round(x, 2) for x in load]
+    result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["cpus"] = os.cpu_count()
+    result["note"] = (
+        "xacthuc serve in its own process (uvicorn, one worker), clients in the benchmark process; "
+        "the CPU is shared with other work, see load_avg"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    json.dump(run(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
