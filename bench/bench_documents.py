@@ -5,10 +5,9 @@
 ``verify``: ``verify_document`` on the QR payload with the proof and the registry status served from memory, so it
 measures the pipeline itself (decode, trust lookup, signature, Merkle path of a 1,024-leaf batch, status, report).
 ``bulk``: ``ledger.documents.issue_batch`` into a fresh SQLite file (parse, hash, sign, rows + outbox leaves in
-multi-row INSERTs, committed per chunk of 1,000). ``http``: ``POST /v1/verify`` through uvicorn on 127.0.0.1 with one
-httpx client, against the full service (SQLite, embedded anvil, the registry read once per verification).
+multi-row INSERTs, committed per chunk of 1,000). Verification over HTTP: bench/bench_verify_http.py.
 ``peer``: OpenAttestation's figures on this machine (../shared/peers/openattestation/README.md), side by side.
-Targets: >= 5,000 issued/s, verification p50 <= 2 ms, >= 300 verifications/s over HTTP.
+Targets: >= 5,000 issued/s, verification p50 <= 2 ms.
 """
 
 from __future__ import annotations
@@ -262,103 +261,14 @@ def bulk(n: int = 5000, chunk: int = 1000) -> dict[str, Any]:
     return {"documents": n, "docs_per_s": round(n / elapsed), "target_per_s": 5000, "chunk": chunk}
 
 
-def http(n_docs: int = 64, n_verify: int = 600) -> dict[str, Any]:
-    """``POST /v1/verify`` through uvicorn on 127.0.0.1 against the whole service (SQLite + embedded anvil)."""
-    import socket
-    import tempfile
-    import threading
-    from pathlib import Path
-
-    import httpx
-    import uvicorn
-
-    from xacthuc.app import create_app
-    from xacthuc.services import build_services
-    from xacthuc.settings import Settings
-
-    def free_port() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
-
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        settings = Settings(
-            _env_file=None, data_dir=Path(tmp), port=port, anvil_port=free_port(), public_url=f"http://127.0.0.1:{port}"
-        )
-        _progress("starting the service (embedded anvil) for the HTTP benchmark")
-        services = build_services(settings)
-        server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            import json
-
-            creds = json.loads((Path(tmp) / "dev-credentials.json").read_text(encoding="utf-8"))
-            key = next(a["api_key"] for a in creds["agencies"] if a["id"] == "ubnd-hcm")
-            base = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=base, timeout=30) as client:
-                deadline = time.monotonic() + 30
-                while not server.started:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("uvicorn did not start")
-                    time.sleep(0.05)
-                links = []
-                for i in range(n_docs):
-                    r = client.post(
-                        "/v1/documents",
-                        data={**TYPICAL, "number": f"{i + 1}/QĐ-UBND", "issued_on": "2024-07-15"},
-                        files={"file": ("d.pdf", b"%d" % i)},
-                        headers={"Authorization": f"Bearer {key}"},
-                    )
-                    r.raise_for_status()
-                    links.append(r.json()["verify_url"])
-                anchorer = services.anchorer()
-                while anchorer.step(force=True).busy:
-                    pass
-                for link in links[:20]:  # warm up
-                    client.post("/v1/verify", json={"payload": link})
-                _progress(f"verifying {n_verify} documents over HTTP")
-                latencies: list[float] = []
-                verdicts: dict[str, int] = {}
-                wall = time.perf_counter()
-                for i in range(n_verify):
-                    t = time.perf_counter()
-                    r = client.post("/v1/verify", json={"payload": links[i % len(links)]})
-                    latencies.append(time.perf_counter() - t)
-                    v = r.json().get("verdict", "http-" + str(r.status_code))
-                    verdicts[v] = verdicts.get(v, 0) + 1
-                wall = time.perf_counter() - wall
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            services.close()
-    latencies.sort()
-    return {
-        "documents": n_verify,
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
-        "docs_per_s": round(n_verify / wall),
-        "target_per_s": 300,
-        "verdicts": verdicts,
-        "note": "sequential, one keep-alive client; each verification reads the registry once (eth_call)",
-    }
-
-
 def run() -> dict[str, Any]:
     result = in_process()
     result["bulk_issue_sqlite"] = bulk()
-    try:
-        result["verify_http"] = http()
-    except Exception as exc:  # no anvil binary: report it, keep the in-process figures
-        result["verify_http"] = {"error": f"{type(exc).__name__}: {exc}"}
     result["side_by_side"] = {
         "xacthuc": {
             "issue_docs_per_s (bulk, SQLite)": result["bulk_issue_sqlite"]["docs_per_s"],
             "verify_p50_ms (in process)": result["verify"]["p50_ms"],
             "verify_docs_per_s (in process)": result["verify"]["docs_per_s"],
-            "verify_docs_per_s (HTTP)": result["verify_http"].get("docs_per_s"),
-            "verify_p50_ms (HTTP)": result["verify_http"].get("p50_ms"),
             "qr_version": result["qr"]["version_ecc_m"],
             "eth_calls_per_doc": 1,
         },
