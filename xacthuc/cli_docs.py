@@ -50,7 +50,7 @@ def _fail(exc: XacthucError, as_json: bool) -> typer.Exit:
     if as_json:
         print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
     else:
-        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+        err.print(f"[red]error[/red] {exc.code}: {escape(exc.message)}")  # messages hold [brackets]: not markup
     return typer.Exit(2)
 
 
@@ -96,7 +96,7 @@ def _print_doc(body: Mapping[str, Any], as_json: bool) -> None:
         return
     for key in ("id", "number", "title", "status", "sha256", "verify_url"):
         if body.get(key) is not None:
-            out.print(f"{key:>10}: {body[key]}")
+            out.print(escape(f"{key:>10}: {body[key]}"))
 
 
 @doc_app.command("issue")
@@ -383,9 +383,9 @@ def _print_report(report: Report, as_json: bool) -> None:
     colour = "green" if body["verdict"] == "valid" else "red"
     out.print(f"[bold {colour}]{body['verdict'].upper()}[/bold {colour}] ({body['kind']})")
     if body["issuer"]:
-        out.print(f"issuer: {body['issuer']['name']} ({body['issuer']['id']})")
+        out.print(escape(f"issuer: {body['issuer']['name']} ({body['issuer']['id']})"))
     for key, value in body["claims"].items():
-        out.print(f"  {key}: {value}")
+        out.print(escape(f"  {key}: {value}"))
     for check in body["checks"]:
         out.print(escape(f"  [{check['status']}] {check['name']}: {check['code']} {check['message']}"))
 
