@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, LargeBinary, SmallInteger, Table, and_, bindparam, delete, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel
 from web3 import HTTPProvider
 from web3.exceptions import BlockNotFound as Web3BlockNotFound
@@ -503,14 +503,17 @@ class IndexedStatusReader:
     def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
         return self.read(root, data)[0]
 
-    def read(self, root: bytes, data: bytes) -> tuple[DocumentChainStatus, StateSource]:
-        """The status of ``data`` under ``root`` and where it came from."""
+    def read(self, root: bytes, data: bytes, conn: Connection | None = None) -> tuple[DocumentChainStatus, StateSource]:
+        """The status of ``data`` under ``root`` and where it came from (read on ``conn`` if given)."""
         if len(root) != 32 or len(data) != 32:
             raise ChainIndexStale("root and data are 32 bytes")
         chain_id, contract = self.indexer.key
         params = {"root": root, "data": data, "contract": contract, "chain_id": chain_id}
-        with self.engine.connect() as conn:
+        if conn is not None:
             row = conn.execute(_STATUS, params).first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(_STATUS, params).first()
         synced_at = _utc(row.updated_at) if row is not None else None
         if row is None or synced_at is None or self.clock() - synced_at > self.max_age:
             if self.fallback is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from identity.models import StatusListRow
@@ -62,13 +62,14 @@ class _NoChain:
 class _Recorded:
     """One verification's chain reader, remembering where its answer came from (for the report)."""
 
-    def __init__(self, reader: ChainStatusReader) -> None:
+    def __init__(self, reader: ChainStatusReader, conn: Connection | None = None) -> None:
         self.reader = reader
+        self.conn = conn
         self.source: StateSource | None = None
 
     def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
         if isinstance(self.reader, IndexedStatusReader):
-            status, self.source = self.reader.read(root, data)
+            status, self.source = self.reader.read(root, data, self.conn)
             return status
         status = self.reader.status(root, data)
         self.source = StateSource("chain")
@@ -126,9 +127,12 @@ class ProofSource:
         self.engine = engine
         self._tree = lru_cache(maxsize=trees)(self._load_tree)
 
-    def __call__(self, leaf: bytes) -> Proof | None:
-        with self.engine.connect() as conn:
+    def __call__(self, leaf: bytes, conn: Connection | None = None) -> Proof | None:
+        if conn is not None:
             row = conn.execute(_PROOF, {"leaf": leaf}).first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(_PROOF, {"leaf": leaf}).first()
         if row is None or row.state not in _CONFIRMED:
             return None
         if row.tx_hash is None or row.block_number is None or row.anchored_at is None:
@@ -149,6 +153,11 @@ class ProofSource:
         with self.engine.connect() as conn:
             blob = conn.execute(select(_B.c.tree).where(_B.c.id == batch_id, _B.c.root == root)).scalar_one()
         return MerkleTree.from_bytes(bytes(blob))
+
+
+def _replacement(engine: Engine, leaf: bytes) -> dict[str, Any] | None:
+    with Session(engine) as session:
+        return replacement_for(session, leaf)
 
 
 class ServerVerifier:
@@ -186,9 +195,9 @@ class ServerVerifier:
         parsed = parsed_input(request)
         now = self.services.clock()
         trust = self.trust_list(now)
+        if parsed.kind is PayloadKind.DOCUMENT:
+            return self._document(parsed.payload, request.file, trust, now)
         with Session(self.services.engine) as session:
-            if parsed.kind is PayloadKind.DOCUMENT:
-                return self._document(session, parsed.payload, request.file, trust, now)
             return verify_credential(
                 parsed.payload,
                 trust,
@@ -199,22 +208,25 @@ class ServerVerifier:
                 timedelta(seconds=self.services.settings.kb_freshness_seconds),
             )
 
-    def _document(self, session: Session, payload: str, file: bytes | None, trust: TrustList, now: datetime) -> Report:
-        try:
-            registry: Registry | None = self.registry()
-            chain = _Recorded(self.services.chain_reader())
-        except XacthucError:
-            registry, chain = None, _Recorded(_NoChain())
-        report = verify_document(
-            payload,
-            resolver=trust,
-            proof_source=self.proofs,
-            chain=chain,
-            now=now,
-            file_bytes=file,
-            registry=registry,
-            replacement_lookup=lambda leaf: replacement_for(session, leaf),
-        )
+    def _document(self, payload: str, file: bytes | None, trust: TrustList, now: datetime) -> Report:
+        engine = self.services.engine
+        # One connection for the proof and the chain index: a pool checkout each (and a ping on PostgreSQL) showed.
+        with engine.connect() as conn:
+            try:
+                registry: Registry | None = self.registry()
+                chain = _Recorded(self.services.chain_reader(), conn)
+            except XacthucError:
+                registry, chain = None, _Recorded(_NoChain())
+            report = verify_document(
+                payload,
+                resolver=trust,
+                proof_source=lambda leaf: self.proofs(leaf, conn),
+                chain=chain,
+                now=now,
+                file_bytes=file,
+                registry=registry,
+                replacement_lookup=lambda leaf: _replacement(engine, leaf),
+            )
         return _with_source(report, chain.source)
 
     def _status_fetcher(self, session: Session, now: datetime) -> Callable[[str], str]:
