@@ -482,6 +482,9 @@ _STATUS = (
 class IndexedStatusReader:
     """``ChainStatusReader`` over the index: fresh answers only, else ChainIndexStale (or the ``fallback``'s).
 
+    The ``fallback`` also answers for a root the index does not know: anchored after the last sync, a new root may be
+    asked about before the next one (the server only asks about roots its own batches anchored).
+
     One SQL statement reads the cursor and the document's anchor and revocation together, so the freshness it tests
     is the freshness of the rows it returns.
     """
@@ -522,6 +525,8 @@ class IndexedStatusReader:
             raise ChainIndexStale(f"the chain index is stale (last synced {when}, maximum age {self.max_age})")
         source = StateSource("index", int(row.block), synced_at)
         if row.agency is None:
+            if self.fallback is not None:  # anchored since the last sync? Only the chain can say (rare: a new root)
+                return self.fallback.status(root, data), StateSource("chain")
             return DocumentChainStatus(anchorer=None, anchored_at=None), source
         status = DocumentChainStatus(
             anchorer=row.agency,

@@ -230,6 +230,21 @@ def test_stale_index_is_error_never_valid(engine: Engine, issuer: Issuer) -> Non
 
 
 @pytest.mark.anvil
+def test_a_root_anchored_since_the_last_sync_is_asked_of_the_chain(engine: Engine, issuer: Issuer) -> None:
+    clock = Clock()
+    indexer = ChainIndexer(engine, issuer.registry, clock)
+    indexer.sync()
+    batch = issuer.anchor(2, "new")
+    index_only = IndexedStatusReader(engine, indexer, clock, MAX_AGE)
+    assert issuer.verify(batch, 0, index_only) == "pending"  # ROOT_NOT_ON_CHAIN, as far as the index knows
+    reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=RegistryStatusReader(issuer.registry))
+    assert issuer.verify(batch, 0, reader) == "valid"
+    assert reader.read(batch.tree.root, batch.leaves[0])[1].source == "chain"
+    indexer.sync()
+    assert reader.read(batch.tree.root, batch.leaves[0])[1].source == "index"
+
+
+@pytest.mark.anvil
 def test_never_synced_index_is_stale(engine: Engine, issuer: Issuer) -> None:
     clock = Clock()
     indexer = ChainIndexer(engine, issuer.registry, clock)
