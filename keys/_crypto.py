@@ -157,11 +157,14 @@ def _ed_public(x: str) -> ed25519.Ed25519PublicKey:
     return ed25519.Ed25519PublicKey.from_public_bytes(xb)
 
 
+_ES256 = ec.ECDSA(hashes.SHA256())  # immutable; built once, not per signature (a few µs each time)
+
+
 def sign(key: PrivateKey, message: bytes) -> bytes:
     """The JWS signature: raw ``r || s`` (64 bytes) for ES256, the 64-byte signature for EdDSA."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(message)
-    der = key.sign(message, ec.ECDSA(hashes.SHA256()))
+    der = key.sign(message, _ES256)
     r, s = decode_dss_signature(der)
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
@@ -174,7 +177,7 @@ def verify(key: PublicKey, message: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
             return False
         r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+        key.verify(encode_dss_signature(r, s), message, _ES256)
         return True
     except (InvalidSignature, ValueError):
         return False

@@ -533,6 +533,9 @@ def _public_key(alg: str, kty: str, crv: str, x: str, y: str) -> ec.EllipticCurv
     raise ValueError("the JWK does not match the algorithm")
 
 
+_ES256 = ec.ECDSA(hashes.SHA256())  # immutable; built once
+
+
 def verify_signature(receipt: Receipt, alg: str, jwk: Mapping[str, Any]) -> bool:
     """Check the receipt's signature with a trusted key. ``alg`` comes from the trust list, never the payload.
 
@@ -553,7 +556,7 @@ def verify_signature(receipt: Receipt, alg: str, jwk: Mapping[str, Any]) -> bool
         else:
             r = int.from_bytes(receipt.signature[:32], "big")
             s = int.from_bytes(receipt.signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+            key.verify(encode_dss_signature(r, s), message, _ES256)
     except InvalidSignature:
         return False
     return True
