@@ -29,6 +29,7 @@ from identity._crypto import b64u_decode, b64u_encode, b64u_is_canonical, sha256
 from identity.errors import SdJwtMalformed, TransportError, TransportTooLarge
 from identity.presentation import sd_hash
 from identity.sdjwt import SdJwt, split_compact
+from keys import qrtext
 
 PREFIX = "XI2:"
 PREFIX_V1 = "XI1:"  # base45, which needs percent-encoding in a link; decoded, never produced
@@ -37,12 +38,7 @@ MAX_CONTAINER_BYTES = 64 * 1024
 MAX_SEGMENTS = 256
 _HAS_KB, _RAW = 1, 2
 
-_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_B45_INDEX = {c: i for i, c in enumerate(_B45)}
-# QR alphanumeric minus space and '%'. The same alphabet and digit order as ledger/receipt.py's XD1 codec, which
-# identity may not import (identity and ledger are siblings); both belong in one shared module.
-_B43 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ$*+-./:"
-_B43_INDEX = {c: i for i, c in enumerate(_B43)}
+_B43 = qrtext.B43_ALPHABET  # the documents' alphabet and digit order (keys.qrtext serves both)
 
 # Most frequent strings last: deflate reaches the end of the window most cheaply.
 ZDICT = (
@@ -60,57 +56,22 @@ ZDICT = (
 ).encode()
 
 
-def _bn_encode(data: bytes, alphabet: str) -> str:
-    # RFC 9285 layout: each 2 bytes (big-endian n) become 3 digits, least significant first; a final byte 2 digits.
-    base = len(alphabet)
-    out: list[str] = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        out += (alphabet[n % base], alphabet[n // base % base], alphabet[n // (base * base)])
-    if len(data) % 2:
-        out += (alphabet[data[-1] % base], alphabet[data[-1] // base])
-    return "".join(out)
-
-
-def _bn_decode(text: str, index: dict[str, int], name: str) -> bytes:
-    """Strict: unknown characters, a dangling character and groups out of range are errors (one text per bytes)."""
-    base = len(index)
-    try:
-        vals = [index[c] for c in text]
-    except KeyError as exc:
-        raise TransportError(f"payload has a character outside {name}") from exc
-    if len(vals) % 3 == 1:
-        raise TransportError(f"payload has a bad {name} length")
-    out = bytearray()
-    for i in range(0, len(vals), 3):
-        chunk = vals[i : i + 3]
-        if len(chunk) == 3:
-            n = chunk[0] + chunk[1] * base + chunk[2] * base * base
-            if n > 0xFFFF:
-                raise TransportError(f"payload has a bad {name} group")
-            out += n.to_bytes(2, "big")
-        else:
-            n = chunk[0] + chunk[1] * base
-            if n > 0xFF:
-                raise TransportError(f"payload has a bad {name} group")
-            out.append(n)
-    return bytes(out)
-
-
-def b43_encode(data: bytes) -> str:
-    return _bn_encode(data, _B43)
+b43_encode = qrtext.b43encode
+b45_encode = qrtext.b45encode
 
 
 def b43_decode(text: str) -> bytes:
-    return _bn_decode(text, _B43_INDEX, "base43")
-
-
-def b45_encode(data: bytes) -> str:
-    return _bn_encode(data, _B45)
+    try:
+        return qrtext.b43decode(text)
+    except ValueError as exc:
+        raise TransportError(f"payload is not valid base43: {exc}") from None
 
 
 def b45_decode(text: str) -> bytes:
-    return _bn_decode(text, _B45_INDEX, "base45")
+    try:
+        return qrtext.b45decode(text)
+    except ValueError as exc:
+        raise TransportError(f"payload is not valid base45: {exc}") from None
 
 
 def _varint(n: int) -> bytes:

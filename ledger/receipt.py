@@ -14,7 +14,6 @@ import dataclasses
 import functools
 import hashlib
 import os
-import struct
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from keys.protocols import Signer
+from keys.qrtext import b43decode as _b43decode
+from keys.qrtext import b43encode
 
 from .document_errors import (
     PayloadInvalid,
@@ -77,58 +78,18 @@ _FLAG_ISSUER_UUID = 0x02  # issuer id is a canonical UUID, carried as 16 raw byt
 _FLAG_FULL_KID = 0x04  # the whole 32-byte thumbprint, not its first 8 bytes
 _KNOWN_FLAGS = _FLAG_REGISTRY | _FLAG_ISSUER_UUID | _FLAG_FULL_KID
 
-# QR alphanumeric mode's 45 characters minus space and '%', which are not allowed raw in a URL fragment.
-B43_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ$*+-./:"
-_B43_INDEX = {c: i for i, c in enumerate(B43_ALPHABET)}
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
 _PAIR_SHIFTS = tuple(range(120, -1, -10))  # 13 pairs: 130 bits, the top 2 always 0
 
 
 # ---------------------------------------------------------------------------------------------------------- codecs
-@functools.cache
-def _b43_triples() -> tuple[str, ...]:
-    # All 65,536 three-character groups (about 4 MB, built once in ~10 ms): bulk issuance encodes a payload in a
-    # few microseconds instead of ~50 with per-group divmods.
-    a = B43_ALPHABET
-    pairs = [a[r % 43] + a[r // 43] for r in range(1849)]
-    return tuple(p + c for c in a[:36] for p in pairs)[:65536]
-
-
-def b43encode(data: bytes) -> str:
-    """Base43: each 2 bytes (big-endian n) become 3 characters, a final odd byte 2; least significant digit first.
-
-    The characters of n are ``n % 43``, ``n // 43 % 43``, ``n // 1849`` (like RFC 9285 base45, with 43 symbols).
-    """
-    k = len(data) // 2
-    out = "".join(map(_b43_triples().__getitem__, struct.unpack(f">{k}H", data[: 2 * k])))
-    if len(data) % 2:
-        c1, c0 = divmod(data[-1], 43)
-        out += B43_ALPHABET[c0] + B43_ALPHABET[c1]
-    return out
-
-
 def b43decode(text: str) -> bytes:
-    """Strict inverse of :func:`b43encode`: unknown characters, a dangling character or overflow are errors."""
-    if len(text) % 3 == 1:
-        raise PayloadInvalid("payload length is not valid base43")
+    """Strict base43 (keys.qrtext) with the payload's own error."""
     try:
-        digits = [_B43_INDEX[c] for c in text]
-    except KeyError:
-        raise PayloadInvalid("payload contains a character outside the base43 alphabet") from None
-    out = bytearray()
-    full = len(digits) - len(digits) % 3
-    for i in range(0, full, 3):
-        n = digits[i] + digits[i + 1] * 43 + digits[i + 2] * 1849
-        if n > 0xFFFF:
-            raise PayloadInvalid("payload base43 group out of range")
-        out += n.to_bytes(2, "big")
-    if full < len(digits):
-        n = digits[full] + digits[full + 1] * 43
-        if n > 0xFF:
-            raise PayloadInvalid("payload base43 group out of range")
-        out.append(n)
-    return bytes(out)
+        return _b43decode(text)
+    except ValueError as exc:
+        raise PayloadInvalid(f"payload is not valid base43: {exc}") from None
 
 
 def _varint(n: int) -> bytes:
