@@ -113,6 +113,15 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used (Linux ``/proc``; None elsewhere)."""
+        assert self.proc is not None
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def api_key(self) -> str:
         creds = json.loads((self.data_dir / "dev-credentials.json").read_text(encoding="utf-8"))
         return str(next(a["api_key"] for a in creds["agencies"] if a["id"] == "ubnd-hcm"))
@@ -194,7 +203,12 @@ def serve_and_measure(n_docs: int, n_verify: int, workers: int, env: dict[str, s
             )
             _measure(server.url, links, min(200, n_verify), workers)  # warm up
             _progress(f"verifying {n_verify} documents over HTTP with {workers} clients")
+            cpu = server.cpu_seconds()
             result = _measure(server.url, links, n_verify, workers)
+            if cpu is not None:
+                # The server's own CPU per request (user + system): less sensitive to the machine's load than
+                # documents/s, and 1000 / it is what one free core could serve.
+                result["server_cpu_ms_per_request"] = round(((server.cpu_seconds() or 0) - cpu) / n_verify * 1000, 2)
             if want == "index":
                 _progress("verifying in process (the server's verifier, same database and chain, no HTTP)")
                 result["in_process"] = _in_process(data_dir, links, n_verify)
