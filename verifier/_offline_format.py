@@ -53,8 +53,8 @@ class OfflineBundleTrustListInvalid(OfflineBundleError):
     code = "OFFLINE_BUNDLE_TRUST_LIST_INVALID"
 
 
-class OfflineBundleTooLarge(OfflineBundleError):
-    """The bundle would exceed the 1 MiB JWS limit verifiers enforce."""
+class OfflineBundleTooLarge(VerificationError):
+    """The bundle would exceed the 1 MiB JWS limit verifiers enforce (a server-side limit, not bad input)."""
 
     code = "OFFLINE_BUNDLE_TOO_LARGE"
     http_status = 507

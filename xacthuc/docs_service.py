@@ -35,9 +35,11 @@ from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc
 from ledger.proof import ChainStatusReader, DocumentChainStatus, Proof
 from ledger.receipt import Registry
 from verifier.api import build_router as verify_router
+from verifier.api.routes import build_offline_router
 from verifier.credential import verify_credential
 from verifier.dispatch import VerifyRequest, parsed_input
 from verifier.document import verify_document
+from verifier.offline import OfflineBundleSource, city_bundle_builder
 from verifier.payload import PayloadKind
 from verifier.report import Report
 from xacthuc.services import Services
@@ -276,4 +278,18 @@ def document_routers(services: Services) -> list[APIRouter]:
             file_limit=settings.upload_limit,
         ),
         verify_router(verify=verifier, file_limit=settings.upload_limit),
+        build_offline_router(bundle=_offline_bundle(services)),
     ]
+
+
+def _offline_bundle(services: Services) -> OfflineBundleSource:
+    """``GET /v1/offline-bundle``: trust list, status lists and registry state, signed by the city root key."""
+    settings = services.settings
+    build = city_bundle_builder(
+        engine=services.engine,
+        city=services.require_city,
+        registry=services.registry,
+        status_base_url=settings.public_url + "/v1/status-lists",
+        ttl=timedelta(seconds=settings.offline_bundle_ttl),
+    )
+    return OfflineBundleSource(build, services.clock)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     chain_id: int = 31337
     dev_mode: bool = Field(default=True, description="Generate a dev passphrase and demo agencies")
     kb_freshness_seconds: int = Field(default=300, ge=1)
+    offline_bundle_ttl: int = Field(default=86400, ge=60, description="Seconds an offline bundle stays valid")
     index_max_age: float = Field(
         default=5.0,
         ge=0,
