@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.services import Services
@@ -27,8 +28,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    _install_upload_limit(app, services.settings.upload_limit)
     _install_metrics(app)
+    app.add_middleware(_UploadLimit, limit=services.settings.upload_limit)  # outermost: refuse before any work
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -59,63 +60,104 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
-def _install_upload_limit(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > limit
-            except ValueError:
-                return JSONResponse(error_body("BAD_REQUEST", "invalid Content-Length"), status_code=400)
-            if too_big:
-                return JSONResponse(
-                    error_body("PAYLOAD_TOO_LARGE", f"the request body exceeds the {limit} byte limit"),
-                    status_code=413,
-                )
-        elif request.method in ("POST", "PUT", "PATCH"):
-            # Chunked upload: count as it streams and refuse once past the limit.
-            received = 0
-            receive = request.receive
-
-            async def counting_receive() -> dict[str, Any]:
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-                return dict(message)
-
-            request._receive = counting_receive
-            try:
-                return await call_next(request)
-            except _TooLarge:
-                return JSONResponse(
-                    error_body("PAYLOAD_TOO_LARGE", f"the request body exceeds the {limit} byte limit"),
-                    status_code=413,
-                )
-        return await call_next(request)
-
-
 class _TooLarge(Exception):
     pass
 
 
+class _UploadLimit:
+    """Refuses a request body over ``limit`` bytes with 413 ``PAYLOAD_TOO_LARGE``: at once by its Content-Length,
+    or while a chunked body streams in (the app's own answer to the cut-off body is then replaced)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if not length.isdigit():
+                await _send_error(send, 400, "BAD_REQUEST", "invalid Content-Length")
+            elif int(length) > self.limit:
+                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", self._message())
+            else:
+                await self.app(scope, receive, send)
+            return
+        received, over, started = 0, False, False
+
+        async def counting_receive() -> Message:
+            nonlocal received, over
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                over = True
+                raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if over:
+                return  # whatever the app says about a body it never got whole, the answer is 413
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not over:  # only the cut-off body's consequences are ours to answer
+                raise
+        if over and not started:
+            await _send_error(send, 413, "PAYLOAD_TOO_LARGE", self._message())
+
+    def _message(self) -> str:
+        return f"the request body exceeds the {self.limit} byte limit"
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps(error_body(code, message)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Metrics:
+    """Prometheus request counts and latencies as a plain ASGI middleware (Starlette's ``@app.middleware`` costs
+    about a millisecond of CPU a request, which the verification endpoint cannot afford)."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "xacthuc_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram("xacthuc_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")  # the template, never the raw path
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(route).observe(time.perf_counter() - start)
+
+
 def _install_metrics(app: FastAPI) -> None:
     registry = CollectorRegistry()
-    requests = Counter("xacthuc_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry)
-    latency = Histogram("xacthuc_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
     app.state.metrics_registry = registry
-
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        requests.labels(request.method, name, str(response.status_code)).inc()
-        latency.labels(name).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(_Metrics, registry=registry)
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def metrics() -> Response:

@@ -157,6 +157,18 @@ def test_upload_over_the_limit_is_413(api: Api) -> None:
     assert r.status_code == 413
 
 
+def test_chunked_upload_over_the_limit_is_413(api: Api) -> None:
+    # No Content-Length: the limit is enforced while the body streams in.
+    def chunks() -> Iterator[bytes]:
+        for _ in range(LIMIT // 4096 + 2):
+            yield b"\0" * 4096
+
+    ctype = {"content-type": "multipart/form-data; boundary=xyz"}
+    r = api.client.post("/v1/documents", content=chunks(), headers={**api.auth(), **ctype})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
 def test_batch_issue_and_unknown_document(api: Api) -> None:
     import base64
 
@@ -175,3 +187,11 @@ def test_batch_issue_and_unknown_document(api: Api) -> None:
 def test_verify_page_reads_the_fragment(api: Api) -> None:
     r = api.client.get("/v")
     assert r.status_code == 200 and "location.hash" in r.text
+
+
+def test_metrics_count_requests_by_route_template(api: Api) -> None:
+    api.client.get("/v1/documents/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    text = api.client.get("/metrics").text
+    line = next(ln for ln in text.splitlines() if ln.startswith("xacthuc_http_requests_total{") and "404" in ln)
+    assert 'route="/v1/documents/{document_id}"' in line  # the template, never the raw id
+    assert "01ARZ3NDEKTSV4RRFFQ69G5FAV" not in text
