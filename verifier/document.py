@@ -72,6 +72,7 @@ class DocumentContext:
     replacement_lookup: Callable[[bytes], Mapping[str, Any] | None] | None = None
     receipt: Receipt | None = None
     key: TrustedKey | None = None
+    verified_by: str | None = None  # the kid whose signature check already passed while choosing among keys
     signature_ok: bool = False
     anchored: bool | None = None  # None: not decided; False: failed for a reason other than the chain being down
     anchor: dict[str, Any] | None = None
@@ -151,8 +152,13 @@ class IssuerTrustedCheck:
             return invalid(
                 self.name, "KEY_UNKNOWN", "the trust list has no such key for this issuer", Verdict.UNTRUSTED
             )
-        # An 8-byte kid prefix is unique among an issuer's keys in practice; if not, the key that verifies wins.
-        key = next((k for k in candidates if verify_signature(r, k.alg, k.jwk)), candidates[0])
+        # An 8-byte kid prefix is unique among an issuer's keys in practice; if not, the key that verifies wins
+        # (and the signature check need not verify it twice).
+        key = candidates[0]
+        if len(candidates) > 1:
+            chosen = next((k for k in candidates if verify_signature(r, k.alg, k.jwk)), None)
+            if chosen is not None:
+                key, ctx.verified_by = chosen, chosen.kid
         if DOCUMENTS_ROLE not in key.roles:
             return invalid(self.name, "KEY_ROLE_MISSING", "the key may not sign documents", Verdict.UNTRUSTED)
         ctx.key = key
@@ -202,7 +208,7 @@ class SignatureCheck:
         assert r is not None and key is not None
         if key.alg not in ALLOWED_ALGS:
             return invalid(self.name, "ALG_NOT_ALLOWED", f"algorithm {key.alg!r} is not accepted for receipts")
-        if not verify_signature(r, key.alg, key.jwk):
+        if ctx.verified_by != key.kid and not verify_signature(r, key.alg, key.jwk):
             return invalid(self.name, "SIGNATURE_INVALID", "the signature does not verify")
         ctx.signature_ok = True
         return valid(self.name, "SIGNATURE_VALID", f"{key.alg} signature verified")
