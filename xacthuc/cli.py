@@ -79,6 +79,7 @@ def serve(
     try:
         if worker:
             services.start_worker()
+        services.start_indexer()  # every replica follows the registry's events for its verifications
         application = create_app(services)
         err.print(f"xacthuc serving on http://{settings.host}:{settings.port} (data dir {settings.data_dir})")
         uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")

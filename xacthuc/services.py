@@ -42,8 +42,6 @@ class Services:
     signing_accounts: dict[str, Any] = field(default_factory=dict)
     worker: WorkerThread | None = None
     city: City | None = None
-    #: Whether building the HTTP app starts the chain index (``build_services`` sets it: ``serve``, API replicas).
-    serve_index: bool = False
     indexer: ChainIndexer | None = None
     index_thread: IndexerThread | None = None
 
@@ -63,11 +61,9 @@ class Services:
             yield session
 
     def routers(self) -> list[APIRouter]:
-        """The HTTP routes; their verifications read the chain index, so this starts it when ``serve_index``."""
+        """The HTTP routes (verifications read the chain index when :meth:`start_indexer` has started it)."""
         from xacthuc.routers import build_routers
 
-        if self.serve_index:
-            self.start_indexer()
         return build_routers(self)
 
     def worker_config(self) -> WorkerConfig:
@@ -127,7 +123,7 @@ def build_services(settings: Settings, *, start_node: bool = True, with_chain: b
     prepare_data_dir(settings)
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
-    services = Services(settings=settings, engine=engine, serve_index=with_chain)
+    services = Services(settings=settings, engine=engine)
     from xacthuc.citysetup import attach_city
 
     attach_city(services)
