@@ -76,6 +76,9 @@ def serve(
     services = build_services(settings)
     if fresh and credentials.exists():
         _print_dev_credentials(credentials)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; by default that would end the process before the
+    # finally below stops the worker and the embedded node. As an exception, it unwinds through it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if worker:
             services.start_worker()
@@ -86,6 +89,10 @@ def serve(
     finally:
         services.close()
         err.print("xacthuc stopped")
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _print_dev_credentials(path: Path) -> None:

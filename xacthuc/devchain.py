@@ -92,6 +92,26 @@ def mine(url: str, blocks: int = 1) -> None:
     anvil_rpc(url, "anvil_mine", [hex(blocks)])
 
 
+def _load_prctl() -> Any:
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    return None
+
+
+_PRCTL = _load_prctl()  # resolved here, in the parent: the child only makes one C call before exec
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, SIGTERM anvil when the process that started it dies, even by SIGKILL,
+    so a crashed xacthuc never leaves an orphan node holding its port and state file. (The signal follows the
+    starting *thread*: nodes are started from the main thread.)"""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class AnvilNode:
     """A real anvil process on 127.0.0.1, optionally persisting its chain to ``state_file``."""
 
@@ -154,6 +174,7 @@ class AnvilNode:
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             start_new_session=True,  # own process group: signals reach anvil alone, and we can reap it
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - one prctl() call, nothing that could take a lock
         )
         try:
             self._wait_ready()

@@ -124,6 +124,19 @@ def test_serve_is_ready_stops_cleanly_and_keeps_its_chain(server: Server) -> Non
     server.interrupt()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_terminated_or_killed_server_leaves_no_node_behind(server: Server, sig: signal.Signals) -> None:
+    server.start()
+    anvil = server.anvil_pid()
+    assert server.proc is not None
+    server.proc.send_signal(sig)  # a service manager's stop, or a crash
+    server.proc.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while _alive(anvil):
+        assert time.monotonic() < deadline, f"anvil outlived a server stopped by {sig.name}"
+        time.sleep(0.1)
+
+
 def test_anchor_wait_and_chain_status_from_the_command_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     env = _env(data_dir, free_port(), free_port())
