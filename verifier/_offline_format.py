@@ -7,6 +7,7 @@ import binascii
 import json
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,32 @@ from keys.validity import from_epoch
 from ledger.merkle import node_hash
 from ledger.proof import RevocationReason
 
-from ._offline_db import AnchoredRoot, Revocation
 from .errors import VerificationError
+
+
+@dataclass(frozen=True)
+class AnchoredRoot:
+    """An anchored Merkle root: who anchored it, when and where, and its leaf hashes in tree order."""
+
+    root: bytes
+    anchorer: str
+    anchored_at: datetime
+    block: int
+    tx_hash: str
+    leaves: tuple[bytes, ...]  # leaf hashes (keccak256(0x00 || data)), as the stored tree holds them
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A revoked ``(root, data)``: the registry's reason code, when, and the replacement's leaf data if any."""
+
+    root: bytes
+    data: bytes
+    reason: int
+    revoked_at: datetime
+    replaced_by: bytes | None
+    replacement: dict[str, str] | None  # {"number", "document_id"} of the replacement, when this server knows it
+
 
 MAX_REGISTRY_JSON = 16 << 20  # a compressed registry expanding past this is a bomb
 

@@ -24,29 +24,24 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
-from keys.errors import InvalidInput, JwsSignatureInvalid, SignatureError, TrustListError, XacthucError
+from keys.errors import InvalidInput, JwsSignatureInvalid, SignatureError, TrustListError
 from keys.jwk import checked_public_jwk
 from keys.jws import decode_unverified, sign_jws, verify_jws
 from keys.protocols import Signer
-from keys.trust_list import DEFAULT_TTL as DEFAULT_TRUST_TTL
 from keys.trust_list import TrustList, verify_trust_list
 from keys.validity import epoch, utc
 from ledger.merkle import leaf_hash
 from ledger.proof import DocumentChainStatus, Proof
 from ledger.receipt import Registry
 
-from ._offline_db import AnchoredRoot, Revocation, read_revocations, read_roots, read_status_lists
 from ._offline_format import (
+    AnchoredRoot,
     OfflineBundleError,
     OfflineBundleExpired,
     OfflineBundleSignatureInvalid,
@@ -55,6 +50,7 @@ from ._offline_format import (
     OfflineBundleUntrusted,
     OfflineRegistryUnavailable,
     OfflineStatusListMissing,
+    Revocation,
     parse_revocation,
     parse_root,
     registry_section,
@@ -70,24 +66,23 @@ from .payload import PayloadKind, parse_payload
 from .report import Report, Status
 
 if TYPE_CHECKING:
-    from keys.bootstrap import City
+    pass
 
 __all__ = [
     "DEFAULT_TTL",
     "TYP",
+    "AnchoredRoot",
     "OfflineBundleError",
     "OfflineBundleExpired",
     "OfflineBundleSignatureInvalid",
-    "OfflineBundleSource",
     "OfflineBundleTooLarge",
     "OfflineBundleTrustListInvalid",
     "OfflineBundleUntrusted",
     "OfflineRegistryUnavailable",
     "OfflineState",
     "OfflineStatusListMissing",
+    "Revocation",
     "annotate",
-    "build_offline_bundle",
-    "city_bundle_builder",
     "is_offline_bundle",
     "offline_bundle_payload",
     "sign_offline_bundle",
@@ -186,108 +181,6 @@ def sign_offline_bundle(root_signer: Signer, payload: Mapping[str, Any]) -> str:
     if len(token) > MAX_TOKEN:
         raise OfflineBundleTooLarge(f"the offline bundle would be {len(token)} characters, over {MAX_TOKEN}")
     return token
-
-
-def build_offline_bundle(
-    session: Session,
-    *,
-    root_signer: Signer,
-    trust_list: str,
-    registry: Registry | None,
-    block: int | None,
-    signer_for: Callable[[str], Signer],
-    status_base_url: str,
-    now: datetime,
-    ttl: timedelta = DEFAULT_TTL,
-) -> str:
-    """The signed offline bundle from this server's database: the trust list as given, every issuer's status lists
-    (signed by their issuers, living at least ``ttl``), and the registry state (confirmed roots with their leaves,
-    recorded revocations). ``block`` is the chain's head when known (else the newest anchor's block)."""
-    now = utc(now).replace(microsecond=0)
-    status_lists = read_status_lists(
-        session, signer_for, status_base_url=status_base_url, now=now, lifetime=max(ttl, timedelta(days=1))
-    )
-    roots = read_roots(session) if registry is not None else []
-    revocations = read_revocations(session) if registry is not None else []
-    payload = offline_bundle_payload(
-        trust_list=trust_list,
-        status_lists=status_lists,
-        registry=registry,
-        block=block,
-        roots=roots,
-        revocations=revocations,
-        now=now,
-        ttl=ttl,
-    )
-    return sign_offline_bundle(root_signer, payload)
-
-
-class OfflineBundleSource:
-    """The server side of ``GET /v1/offline-bundle``: builds the bundle at most once per ``max_age`` (a burst of
-    downloads reuses it) and never serves one with less than half its lifetime left."""
-
-    def __init__(
-        self,
-        build: Callable[[datetime], str],
-        clock: Callable[[], datetime],
-        max_age: timedelta = timedelta(minutes=2),
-    ) -> None:
-        self._build = build
-        self._clock = clock
-        self.max_age = max_age
-        self._lock = threading.Lock()
-        self._cached: tuple[datetime, str] | None = None
-
-    def __call__(self) -> str:
-        with self._lock:
-            now = self._clock()
-            if self._cached is not None and timedelta(0) <= now - self._cached[0] < self.max_age:
-                return self._cached[1]
-            token = self._build(now)
-            self._cached = (now, token)
-            return token
-
-
-def city_bundle_builder(
-    *,
-    engine: Engine,
-    city: Callable[[], City],
-    registry: Callable[[], Any],
-    status_base_url: str,
-    ttl: timedelta = DEFAULT_TTL,
-) -> Callable[[datetime], str]:
-    """``build(now)`` for :class:`OfflineBundleSource` from the composition root's parts: the city (root key, trust
-    list, issuers' keys), the registry client (``chain_id``, ``address``, ``block_number``; raising when there is no
-    chain) and the database."""
-
-    def build(now: datetime) -> str:
-        c = city()
-        reg: Registry | None = None
-        block: int | None = None
-        try:
-            client = registry()
-            reg = Registry.of(int(client.chain_id), str(client.address))
-        except XacthucError:
-            client = None
-        if client is not None:
-            try:
-                block = int(client.block_number)
-            except Exception:  # the chain is down: the database's state is still current; report its newest block
-                block = None
-        with Session(engine) as session:
-            return build_offline_bundle(
-                session,
-                root_signer=c.root_signer,
-                trust_list=c.build_trust_list(now, ttl=max(ttl, DEFAULT_TRUST_TTL)),
-                registry=reg,
-                block=block,
-                signer_for=lambda agency_id: c.keyring(agency_id).signer(now),
-                status_base_url=status_base_url,
-                now=now,
-                ttl=ttl,
-            )
-
-    return build
 
 
 def is_offline_bundle(text: str) -> bool:

@@ -39,9 +39,9 @@ from verifier.api.routes import build_offline_router
 from verifier.credential import verify_credential
 from verifier.dispatch import VerifyRequest, parsed_input
 from verifier.document import verify_document
-from verifier.offline import OfflineBundleSource, city_bundle_builder
 from verifier.payload import PayloadKind
 from verifier.report import Report
+from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
 from xacthuc.services import Services
 
 TRUST_TTL = timedelta(seconds=30)

@@ -26,9 +26,10 @@ from keys.keystore import TEST_KDF
 from ledger.chain import RegistryClient
 from ledger.documents import DocumentRow, proof_for
 from verifier.api.routes import build_offline_router
-from verifier.offline import OfflineBundleSource, city_bundle_builder, sign_offline_bundle
+from verifier.offline import sign_offline_bundle
 from xacthuc.app import create_app
 from xacthuc.devchain import AnvilNode, fund
+from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
 from xacthuc.services import Services
 from xacthuc.settings import Settings
 

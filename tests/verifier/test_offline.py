@@ -30,7 +30,6 @@ from ledger.receipt import Registry
 from verifier.offline import (
     OfflineBundleError,
     OfflineState,
-    build_offline_bundle,
     is_offline_bundle,
     offline_bundle_payload,
     sign_offline_bundle,
@@ -40,6 +39,7 @@ from verifier.offline import (
 )
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
+from xacthuc.offline_bundle import build_offline_bundle
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=3)  # when the offline verifier runs

@@ -1,4 +1,5 @@
-"""What the server knows, read for the offline bundle: anchored roots (with their leaves), revocations, status lists.
+"""The server side of the offline bundle (``GET /v1/offline-bundle``): what this server knows, read from its
+database and signed with the city root key: anchored roots (with their leaves), revocations, status lists.
 
 The source is this server's database (``ledger_batch``, ``ledger_document``, ``identity_status_list``): a batch
 counts once it is ``confirmed`` or ``final`` (as for proofs), a revocation once it is recorded (after its
@@ -8,49 +9,45 @@ revocation, a few seconds after the block. The chain index (when there is one) w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from identity.models import StatusListRow
 from identity.status_list import StatusList, status_list_jwt
+from keys.bootstrap import City
 from keys.errors import XacthucError
 from keys.protocols import Signer
+from keys.trust_list import DEFAULT_TTL as DEFAULT_TRUST_TTL
+from keys.validity import utc
 from ledger.documents import REASONS, DocumentRow
 from ledger.merkle import MerkleTree
 from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc
+from ledger.receipt import Registry
+from verifier.offline import (
+    DEFAULT_TTL,
+    AnchoredRoot,
+    Revocation,
+    offline_bundle_payload,
+    sign_offline_bundle,
+)
 
-__all__ = ["AnchoredRoot", "Revocation", "read_revocations", "read_roots", "read_status_lists"]
+__all__ = [
+    "OfflineBundleSource",
+    "build_offline_bundle",
+    "city_bundle_builder",
+    "read_revocations",
+    "read_roots",
+    "read_status_lists",
+]
 
 _CONFIRMED = (BatchState.CONFIRMED.value, BatchState.FINAL.value)
 STATUS_TTL = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class AnchoredRoot:
-    """An anchored Merkle root: who anchored it, when and where, and its leaf hashes in tree order."""
-
-    root: bytes
-    anchorer: str
-    anchored_at: datetime
-    block: int
-    tx_hash: str
-    leaves: tuple[bytes, ...]  # leaf hashes (keccak256(0x00 || data)), as the stored tree holds them
-
-
-@dataclass(frozen=True)
-class Revocation:
-    """A revoked ``(root, data)``: the registry's reason code, when, and the replacement's leaf data if any."""
-
-    root: bytes
-    data: bytes
-    reason: int
-    revoked_at: datetime
-    replaced_by: bytes | None
-    replacement: dict[str, str] | None  # {"number", "document_id"} of the replacement, when this server knows it
 
 
 def read_roots(session: Session) -> list[AnchoredRoot]:
@@ -138,3 +135,105 @@ def read_status_lists(
             lifetime=lifetime,
         )
     return tokens
+
+
+def build_offline_bundle(
+    session: Session,
+    *,
+    root_signer: Signer,
+    trust_list: str,
+    registry: Registry | None,
+    block: int | None,
+    signer_for: Callable[[str], Signer],
+    status_base_url: str,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+) -> str:
+    """The signed offline bundle from this server's database: the trust list as given, every issuer's status lists
+    (signed by their issuers, living at least ``ttl``), and the registry state (confirmed roots with their leaves,
+    recorded revocations). ``block`` is the chain's head when known (else the newest anchor's block)."""
+    now = utc(now).replace(microsecond=0)
+    status_lists = read_status_lists(
+        session, signer_for, status_base_url=status_base_url, now=now, lifetime=max(ttl, timedelta(days=1))
+    )
+    roots = read_roots(session) if registry is not None else []
+    revocations = read_revocations(session) if registry is not None else []
+    payload = offline_bundle_payload(
+        trust_list=trust_list,
+        status_lists=status_lists,
+        registry=registry,
+        block=block,
+        roots=roots,
+        revocations=revocations,
+        now=now,
+        ttl=ttl,
+    )
+    return sign_offline_bundle(root_signer, payload)
+
+
+class OfflineBundleSource:
+    """The server side of ``GET /v1/offline-bundle``: builds the bundle at most once per ``max_age`` (a burst of
+    downloads reuses it) and never serves one with less than half its lifetime left."""
+
+    def __init__(
+        self,
+        build: Callable[[datetime], str],
+        clock: Callable[[], datetime],
+        max_age: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self._build = build
+        self._clock = clock
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._cached: tuple[datetime, str] | None = None
+
+    def __call__(self) -> str:
+        with self._lock:
+            now = self._clock()
+            if self._cached is not None and timedelta(0) <= now - self._cached[0] < self.max_age:
+                return self._cached[1]
+            token = self._build(now)
+            self._cached = (now, token)
+            return token
+
+
+def city_bundle_builder(
+    *,
+    engine: Engine,
+    city: Callable[[], City],
+    registry: Callable[[], Any],
+    status_base_url: str,
+    ttl: timedelta = DEFAULT_TTL,
+) -> Callable[[datetime], str]:
+    """``build(now)`` for :class:`OfflineBundleSource` from the composition root's parts: the city (root key, trust
+    list, issuers' keys), the registry client (``chain_id``, ``address``, ``block_number``; raising when there is no
+    chain) and the database."""
+
+    def build(now: datetime) -> str:
+        c = city()
+        reg: Registry | None = None
+        block: int | None = None
+        try:
+            client = registry()
+            reg = Registry.of(int(client.chain_id), str(client.address))
+        except XacthucError:
+            client = None
+        if client is not None:
+            try:
+                block = int(client.block_number)
+            except Exception:  # the chain is down: the database's state is still current; report its newest block
+                block = None
+        with Session(engine) as session:
+            return build_offline_bundle(
+                session,
+                root_signer=c.root_signer,
+                trust_list=c.build_trust_list(now, ttl=max(ttl, DEFAULT_TRUST_TTL)),
+                registry=reg,
+                block=block,
+                signer_for=lambda agency_id: c.keyring(agency_id).signer(now),
+                status_base_url=status_base_url,
+                now=now,
+                ttl=ttl,
+            )
+
+    return build
