@@ -40,6 +40,7 @@ from verifier.credential import verify_credential
 from verifier.dispatch import VerifyRequest, parsed_input
 from verifier.document import verify_document
 from verifier.payload import PayloadKind
+from verifier.qr import qr_png, qr_svg
 from verifier.report import Report
 from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
 from xacthuc.services import Services
@@ -275,6 +276,8 @@ def document_routers(services: Services) -> list[APIRouter]:
             trust_list=trust_list,
             clock=services.clock,
             public_url=settings.public_url,
+            qr_png=qr_png,
+            qr_svg=qr_svg,
             file_limit=settings.upload_limit,
         ),
         verify_router(verify=verifier, file_limit=settings.upload_limit),

@@ -32,7 +32,6 @@ from ledger.documents import (
     revoke_document,
 )
 from ledger.receipt import Registry, verify_link
-from verifier.qr import qr_png, qr_svg
 
 MAX_BATCH = 1000
 
@@ -74,10 +73,14 @@ def build_router(
     trust_list: Callable[[], tuple[str, str]],
     clock: Callable[[], datetime],
     public_url: str,
+    qr_png: Callable[..., bytes],
+    qr_svg: Callable[..., str],
     file_limit: int = MAX_FILE_BYTES,
 ) -> APIRouter:
     """The document routes. ``signer_for(agency, now)`` and ``account_for(agency)`` give an agency's receipt signer
-    and Ethereum account; ``registry()`` the configured registry; ``trust_list()`` ``(token, root kid)``."""
+    and Ethereum account; ``registry()`` the configured registry; ``trust_list()`` ``(token, root kid)``;
+    ``qr_png(text, scale=)`` and ``qr_svg(text, scale=)`` render a link as a QR code (the verifier's renderer:
+    ledger/ does not import verifier/)."""
     router = APIRouter(tags=["documents"])
     db_dep = Depends(session)
     base = public_url.rstrip("/")
