@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -38,14 +38,18 @@ def b64u_encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
+# The padding a2b_base64 needs, by length modulo 4; a length of 1 modulo 4 is never base64.
+_PADDING = (b"", None, b"==", b"=")
+
+
 def b64u_decode(text: str) -> bytes:
     """Strict base64url without padding; raises ``ValueError`` on anything else (``+``, ``/``, whitespace, ``=``)."""
-    if "=" in text or len(text) % 4 == 1:
+    padding = _PADDING[len(text) & 3]
+    if padding is None or "=" in text:
         raise ValueError("not unpadded base64url")
     try:
         # '+' and '/' become '!', which strict mode refuses like any other character outside the alphabet.
-        data = text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
-        return binascii.a2b_base64(data, strict_mode=True)
+        return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE) + padding, strict_mode=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise ValueError("not base64url") from exc
 
@@ -150,13 +154,15 @@ def verify_signature(alg: str, jwk: dict[str, Any], signing_input: bytes, signat
     except (TypeError, ValueError):  # TypeError: an unhashable member (a list, an object) is no key either
         return False
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
+        # _jwk_key gave a P-256 key for ES256 and an Ed25519 key otherwise; comparing alg is much cheaper than an
+        # isinstance check against cryptography's abstract key classes.
+        if alg == "ES256":
             if len(signature) != 64:
                 return False
             r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), signing_input, _ES256)
+            cast(ec.EllipticCurvePublicKey, key).verify(encode_dss_signature(r, s), signing_input, _ES256)
         else:
-            key.verify(signature, signing_input)
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, signing_input)
     except InvalidSignature:
         return False
     return True

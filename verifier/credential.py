@@ -35,11 +35,12 @@ from verifier.report import Check, CheckResult, Report, Verdict, invalid, run_ch
 KIND = "citizen_id"
 SD_JWT_TYPS = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
 CLOCK_SKEW = timedelta(seconds=60)
+_SKEW_S = CLOCK_SKEW.total_seconds()
 # Claims about the token rather than the citizen: never reported as disclosed claims.
 _TOKEN_CLAIMS = frozenset({"iss", "iat", "exp", "nbf", "cnf", "status", "vct", "vct#integrity", "_sd_alg", "jti"})
 
 
-@dataclass
+@dataclass(slots=True)
 class CredentialContext:
     text: str
     resolver: KeyResolver
@@ -79,7 +80,7 @@ class FormatCheck:
             return invalid(self.name, "TYP_INVALID", "the header typ is not dc+sd-jwt")
         if not isinstance(p.get("iss"), str) or not isinstance(h.get("kid"), str):
             return invalid(self.name, "CLAIMS_MISSING", "iss or kid is missing")
-        if not all(isinstance(p.get(c), int) for c in ("iat", "exp")):
+        if not isinstance(p.get("iat"), int) or not isinstance(p.get("exp"), int):
             return invalid(self.name, "CLAIMS_MISSING", "iat or exp is missing or not an integer")
         if p.get("_sd_alg", SD_ALG) != SD_ALG:
             return invalid(self.name, "SD_ALG_UNSUPPORTED", "only sha-256 disclosure digests are supported")
@@ -123,7 +124,7 @@ class KeyValidAtIssuanceCheck:
             return invalid(self.name, "KEY_COMPROMISED", "the issuer key was compromised before this was issued")
         if iat < key.not_before.timestamp() or (key.not_after is not None and iat > key.not_after.timestamp()):
             return invalid(self.name, "KEY_NOT_VALID_AT_ISSUANCE", "the issuer key was not valid when this was issued")
-        if iat > ctx.now_ts + CLOCK_SKEW.total_seconds():
+        if iat > ctx.now_ts + _SKEW_S:
             return invalid(self.name, "ISSUED_IN_FUTURE", "issued in the future")
         return valid(self.name, "KEY_VALID", "the issuer key was valid at issuance")
 
@@ -158,7 +159,7 @@ class NotExpiredCheck:
         if ctx.now_ts >= p["exp"]:
             return invalid(self.name, "EXPIRED", "the credential has expired", Verdict.EXPIRED)
         nbf = p.get("nbf")
-        if isinstance(nbf, int) and ctx.now_ts + CLOCK_SKEW.total_seconds() < nbf:
+        if isinstance(nbf, int) and ctx.now_ts + _SKEW_S < nbf:
             return invalid(self.name, "NOT_YET_VALID", "the credential is not valid yet")
         return valid(self.name, "NOT_EXPIRED", "the credential has not expired")
 
@@ -230,13 +231,14 @@ def _unpack(obj: Any, by_digest: dict[str, Disclosure], seen: set[str], used: se
                     if d.name is not None:
                         raise ValueError("an object disclosure is referenced from an array")
                     used.add(digest)
-                    out_list.append(_unpack(d.value, by_digest, seen, used))
+                    v = d.value
+                    out_list.append(_unpack(v, by_digest, seen, used) if type(v) in _CONTAINERS else v)
             else:
                 out_list.append(_unpack(item, by_digest, seen, used) if type(item) in _CONTAINERS else item)
         return out_list
     if type(obj) is not dict:
         return obj
-    digests = obj.get("_sd", [])
+    digests = obj.get("_sd", _NO_DIGESTS)
     if not isinstance(digests, list):
         raise ValueError("_sd is not an array")
     out = {
@@ -254,11 +256,13 @@ def _unpack(obj: Any, by_digest: dict[str, Disclosure], seen: set[str], used: se
         if d.name is None or d.name in out or d.name in RESERVED_NAMES:
             raise ValueError(f"disclosure for {d.name!r} is not allowed here")
         used.add(digest)
-        out[d.name] = _unpack(d.value, by_digest, seen, used)
+        v = d.value
+        out[d.name] = _unpack(v, by_digest, seen, used) if type(v) in _CONTAINERS else v
     return out
 
 
 _CONTAINERS = (dict, list)
+_NO_DIGESTS: list[str] = []  # the default for an object without _sd; only ever read
 _NOT_CLAIMS = frozenset({"_sd", "_sd_alg"})
 
 
@@ -283,7 +287,7 @@ class DisclosuresCheck:
             unpacked = _unpack(ctx.jws.payload, by_digest, set(), used)
         except ValueError as exc:
             return invalid(self.name, "DIGEST_INVALID", str(exc))
-        if used != set(by_digest):
+        if len(used) != len(by_digest):  # used only ever holds keys of by_digest
             return invalid(self.name, "DISCLOSURE_UNREFERENCED", "a disclosure matches no digest in the credential")
         ctx.disclosures_ok = True
         ctx.claims = {k: v for k, v in unpacked.items() if k not in _TOKEN_CLAIMS}
@@ -321,9 +325,7 @@ class KeyBindingCheck:
         if p.get("sd_hash") != sd_hash(ctx.sd.presented):
             return invalid(self.name, "KB_SD_HASH_MISMATCH", "the key-binding JWT is for another presentation")
         iat = p.get("iat")
-        if not isinstance(iat, int) or not (
-            ctx.now_ts - ctx.freshness.total_seconds() <= iat <= ctx.now_ts + CLOCK_SKEW.total_seconds()
-        ):
+        if not isinstance(iat, int) or not (ctx.now_ts - ctx.freshness.total_seconds() <= iat <= ctx.now_ts + _SKEW_S):
             return invalid(self.name, "KB_NOT_FRESH", "the key-binding JWT is outside the freshness window")
         if not isinstance(p.get("aud"), str) or (ctx.audience is not None and p["aud"] != ctx.audience):
             return invalid(self.name, "KB_AUDIENCE_MISMATCH", "the presentation is for another audience")
