@@ -217,7 +217,9 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
         raise DocumentFieldMissing(name)
     if not isinstance(raw, str):
         raise DocumentFieldInvalid(name, "must be a string")
-    text = normalize_text(raw, name)
+    text = _normalized(raw) if len(raw) <= _CACHED_CHARS else _normalize(raw)  # normalize_text, one call fewer
+    if text is None:
+        raise DocumentFieldInvalid(name, "contains control or unassigned characters")
     if not text:
         raise DocumentFieldMissing(name)
     if len(text) > _MAX_LENGTHS[name]:

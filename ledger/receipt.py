@@ -248,7 +248,7 @@ def _check_fields(f: ReceiptFields | Receipt) -> None:
     if not (0 < f.issued_at.timestamp() <= _MAX_SECONDS):
         raise ReceiptFieldInvalid("issued_at", "is out of range")
     for name, text, limit in (("issuer_id", f.issuer_id, _MAX_ISSUER_BYTES), ("number", f.number, _MAX_NUMBER_BYTES)):
-        if not text or unicodedata.normalize("NFC", text) != text or len(text.encode("utf-8")) > limit:
+        if not text or not unicodedata.is_normalized("NFC", text) or len(text.encode("utf-8")) > limit:
             raise ReceiptFieldInvalid(name, f"must be non-empty NFC text of at most {limit} bytes")
 
 
@@ -349,7 +349,7 @@ def _uuid_bytes(issuer_id: str) -> bytes | None:
 def encode_payload(receipt: Receipt, *, registry: Registry | None = None) -> str:
     """The compact payload ``XD1:<base43>``; the chain id and address are left out when they equal ``registry``."""
     flags = 0
-    parts: list[bytes] = []
+    parts: list[bytes] = [b""]  # the flags byte, set below
     if receipt.registry != registry:
         flags |= _FLAG_REGISTRY
         parts += (_varint(receipt.registry.chain_id), receipt.registry.address)
@@ -373,7 +373,8 @@ def encode_payload(receipt: Receipt, *, registry: Registry | None = None) -> str
         _lp(receipt.number.encode("utf-8")),
         receipt.signature,
     )
-    return PAYLOAD_PREFIX + b43encode(bytes([flags]) + b"".join(parts))
+    parts[0] = _BYTES[flags]
+    return PAYLOAD_PREFIX + b43encode(b"".join(parts))
 
 
 def decode_payload(text: str, *, registry: Registry | None = None) -> Receipt:
