@@ -171,24 +171,20 @@ def chain_status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
         out.print(f"{key:>16}: {value}")
 
 
-def _register_optional_commands() -> None:
-    """Sub-commands of the other parts (keys, documents, identity, verifier), imported only when run."""
-    from xacthuc import cli_keys
+def _register_part_commands() -> None:
+    """The sub-commands of the other parts (keys, documents, identity, verifier), imported when the CLI runs."""
+    from xacthuc import cli_docs, cli_identity, cli_keys
 
     app.add_typer(cli_keys.agency_app, name="agency")
     app.add_typer(cli_keys.keys_app, name="keys")
-    from xacthuc import cli_docs
-
     app.add_typer(cli_docs.doc_app, name="doc")
     app.command("verify")(cli_docs.verify_cmd)
-    from xacthuc import cli_identity
-
     app.add_typer(cli_identity.id_app, name="id")
     app.add_typer(cli_identity.wallet_app, name="wallet")
 
 
 def main() -> None:
-    _register_optional_commands()
+    _register_part_commands()
     try:
         app()
     except KeyboardInterrupt:

@@ -289,7 +289,7 @@ def test_auth_roles_and_other_agencies(stack: Stack, agency_accounts: list[Local
 
 
 def test_bundle_verifies_with_only_rpc_and_pinned_root(stack: Stack, tmp_path: Path) -> None:
-    from xacthuc.cli import _register_optional_commands, app
+    from xacthuc.cli import _register_part_commands, app
 
     doc = stack.issue()
     stack.anchor()
@@ -298,7 +298,7 @@ def test_bundle_verifies_with_only_rpc_and_pinned_root(stack: Stack, tmp_path: P
     (tmp_path / "bundle.json").write_text(json.dumps(bundle), encoding="utf-8")
     (tmp_path / "root.jwk").write_text(stack.client.get("/v1/trust-root").text, encoding="utf-8")
     (tmp_path / "doc.pdf").write_bytes(FILE)
-    _register_optional_commands()
+    _register_part_commands()
     runner = CliRunner()
     args = ["verify", str(tmp_path / "bundle.json"), "--rpc-url", stack.anvil.url, "--trust-root"]
     r = runner.invoke(app, [*args, str(tmp_path / "root.jwk"), "--json", "--file", str(tmp_path / "doc.pdf")])

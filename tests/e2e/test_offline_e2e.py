@@ -108,9 +108,9 @@ class Stack:
         return str(path)
 
     def cli(self, *args: str) -> tuple[int, dict[str, Any]]:
-        from xacthuc.cli import _register_optional_commands, app
+        from xacthuc.cli import _register_part_commands, app
 
-        _register_optional_commands()
+        _register_part_commands()
         r = CliRunner().invoke(app, ["verify", *args, "--json"])
         return r.exit_code, json.loads(r.output)
 
