@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from keys.bootstrap import City, bootstrap_city
@@ -28,6 +27,7 @@ from ledger.chain import RegistryClient
 from ledger.documents import DocumentRow, proof_for
 from ledger.errors import NotAnchorer
 from ledger.receipt import ReceiptFields, Registry, encode_payload, new_document_id, sign_receipt, verify_link
+from tests.e2e.helpers import anchor_all
 from tests.verifier.test_qr import _jpeg, _noise, _perspective, _png, _rotate
 from verifier.qr import decode_qr_image
 from xacthuc.app import create_app
@@ -76,16 +76,7 @@ class Stack:
         return dict(r.json())
 
     def anchor(self) -> None:
-        anchorer = self.services.anchorer()
-        deadline = time.monotonic() + 60
-        with Session(self.services.engine) as s:
-            rows = s.exec(select(DocumentRow.commitment)).all()
-        while True:
-            anchorer.step(force=True)
-            with Session(self.services.engine) as s:
-                if all(proof_for(s, c) is not None for c in rows):
-                    return
-            assert time.monotonic() < deadline, "documents not anchored in time"
+        anchor_all(self.services)
 
     def verify(self, payload: str, file: bytes | None = None) -> dict[str, Any]:
         if file is None:

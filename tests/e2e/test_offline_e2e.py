@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from identity.wallet import Wallet, create_wallet
@@ -24,7 +23,7 @@ from keys.bootstrap import City, bootstrap_city
 from keys.generate import generate_signing_key
 from keys.keystore import TEST_KDF
 from ledger.chain import RegistryClient
-from ledger.documents import DocumentRow, proof_for
+from tests.e2e.helpers import anchor_all
 from verifier.api.routes import build_offline_router
 from verifier.offline import sign_offline_bundle
 from xacthuc.app import create_app
@@ -81,16 +80,7 @@ class Stack:
         return dict(r.json())
 
     def anchor(self) -> None:
-        anchorer = self.services.anchorer()
-        deadline = time.monotonic() + 60
-        with Session(self.services.engine) as s:
-            rows = s.exec(select(DocumentRow.commitment)).all()
-        while True:
-            anchorer.step(force=True)
-            with Session(self.services.engine) as s:
-                if all(proof_for(s, c) is not None for c in rows):
-                    return
-            assert time.monotonic() < deadline, "documents not anchored in time"
+        anchor_all(self.services)
 
     def presentation(self) -> str:
         r = self.client.post("/v1/citizens", json=CITIZEN, headers=self.auth("ca-hcm"))

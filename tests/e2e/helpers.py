@@ -1,0 +1,24 @@
+"""Shared steps of the end-to-end tests."""
+
+from __future__ import annotations
+
+import time
+
+from sqlmodel import Session, select
+
+from ledger.documents import DocumentRow, proof_for
+from xacthuc.services import Services
+
+
+def anchor_all(services: Services, timeout: float = 60.0) -> None:
+    """Drive the worker (no waiting on its interval) until every stored document has its proof."""
+    anchorer = services.anchorer()
+    deadline = time.monotonic() + timeout
+    with Session(services.engine) as s:
+        commitments = s.exec(select(DocumentRow.commitment)).all()
+    while True:
+        anchorer.step(force=True)
+        with Session(services.engine) as s:
+            if all(proof_for(s, c) is not None for c in commitments):
+                return
+        assert time.monotonic() < deadline, "documents not anchored in time"
