@@ -1,4 +1,5 @@
-"""Stored documents: issue (one or in bulk), look up, prove, revoke and bundle.
+"""Stored documents: the table, its errors, and issuing (one or in bulk). Reading a document's status and proof is
+``ledger.document_status``; revoking it on chain is ``ledger.revocation``.
 
 A document row holds the file, its Decree 30 metadata (NFC), the signed receipt's payload and its commitment (the
 Merkle leaf data). Its leaf goes into the anchoring outbox in the same transaction, so a document is durable and
@@ -18,18 +19,17 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Column, LargeBinary, Text
-from sqlmodel import Field, Session, SQLModel, select
-from web3 import HTTPProvider
+from sqlmodel import Field, Session, SQLModel
 
-from keys.errors import Forbidden, InvalidInput, NotFound
+from keys.errors import InvalidInput, NotFound
 from keys.protocols import Signer
 from ledger.document import DOCUMENT_FIELDS, metadata_digest, parse_document
-from ledger.errors import AlreadyRevoked, ChainUnavailable, LedgerError
-from ledger.outbox import BatchState, _bound, _executemany, as_utc, enqueue, enqueue_many, leaf_proof
-from ledger.proof import DocumentChainStatus, Proof, RevocationReason
+from ledger.errors import LedgerError
+from ledger.outbox import BatchState, _bound, _executemany, as_utc, enqueue, enqueue_many
+from ledger.proof import RevocationReason
 from ledger.receipt import (
     Receipt,
     ReceiptFields,
@@ -50,18 +50,10 @@ __all__ = [
     "DocumentPendingAnchor",
     "DocumentRevoked",
     "DocumentRow",
-    "DocumentView",
     "IssuedDocument",
-    "RegistryStatusReader",
     "ReplacementInvalid",
-    "build_bundle",
-    "document_json",
-    "get_document",
     "issue_batch",
     "issue_document",
-    "proof_for",
-    "replacement_for",
-    "revoke_document",
 ]
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -387,241 +379,3 @@ def issue_batch(
         _executemany(session, _INSERT_ROWS, [(*p.row[:-1], created) for p in prepared])
         enqueue_many(session, account_address, [p.leaf for p in prepared], now)
     return [p.issued for p in prepared]
-
-
-# ------------------------------------------------------------------------------------------------------ reading
-@dataclass(frozen=True)
-class DocumentView:
-    """A stored document with its derived status and, once anchored, its proof."""
-
-    row: DocumentRow
-    status: str
-    proof: Proof | None
-
-
-def _proof(session: Session, leaf: bytes, chain_id: int, contract: str) -> Proof | None:
-    found = leaf_proof(session, leaf)
-    if found is None:
-        return None
-    batch = found.batch
-    if batch.state not in _CONFIRMED or batch.tx_hash is None or batch.block_number is None:
-        return None
-    if batch.anchored_at is None:
-        return None
-    return Proof(
-        root=bytes(batch.root),
-        path=found.path,
-        leaf=leaf,
-        chain_id=chain_id,
-        contract=contract,
-        tx_hash=batch.tx_hash,
-        block=int(batch.block_number),
-        anchored_at=as_utc(batch.anchored_at),
-    )
-
-
-def proof_for(session: Session, leaf: bytes) -> Proof | None:
-    """The anchor proof of the document whose commitment is ``leaf``, once its batch is confirmed; else None."""
-    doc = session.exec(select(DocumentRow.chain_id, DocumentRow.contract).where(DocumentRow.commitment == leaf)).first()
-    if doc is None:
-        return None
-    return _proof(session, leaf, doc[0], doc[1])
-
-
-def _status(row: DocumentRow, proof: Proof | None) -> str:
-    if row.revoked_at is not None:
-        return "superseded" if row.revocation_reason == "replaced" else "revoked"
-    return "anchored" if proof is not None else "pending"
-
-
-def get_document(session: Session, document_id: str) -> DocumentView:
-    """The document, its status and proof; :class:`DocumentNotFound` if there is none."""
-    if not isinstance(document_id, str) or len(document_id) > 26:
-        raise DocumentNotFound("no such document")
-    row = session.get(DocumentRow, document_id.upper())
-    if row is None:
-        raise DocumentNotFound("no such document")
-    proof = _proof(session, row.commitment, row.chain_id, row.contract)
-    return DocumentView(row, _status(row, proof), proof)
-
-
-def replacement_for(session: Session, leaf: bytes) -> dict[str, Any] | None:
-    """The number and id of the document whose commitment is ``leaf`` (to name a replacement), or None."""
-    found = session.exec(select(DocumentRow.id, DocumentRow.number).where(DocumentRow.commitment == leaf)).first()
-    return None if found is None else {"document_id": found[0], "number": found[1]}
-
-
-def document_json(view: DocumentView, public_url: str) -> dict[str, Any]:
-    """The ``GET /v1/documents/{id}`` body (ARCHITECTURE.md): metadata, hash, status, receipt, link, proof."""
-    row = view.row
-    body: dict[str, Any] = {
-        "id": row.id,
-        "agency_id": row.agency_id,
-        **row.metadata_dict,
-        "sha256": row.sha256,
-        "status": view.status,
-        "receipt": receipt_json(row.receipt(), row.payload),
-        "verify_url": verify_link(public_url, row.payload),
-        "qr_url": f"{public_url.rstrip('/')}/v1/documents/{row.id}/qr.png",
-        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
-    }
-    if view.proof is not None:
-        body["proof"] = view.proof.to_dict()
-    if row.revoked_at is not None:
-        body["revocation"] = {
-            "reason": row.revocation_reason,
-            "note": row.revocation_note,
-            "replaced_by": row.replaced_by,
-            "revoked_at": as_utc(row.revoked_at).isoformat().replace("+00:00", "Z"),
-            "tx_hash": row.revocation_tx,
-        }
-    return body
-
-
-def build_bundle(view: DocumentView, *, trust_list: str, root_kid: str, public_url: str) -> dict[str, Any]:
-    """The proof bundle: everything ``xacthuc verify bundle.json --rpc-url URL --trust-root ROOT.jwk`` needs.
-
-    The signed trust list rides along; the verifier checks it against the root key it pinned itself.
-    """
-    row = view.row
-    return {
-        "type": BUNDLE_TYPE,
-        "version": 1,
-        "payload": row.payload,
-        "receipt": receipt_json(row.receipt(), row.payload),
-        "metadata": row.metadata_dict,
-        "proof": None if view.proof is None else view.proof.to_dict(),
-        "registry": {"chain_id": row.chain_id, "contract": row.contract},
-        "trust": {"root_kid": root_kid, "trust_list": trust_list, "trust_root_url": f"{public_url}/v1/trust-root"},
-    }
-
-
-# ----------------------------------------------------------------------------------------------------- revoking
-class RevokingRegistry(Protocol):
-    """What revocation needs from ``ledger.chain.RegistryClient``."""
-
-    def revoke(
-        self,
-        account: Any,
-        root: bytes,
-        data: bytes,
-        proof: Sequence[bytes],
-        reason: int,
-        replaced_by: bytes | None = None,
-        *,
-        timeout: float = 60.0,
-    ) -> Any: ...
-
-
-def _reason(reason: str | None, replaced_by: str | None) -> str:
-    if reason is None or reason == "":
-        reason = "replaced" if replaced_by else None
-    if reason not in REASONS:
-        raise InvalidInput(f"reason: must be one of {', '.join(REASONS)}")
-    if replaced_by and reason != "replaced":
-        raise ReplacementInvalid("replaced_by: a replacement implies the reason 'replaced'")
-    return reason
-
-
-def revoke_document(
-    session: Session,
-    registry: RevokingRegistry,
-    account: Any,
-    document: DocumentRow,
-    *,
-    agency_id: str,
-    reason: str | None,
-    note: str | None,
-    replaced_by: str | None,
-    now: datetime,
-) -> DocumentView:
-    """Revoke (or supersede) an anchored document on chain with its Merkle proof, then record it.
-
-    Only the issuing agency may (``FORBIDDEN`` otherwise; the contract would revert ``NotAnchorer`` anyway).
-    A revocation already on chain (a retry after a crash) is recorded, not refused.
-    """
-    if document.agency_id != agency_id:
-        raise Forbidden("this document belongs to another agency")
-    code = _reason(reason, replaced_by)
-    if note is not None and len(note) > 1000:
-        raise InvalidInput("note: at most 1000 characters")
-    if document.revoked_at is not None:
-        raise DocumentRevoked(f"the document was already {_status(document, None)}")
-    replacement: DocumentRow | None = None
-    if replaced_by:
-        replacement = session.get(DocumentRow, replaced_by.upper()) if len(replaced_by) <= 26 else None
-        if replacement is None or replacement.id == document.id:
-            raise ReplacementInvalid("replaced_by: no such other document")
-    view = get_document(session, document.id)
-    if view.proof is None:
-        raise DocumentPendingAnchor("the document is not anchored yet; revoke it once it is")
-    proof = view.proof
-    tx_hash: str | None = None
-    try:
-        receipt = registry.revoke(
-            account,
-            proof.root,
-            proof.leaf,
-            proof.path,
-            int(REASONS[code]),
-            None if replacement is None else replacement.commitment,
-        )
-        tx_hash = "0x" + bytes(receipt.tx_hash).hex()
-    except AlreadyRevoked:
-        pass  # sent before, not recorded (a crash between the two): record it now
-    document.revocation_reason = code
-    document.revocation_note = note
-    document.replaced_by = None if replacement is None else replacement.id
-    document.revoked_at = as_utc(now)
-    document.revocation_tx = tx_hash
-    session.add(document)
-    session.flush()
-    return DocumentView(document, _status(document, proof), proof)
-
-
-# ---------------------------------------------------------------------------------------------------- the chain
-class _StatusClient(Protocol):
-    def status(self, root: bytes, data: bytes) -> Any: ...
-
-
-class RegistryStatusReader:
-    """``ledger.proof.ChainStatusReader`` over the registry: one ``eth_call`` of ``status(root, data)`` each time.
-
-    With a ``RegistryClient`` the call goes straight to the provider as one JSON-RPC request: through ``w3.eth.call``
-    web3's validation middleware adds an ``eth_chainId`` round trip or two, which tripled the verification time.
-    Any other ``status`` client (fakes) is called as is. Failures raise; the verifier reports them as ``error``.
-    """
-
-    def __init__(self, client: _StatusClient) -> None:
-        self.client = client
-
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
-        client: Any = self.client
-        if not (
-            hasattr(client, "artifact") and isinstance(getattr(client, "w3", None) and client.w3.provider, HTTPProvider)
-        ):
-            return self._from(client.status(root, data))
-        if len(root) != 32 or len(data) != 32:
-            raise LedgerError("root and data are 32 bytes")
-        call = {"to": client.address, "data": "0x" + client.artifact.encode_call("status", root, data).hex()}
-        try:
-            response = client.w3.provider.make_request("eth_call", [call, "latest"])
-        except OSError as exc:  # requests' connection errors
-            raise ChainUnavailable(f"the Ethereum node is unreachable: {type(exc).__name__}") from exc
-        result = response.get("result") if isinstance(response, dict) else None
-        if not isinstance(result, str):
-            raise ChainUnavailable("the Ethereum node answered eth_call with an error")
-        agency, anchored_at, reason, revoked_at, replaced_by = client.artifact.decode_output(
-            "status", bytes.fromhex(result.removeprefix("0x"))
-        )
-        return DocumentChainStatus.from_call(agency, anchored_at, reason, revoked_at, replaced_by)
-
-    @staticmethod
-    def _from(s: Any) -> DocumentChainStatus:
-        return DocumentChainStatus(
-            anchorer=s.agency,
-            anchored_at=s.anchored_at,
-            reason=int(s.reason or 0),
-            revoked_at=s.revoked_at,
-            replaced_by=s.replaced_by,
-        )

@@ -24,8 +24,10 @@ from sqlmodel import Session
 
 from keys.errors import InvalidInput, XacthucError
 from ledger.document import DOCUMENT_FIELDS
-from ledger.documents import DocumentRow, document_json, get_document, issue_batch, issue_document, revoke_document
+from ledger.document_status import document_json, get_document
+from ledger.documents import DocumentRow, issue_batch, issue_document
 from ledger.receipt import Registry
+from ledger.revocation import revoke_document
 from verifier.report import Report
 from xacthuc.settings import Settings, load_settings
 
@@ -340,7 +342,7 @@ def _verify_bundle(
     from web3 import HTTPProvider, Web3
 
     from ledger.chain import RegistryClient
-    from ledger.documents import RegistryStatusReader
+    from ledger.revocation import RegistryStatusReader
     from verifier.bundle import bundle_registry, verify_bundle
     from verifier.payload import parse_payload
 

@@ -28,7 +28,8 @@ from keys.errors import XacthucError
 from keys.trust_list import TrustList, verify_trust_list
 from ledger.api import build_router as documents_router
 from ledger.chain_index import IndexedStatusReader, StateSource
-from ledger.documents import DocumentRow, replacement_for
+from ledger.document_status import replacement_for
+from ledger.documents import DocumentRow
 from ledger.errors import ChainUnavailable
 from ledger.merkle import MerkleTree
 from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc
@@ -117,7 +118,7 @@ _CONFIRMED = (BatchState.CONFIRMED.value, BatchState.FINAL.value)
 
 
 class ProofSource:
-    """``ledger.documents.proof_for`` for the verify route, without its per-request cost.
+    """``ledger.document_status.proof_for`` for the verify route, without its per-request cost.
 
     Profiling showed the proof lookup at about 60 % of a verification: two ORM queries, the whole batch row loaded
     (its signed transaction and tree blobs), and the stored tree of up to 65,536 leaves parsed for one path. Here one

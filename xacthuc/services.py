@@ -17,8 +17,8 @@ from keys.bootstrap import City
 from ledger.anchoring import Anchorer, WorkerConfig
 from ledger.chain import RegistryClient
 from ledger.chain_index import ChainIndexer, IndexedStatusReader
-from ledger.documents import RegistryStatusReader
 from ledger.errors import ChainUnavailable
+from ledger.revocation import RegistryStatusReader
 from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts
 from xacthuc.database import migrate
 from xacthuc.db import make_engine

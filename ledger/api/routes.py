@@ -19,19 +19,10 @@ from sqlmodel import Session
 from keys.agencies import Principal
 from keys.errors import InvalidInput
 from keys.protocols import Signer
-from ledger.documents import (
-    MAX_FILE_BYTES,
-    DocumentFileTooLarge,
-    DocumentView,
-    RevokingRegistry,
-    build_bundle,
-    document_json,
-    get_document,
-    issue_batch,
-    issue_document,
-    revoke_document,
-)
+from ledger.document_status import DocumentView, build_bundle, document_json, get_document
+from ledger.documents import MAX_FILE_BYTES, DocumentFileTooLarge, issue_batch, issue_document
 from ledger.receipt import Registry, verify_link
+from ledger.revocation import RevokingRegistry, revoke_document
 
 MAX_BATCH = 1000
 

@@ -6,7 +6,8 @@ import time
 
 from sqlmodel import Session, select
 
-from ledger.documents import DocumentRow, proof_for
+from ledger.document_status import proof_for
+from ledger.documents import DocumentRow
 from xacthuc.services import Services
 
 

@@ -24,7 +24,8 @@ from keys.bootstrap import City, bootstrap_city
 from keys.generate import generate_signing_key
 from keys.keystore import TEST_KDF
 from ledger.chain import RegistryClient
-from ledger.documents import DocumentRow, proof_for
+from ledger.document_status import proof_for
+from ledger.documents import DocumentRow
 from ledger.errors import NotAnchorer
 from ledger.receipt import ReceiptFields, Registry, encode_payload, new_document_id, sign_receipt, verify_link
 from tests.e2e.helpers import anchor_all

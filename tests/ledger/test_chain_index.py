@@ -24,11 +24,11 @@ from ledger.chain_index import (
     IndexedRevocation,
     IndexedStatusReader,
 )
-from ledger.documents import RegistryStatusReader
 from ledger.errors import ChainUnavailable
 from ledger.merkle import MerkleTree
 from ledger.proof import DocumentChainStatus, Proof, RevocationReason
 from ledger.receipt import Receipt, ReceiptFields, Registry, commitment, sign_receipt
+from ledger.revocation import RegistryStatusReader
 from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the documents end-to-end stack)
 from verifier.document import verify_document
 from xacthuc.devchain import AnvilNode, anvil_rpc, mine

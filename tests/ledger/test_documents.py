@@ -17,24 +17,21 @@ from keys.generate import generate_signing_key
 from ledger.anchoring import Anchorer, WorkerConfig
 from ledger.chain import RegistryClient
 from ledger.document_errors import DocumentFieldInvalid
+from ledger.document_status import get_document, proof_for, replacement_for
 from ledger.documents import (
     DocumentPendingAnchor,
     DocumentRevoked,
     DocumentRow,
-    RegistryStatusReader,
     ReplacementInvalid,
-    get_document,
     issue_batch,
     issue_document,
-    proof_for,
     receipt_json,
-    replacement_for,
-    revoke_document,
 )
 from ledger.merkle import compute_root
 from ledger.outbox import AnchorLeaf, as_utc
 from ledger.proof import RevocationReason
 from ledger.receipt import Registry, commitment, decode_payload
+from ledger.revocation import RegistryStatusReader, revoke_document
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 SIGNER = generate_signing_key("ES256")

@@ -24,9 +24,11 @@ from keys.bootstrap import City, bootstrap_city
 from keys.errors import XacthucError
 from keys.generate import generate_signing_key
 from keys.keystore import TEST_KDF
-from ledger.documents import DocumentRow, build_bundle, get_document, issue_batch, issue_document, revoke_document
+from ledger.document_status import build_bundle, get_document
+from ledger.documents import DocumentRow, issue_batch, issue_document
 from ledger.outbox import AnchorBatch, BatchState, cut_batches
 from ledger.receipt import Registry
+from ledger.revocation import revoke_document
 from verifier.offline import (
     OfflineBundleError,
     OfflineState,

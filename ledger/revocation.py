@@ -1,0 +1,156 @@
+"""Revoking or superseding a stored document on chain, and reading the registry's answer for verifiers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlmodel import Session
+from web3 import HTTPProvider
+
+from keys.errors import Forbidden, InvalidInput
+from ledger.document_status import DocumentView, get_document, status_of
+from ledger.documents import (
+    REASONS,
+    DocumentPendingAnchor,
+    DocumentRevoked,
+    DocumentRow,
+    ReplacementInvalid,
+)
+from ledger.errors import AlreadyRevoked, ChainUnavailable, LedgerError
+from ledger.outbox import as_utc
+from ledger.proof import DocumentChainStatus
+
+__all__ = ["RegistryStatusReader", "RevokingRegistry", "revoke_document"]
+
+
+# ----------------------------------------------------------------------------------------------------- revoking
+class RevokingRegistry(Protocol):
+    """What revocation needs from ``ledger.chain.RegistryClient``."""
+
+    def revoke(
+        self,
+        account: Any,
+        root: bytes,
+        data: bytes,
+        proof: Sequence[bytes],
+        reason: int,
+        replaced_by: bytes | None = None,
+        *,
+        timeout: float = 60.0,
+    ) -> Any: ...
+
+
+def _reason(reason: str | None, replaced_by: str | None) -> str:
+    if reason is None or reason == "":
+        reason = "replaced" if replaced_by else None
+    if reason not in REASONS:
+        raise InvalidInput(f"reason: must be one of {', '.join(REASONS)}")
+    if replaced_by and reason != "replaced":
+        raise ReplacementInvalid("replaced_by: a replacement implies the reason 'replaced'")
+    return reason
+
+
+def revoke_document(
+    session: Session,
+    registry: RevokingRegistry,
+    account: Any,
+    document: DocumentRow,
+    *,
+    agency_id: str,
+    reason: str | None,
+    note: str | None,
+    replaced_by: str | None,
+    now: datetime,
+) -> DocumentView:
+    """Revoke (or supersede) an anchored document on chain with its Merkle proof, then record it.
+
+    Only the issuing agency may (``FORBIDDEN`` otherwise; the contract would revert ``NotAnchorer`` anyway).
+    A revocation already on chain (a retry after a crash) is recorded, not refused.
+    """
+    if document.agency_id != agency_id:
+        raise Forbidden("this document belongs to another agency")
+    code = _reason(reason, replaced_by)
+    if note is not None and len(note) > 1000:
+        raise InvalidInput("note: at most 1000 characters")
+    if document.revoked_at is not None:
+        raise DocumentRevoked(f"the document was already {status_of(document, None)}")
+    replacement: DocumentRow | None = None
+    if replaced_by:
+        replacement = session.get(DocumentRow, replaced_by.upper()) if len(replaced_by) <= 26 else None
+        if replacement is None or replacement.id == document.id:
+            raise ReplacementInvalid("replaced_by: no such other document")
+    view = get_document(session, document.id)
+    if view.proof is None:
+        raise DocumentPendingAnchor("the document is not anchored yet; revoke it once it is")
+    proof = view.proof
+    tx_hash: str | None = None
+    try:
+        receipt = registry.revoke(
+            account,
+            proof.root,
+            proof.leaf,
+            proof.path,
+            int(REASONS[code]),
+            None if replacement is None else replacement.commitment,
+        )
+        tx_hash = "0x" + bytes(receipt.tx_hash).hex()
+    except AlreadyRevoked:
+        pass  # sent before, not recorded (a crash between the two): record it now
+    document.revocation_reason = code
+    document.revocation_note = note
+    document.replaced_by = None if replacement is None else replacement.id
+    document.revoked_at = as_utc(now)
+    document.revocation_tx = tx_hash
+    session.add(document)
+    session.flush()
+    return DocumentView(document, status_of(document, proof), proof)
+
+
+# ---------------------------------------------------------------------------------------------------- the chain
+class _StatusClient(Protocol):
+    def status(self, root: bytes, data: bytes) -> Any: ...
+
+
+class RegistryStatusReader:
+    """``ledger.proof.ChainStatusReader`` over the registry: one ``eth_call`` of ``status(root, data)`` each time.
+
+    With a ``RegistryClient`` the call goes straight to the provider as one JSON-RPC request: through ``w3.eth.call``
+    web3's validation middleware adds an ``eth_chainId`` round trip or two, which tripled the verification time.
+    Any other ``status`` client (fakes) is called as is. Failures raise; the verifier reports them as ``error``.
+    """
+
+    def __init__(self, client: _StatusClient) -> None:
+        self.client = client
+
+    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+        client: Any = self.client
+        if not (
+            hasattr(client, "artifact") and isinstance(getattr(client, "w3", None) and client.w3.provider, HTTPProvider)
+        ):
+            return self._from(client.status(root, data))
+        if len(root) != 32 or len(data) != 32:
+            raise LedgerError("root and data are 32 bytes")
+        call = {"to": client.address, "data": "0x" + client.artifact.encode_call("status", root, data).hex()}
+        try:
+            response = client.w3.provider.make_request("eth_call", [call, "latest"])
+        except OSError as exc:  # requests' connection errors
+            raise ChainUnavailable(f"the Ethereum node is unreachable: {type(exc).__name__}") from exc
+        result = response.get("result") if isinstance(response, dict) else None
+        if not isinstance(result, str):
+            raise ChainUnavailable("the Ethereum node answered eth_call with an error")
+        agency, anchored_at, reason, revoked_at, replaced_by = client.artifact.decode_output(
+            "status", bytes.fromhex(result.removeprefix("0x"))
+        )
+        return DocumentChainStatus.from_call(agency, anchored_at, reason, revoked_at, replaced_by)
+
+    @staticmethod
+    def _from(s: Any) -> DocumentChainStatus:
+        return DocumentChainStatus(
+            anchorer=s.agency,
+            anchored_at=s.anchored_at,
+            reason=int(s.reason or 0),
+            revoked_at=s.revoked_at,
+            replaced_by=s.replaced_by,
+        )
