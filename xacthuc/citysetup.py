@@ -15,7 +15,7 @@ from xacthuc.settings import Settings
 log = logging.getLogger("xacthuc")
 
 
-def resolve_passphrase(settings: Settings, *, prompt: bool = True) -> Passphrase:
+def resolve_passphrase(settings: Settings) -> Passphrase:
     """``XACTHUC_KEYSTORE_PASSPHRASE``, else ``..._FILE``, else the generated dev passphrase (dev mode), else ask."""
     if settings.keystore_passphrase:
         return Passphrase(settings.keystore_passphrase, source="XACTHUC_KEYSTORE_PASSPHRASE")
@@ -23,8 +23,6 @@ def resolve_passphrase(settings: Settings, *, prompt: bool = True) -> Passphrase
         return passphrase_from_file(settings.keystore_passphrase_file)
     if settings.dev_mode:
         return dev_passphrase(settings.data_dir)
-    if not prompt:
-        raise SystemExit("no keystore passphrase: set XACTHUC_KEYSTORE_PASSPHRASE or XACTHUC_KEYSTORE_PASSPHRASE_FILE")
     import getpass
 
     return Passphrase(getpass.getpass("Keystore passphrase: "), source="prompt")

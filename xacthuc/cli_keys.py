@@ -18,8 +18,8 @@ from keys import agencies as ag
 from keys.bootstrap import City, bootstrap_city
 from keys.errors import XacthucError
 from keys.keyring import KeyRecord
-from keys.keystore import Passphrase, dev_passphrase, passphrase_from_file
-from xacthuc.settings import Settings, load_settings
+from xacthuc.citysetup import resolve_passphrase
+from xacthuc.settings import load_settings
 
 agency_app = typer.Typer(help="Agencies and their API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signature keys: list, rotate, retire, compromise, export.", no_args_is_help=True)
@@ -29,18 +29,6 @@ err = Console(stderr=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, ./var)")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
-
-
-def resolve_passphrase(settings: Settings) -> Passphrase:
-    """``XACTHUC_KEYSTORE_PASSPHRASE``, else ``XACTHUC_KEYSTORE_PASSPHRASE_FILE``, else the dev passphrase (dev
-    mode), else a prompt."""
-    if settings.keystore_passphrase:
-        return Passphrase(settings.keystore_passphrase, source="XACTHUC_KEYSTORE_PASSPHRASE")
-    if settings.keystore_passphrase_file is not None:
-        return passphrase_from_file(settings.keystore_passphrase_file)
-    if settings.dev_mode:
-        return dev_passphrase(settings.data_dir)
-    return Passphrase(typer.prompt("Keystore passphrase", hide_input=True), source="prompt")
 
 
 @contextmanager
