@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_a
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
 from xacthuc.settings import Settings
-from xacthuc.worker import WorkerLock, WorkerThread
+from xacthuc.worker import IndexerThread, WorkerLock, WorkerThread
 
 log = logging.getLogger("xacthuc")
 
@@ -148,43 +147,3 @@ def attach_chain(services: Services, *, start_node: bool = True) -> None:
         fund_dev_accounts(w3, [admin.address, *accounts])
     services.registry_client = ensure_registry(settings, w3, admin, admin.address)
     services.signing_accounts = accounts
-
-
-class IndexerThread:
-    """Runs ``ChainIndexer.sync`` every ``poll`` seconds; while the node is down, backs off up to ``max_backoff``.
-
-    It only reads the chain, so every API replica may run one: their writes to shared tables are conditional on
-    the cursor they read, and a replica that finds the cursor moved just reloads it.
-    """
-
-    def __init__(self, indexer: ChainIndexer, poll: float = 0.5, max_backoff: float = 8.0) -> None:
-        self.indexer = indexer
-        self.poll = poll
-        self.max_backoff = max_backoff
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chain-indexer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.indexer.sync()
-                if self.failures:
-                    log.info("chain index: syncing again after %d failed attempts", self.failures)
-                self.failures = 0
-            except ChainUnavailable as exc:
-                if self.failures == 0:  # once per outage; meanwhile the index ages and goes stale
-                    log.warning("chain index: the node cannot be read (%s); backing off", exc)
-                self.failures += 1
-            except Exception:
-                log.exception("chain index: sync failed")
-                self.failures += 1
-            delay = self.poll if self.failures == 0 else min(self.poll * 2**self.failures, self.max_backoff)
-            self._stop.wait(delay)

@@ -2,6 +2,7 @@
 
 Only one worker may drive an agency's account at a time (nonces!). PostgreSQL elects it with an advisory lock, so
 replicas can all run ``xacthuc worker`` and exactly one works; SQLite (one machine) uses a lock file in the data dir.
+The chain indexer's loop lives here too: it only reads the chain, so every replica runs one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.anchoring import Anchorer, StepReport
+from ledger.chain_index import ChainIndexer
+from ledger.errors import ChainUnavailable
 
 log = logging.getLogger("xacthuc.worker")
 
@@ -74,16 +77,14 @@ def worker_lock(engine: Engine, data_dir: Path) -> Iterator[bool]:
             lock.release()
 
 
-class WorkerThread:
-    """Runs ``Anchorer.step`` until stopped; idles ``poll`` seconds between quiet passes."""
+class BackgroundLoop:
+    """A daemon thread running ``_run`` until :meth:`stop`; ``_run`` waits on ``self._stop`` between passes."""
 
-    def __init__(self, anchorer: Anchorer, lock: WorkerLock, poll: float = 0.25) -> None:
-        self.anchorer = anchorer
-        self.lock = lock
-        self.poll = poll
+    name = "background"
+
+    def __init__(self) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="anchoring-worker", daemon=True)
-        self.last: StepReport | None = None
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -91,6 +92,22 @@ class WorkerThread:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class WorkerThread(BackgroundLoop):
+    """Runs ``Anchorer.step`` until stopped; idles ``poll`` seconds between quiet passes."""
+
+    name = "anchoring-worker"
+
+    def __init__(self, anchorer: Anchorer, lock: WorkerLock, poll: float = 0.25) -> None:
+        super().__init__()
+        self.anchorer = anchorer
+        self.lock = lock
+        self.poll = poll
+        self.last: StepReport | None = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -112,3 +129,37 @@ class WorkerThread:
                     self._stop.wait(self.poll)
         finally:
             self.lock.release()
+
+
+class IndexerThread(BackgroundLoop):
+    """Runs ``ChainIndexer.sync`` every ``poll`` seconds; while the node is down, backs off up to ``max_backoff``.
+
+    It only reads the chain, so every API replica may run one: their writes to shared tables are conditional on
+    the cursor they read, and a replica that finds the cursor moved just reloads it.
+    """
+
+    name = "chain-indexer"
+
+    def __init__(self, indexer: ChainIndexer, poll: float = 0.5, max_backoff: float = 8.0) -> None:
+        super().__init__()
+        self.indexer = indexer
+        self.poll = poll
+        self.max_backoff = max_backoff
+        self.failures = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.indexer.sync()
+                if self.failures:
+                    log.info("chain index: syncing again after %d failed attempts", self.failures)
+                self.failures = 0
+            except ChainUnavailable as exc:
+                if self.failures == 0:  # once per outage; meanwhile the index ages and goes stale
+                    log.warning("chain index: the node cannot be read (%s); backing off", exc)
+                self.failures += 1
+            except Exception:
+                log.exception("chain index: sync failed")
+                self.failures += 1
+            delay = self.poll if self.failures == 0 else min(self.poll * 2**self.failures, self.max_backoff)
+            self._stop.wait(delay)
