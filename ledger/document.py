@@ -93,7 +93,11 @@ _MAX_LENGTHS = {
 }
 _EARLIEST = date(1945, 9, 2)
 _NUMBER_RE = re.compile(r"(?P<num>[0-9]{1,7})(?:/(?P<year>[0-9]{4}))?/(?P<rest>[^/]+)")
-_PART_RE = re.compile(r"[^\W_]{1,20}")
+# Numbers and symbols are ASCII letters and digits and the Vietnamese Đ/đ: nothing else, so no look-alike (Cyrillic
+# В, Greek Β, an Arabic-Indic digit) can make a second number that reads like an agency's own.
+_PART_RE = re.compile(r"[0-9A-Za-z\u0110\u0111]{1,20}")
+_FOREIGN_RE = re.compile(r"[^0-9A-Za-z\u0110\u0111/-]")
+_MAX_NUMBER_INPUT = 200  # characters before NFKC, which can expand one character up to 18-fold
 _PREFIX_RE = re.compile(r"^s[oố]\s*:?\s*", re.IGNORECASE)
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGEST_DOMAIN = b"xacthuc:document-metadata:v1"
@@ -141,15 +145,30 @@ class DocumentNumber:
 
 
 def parse_number(value: str) -> DocumentNumber:
-    """Parse and validate a number and symbol; accepts a leading ``Số:`` and stray spaces."""
+    """Parse and validate a number and symbol; accepts a leading ``Số:`` and stray spaces.
+
+    Only ASCII letters and digits, Đ/đ, ``/`` and ``-`` are accepted, after NFKC folding (fullwidth and ligature
+    forms become ASCII); any other character (a Cyrillic or Greek look-alike, another script's digit) is refused.
+    """
     if not isinstance(value, str):
         raise DocumentNumberInvalid("must be a string")
-    text = unicodedata.normalize("NFC", value).strip()
+    if len(value) > _MAX_NUMBER_INPUT:
+        raise DocumentNumberInvalid("is too long")
+    # NFKC (whose output is NFC) folds compatibility forms to the characters they stand for: fullwidth ＵＢＮＤ and
+    # ２３９２, the ﬃ ligature. What it leaves outside ASCII letters, digits and Đ is refused below.
+    text = unicodedata.normalize("NFKC", value).strip()
     text = _PREFIX_RE.sub("", text)
     # U+00D0 (Icelandic eth) looks exactly like Đ and turns up in typed data; U+0110 is the Vietnamese letter.
     text = "".join(text.split()).replace("\u00d0", "\u0110").replace("\u00f0", "\u0111")
     if len(text) > 80:
         raise DocumentNumberInvalid("is too long")
+    foreign = _FOREIGN_RE.search(text)
+    if foreign is not None:
+        char = foreign[0]
+        raise DocumentNumberInvalid(
+            f"contains U+{ord(char):04X} ({unicodedata.name(char, 'unnamed character')}): numbers and symbols use"
+            " only ASCII letters and digits, Đ, '/' and '-'"
+        )
     m = _NUMBER_RE.fullmatch(text)
     if m is None:
         raise DocumentNumberInvalid("expected number[/year]/[TYPE-]BODY, e.g. 2392/QĐ-UBND")
