@@ -45,6 +45,17 @@ class InvalidInput(XacthucError, ValueError):
     http_status = 422
 
 
+class JsonTooDeep(InvalidInput):
+    """The JSON nests too deeply."""
+
+    code = "JSON_TOO_DEEP"
+    http_status = 422
+
+    def __init__(self, message: str | None = None, *, max_depth: int | None = None) -> None:
+        super().__init__(message)
+        self.max_depth = max_depth
+
+
 class NotFound(XacthucError, LookupError):
     """The requested object does not exist."""
 

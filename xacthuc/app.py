@@ -11,9 +11,13 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keys.errors import JsonTooDeep
+from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
 from xacthuc.errors_http import error_body, install_error_handlers
+from xacthuc.recursion import cap_recursion_limit
 from xacthuc.services import Services
 
 log = logging.getLogger("xacthuc.app")
@@ -27,7 +31,9 @@ def create_app(services: Services) -> FastAPI:
         description="Verifiable administrative documents and digital IDs for Ho Chi Minh City",
     )
     app.state.services = services
+    cap_recursion_limit()  # the dependencies are imported by now: from here on the limit is ours
     install_error_handlers(app)
+    app.add_middleware(_JsonDepthLimit, max_depth=MAX_JSON_DEPTH)
     _install_metrics(app)
     app.add_middleware(_UploadLimit, limit=services.settings.upload_limit)  # outermost: refuse before any work
 
@@ -113,6 +119,62 @@ class _UploadLimit:
 
     def _message(self) -> str:
         return f"the request body exceeds the {self.limit} byte limit"
+
+
+_FORM_TYPES = ("multipart/", "application/x-www-form-urlencoded")
+_THREAD_SCAN_BYTES = 1 << 20  # a larger body is scanned in a worker thread, off the event loop
+
+
+class _JsonDepthLimit:
+    """Refuses a request body nested deeper than ``max_depth`` with 422 ``JSON_TOO_DEEP``, before any route parses
+    it: the one guard for every JSON body of every route, from anyone (it runs before authentication).
+
+    Any body but a form (multipart, url-encoded) may be read as JSON (FastAPI parses a body without a
+    Content-Type as JSON), so every other body is buffered, checked in linear time (``keys.json_depth``) and
+    handed on unchanged. The upload limit outside this middleware bounds what is buffered.
+    """
+
+    def __init__(self, app: ASGIApp, max_depth: int) -> None:
+        self.app = app
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _is_form(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body was whole: nobody to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            if len(body) > _THREAD_SCAN_BYTES:
+                await run_in_threadpool(check_json_depth, body, self.max_depth)
+            else:
+                check_json_depth(body, self.max_depth)
+        except JsonTooDeep as exc:
+            await _send_error(send, exc.http_status, exc.code, exc.message)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: the disconnect, when it comes
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _is_form(scope: Scope) -> bool:
+    ctype = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+    media = ctype.decode("latin-1").split(";", 1)[0].strip().lower()
+    return media.startswith(_FORM_TYPES)
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:

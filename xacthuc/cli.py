@@ -184,7 +184,10 @@ def _register_part_commands() -> None:
 
 
 def main() -> None:
+    from xacthuc.recursion import cap_recursion_limit
+
     _register_part_commands()
+    cap_recursion_limit()  # after the imports: a dependency's raised limit would let deep JSON crash the process
     try:
         app()
     except KeyboardInterrupt:

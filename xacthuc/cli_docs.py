@@ -22,7 +22,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
-from keys.errors import InvalidInput, XacthucError
+from keys import json_depth
+from keys.errors import InvalidInput, JsonTooDeep, XacthucError
 from ledger.document import DOCUMENT_FIELDS
 from ledger.document_status import document_json, get_document
 from ledger.documents import DocumentRow, issue_batch, issue_document
@@ -313,7 +314,9 @@ def _read_input(value: str) -> tuple[str, Any]:
     data = path.read_bytes()
     if data.lstrip()[:1] == b"{":
         try:
-            return "bundle", json.loads(data)
+            return "bundle", json_depth.loads(data)
+        except JsonTooDeep:
+            raise  # its own code and message, not "not valid JSON"
         except ValueError:
             raise CliInputError(f"{value}: not valid JSON") from None
     if data.startswith(_IMAGE_MAGIC):
@@ -441,7 +444,7 @@ def verify_cmd(
             freshness = timedelta(seconds=settings.kb_freshness_seconds)
             report = _verify_with_offline_bundle(kind, value, offline_text, root, file_bytes, freshness)
         elif kind == "bundle" or offline_text is not None:
-            bundle = value if kind == "bundle" else json.loads(offline_text)  # type: ignore[arg-type]
+            bundle = value if kind == "bundle" else json_depth.loads(offline_text)  # type: ignore[arg-type]
             payload = None if kind == "bundle" else value
             if kind == "image":
                 from verifier.dispatch import VerifyRequest, parsed_input
