@@ -26,6 +26,8 @@ API_ROLES = ("documents:issue", "documents:revoke", "identity:issue", "identity:
 API_KEY_PREFIX = "xk"
 _AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+# RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token (the scheme is case-insensitive, RFC 9110 11.1).
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 
 
 class Agency(SQLModel, table=True):
@@ -188,14 +190,23 @@ def revoke_api_key(session: Session, key_id: str, now: datetime) -> ApiKey:
     return row
 
 
-def authenticate(session: Session, bearer: str | None) -> Principal:
-    """The principal of an API key (the bearer token, with or without ``Bearer``), or ``Unauthenticated``."""
-    if not bearer:
+def bearer_token(authorization: str | None) -> str:
+    """The API key in an ``Authorization`` header value, which must be exactly ``Bearer <token>`` (RFC 6750; the
+    scheme in any case), else ``Unauthenticated``. The one parser of the header: ``Bearer Bearer <key>`` is refused."""
+    if not authorization:
         raise Unauthenticated("an API key is required")
-    token = bearer.strip()
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
-    parts = token.split("_", 2)
+    match = _BEARER.fullmatch(authorization)
+    if match is None:
+        raise Unauthenticated("the Authorization header must be 'Bearer <API key>'")
+    return match.group(1)
+
+
+def authenticate(session: Session, api_key: str | None) -> Principal:
+    """The principal of an API key (the token itself: ``bearer_token`` takes it out of the header), or
+    ``Unauthenticated``."""
+    if not api_key:
+        raise Unauthenticated("an API key is required")
+    parts = api_key.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not _KEY_ID.match(parts[1]) or not parts[2].isascii():
         raise Unauthenticated("the API key is malformed")
     row = session.get(ApiKey, parts[1])

@@ -10,26 +10,49 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
-from keys.agencies import Principal, authenticate, require_role
+from keys.agencies import Principal, authenticate, bearer_token, require_role
 from keys.bootstrap import City
 
-_bearer = HTTPBearer(auto_error=False, description="An agency API key: `Authorization: Bearer xk_...`")
 JWT_MEDIA_TYPE = "application/jwt"
+
+
+class _AuthorizationHeader(HTTPBearer):
+    """The raw ``Authorization`` header, for ``keys.agencies.bearer_token`` to parse strictly (FastAPI's own
+    ``HTTPBearer`` splits at the first space, so ``Bearer Bearer <key>`` came through as ``Bearer <key>``). It stays
+    an ``HTTPBearer`` for the OpenAPI security scheme."""
+
+    async def __call__(self, request: HTTPConnection) -> str | None:  # type: ignore[override]
+        return request.headers.get("Authorization")
+
+
+_authorization = _AuthorizationHeader(
+    scheme_name="HTTPBearer", auto_error=False, description="An agency API key: `Authorization: Bearer xk_...`"
+)
+
+
+def authenticated(get_session: Callable[[], Iterator[Session]]) -> Callable[..., Principal]:
+    """A FastAPI dependency: the ``Principal`` of the request's API key, else 401 ``UNAUTHENTICATED``. Every
+    API-key check goes through it (``require`` here, ``identity.api.require_any``)."""
+
+    def dependency(
+        authorization: Annotated[str | None, Depends(_authorization)],
+        session: Annotated[Session, Depends(get_session)],
+    ) -> Principal:
+        return authenticate(session, bearer_token(authorization))
+
+    return dependency
 
 
 def require(role: str, get_session: Callable[[], Iterator[Session]]) -> Callable[..., Principal]:
     """A FastAPI dependency: the request's ``Principal`` if its API key is valid (else 401 ``UNAUTHENTICATED``)
     and holds ``role`` (else 403 ``FORBIDDEN``). Errors are raised as ``XacthucError``s for the app's handler."""
 
-    def dependency(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        session: Annotated[Session, Depends(get_session)],
-    ) -> Principal:
-        token = None if credentials is None else credentials.credentials
-        return require_role(authenticate(session, token), role)
+    def dependency(principal: Annotated[Principal, Depends(authenticated(get_session))]) -> Principal:
+        return require_role(principal, role)
 
     return dependency
 

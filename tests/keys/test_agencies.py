@@ -16,7 +16,7 @@ def _agency(session: Session) -> ag.Agency:
 def test_api_key_authenticates_with_its_roles(session: Session) -> None:
     agency = _agency(session)
     issued = ag.issue_api_key(session, agency.id, ["documents:issue"], NOW)
-    principal = ag.authenticate(session, f"Bearer {issued.token}")
+    principal = ag.authenticate(session, ag.bearer_token(f"Bearer {issued.token}"))
     assert principal == ag.Principal(agency.id, frozenset({"documents:issue"}), issued.id)
     assert ag.require_role(principal, "documents:issue") is principal
     with pytest.raises(Forbidden) as info:
