@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from identity.errors import CccdInvalid, CccdMismatch, CitizenInputError
@@ -117,6 +117,63 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
+# Registry text is what a verifier shows a person: nothing in it may be invisible or reorder what is shown.
+# Refused everywhere: controls, format characters (zero-width, bidi overrides and isolates, soft hyphen), private
+# use, unassigned and surrogate code points, separators other than the ASCII space, and combining marks left over
+# after NFC (Vietnamese letters all have precomposed forms; a stray mark stacks or hides).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Mn", "Mc", "Me"})
+# Names take Latin letters (Vietnamese names are written in the Latin alphabet; other scripts bring look-alikes and
+# invisible "letters" such as U+3164 HANGUL FILLER), ASCII spaces, hyphens and apostrophes.
+_NAME_PUNCTUATION = frozenset({" ", "-", "'", "\u2019"})
+NAME_FIELDS = ("full_name", "family_name", "given_name")
+
+
+def _refused_char(value: str, *, name: bool) -> str | None:
+    for c in value:
+        category = unicodedata.category(c)
+        if category in _REFUSED_CATEGORIES or (category == "Zs" and c != " "):
+            return c
+        if name and c not in _NAME_PUNCTUATION and not (category[0] == "L" and _is_latin(c)):
+            return c
+    return None
+
+
+def _is_latin(c: str) -> bool:
+    return unicodedata.name(c, "").startswith("LATIN ")
+
+
+def _checked_text(field: str, value: str) -> str:
+    """Refuse invisible, reordering or (in names) non-name characters. The message names the code point, never
+    the text around it."""
+    is_name = field in NAME_FIELDS
+    bad = _refused_char(value, name=is_name)
+    if bad is not None:
+        allowed = "letters, spaces, hyphens and apostrophes" if is_name else "visible characters"
+        raise CitizenInputError(
+            field, f"{field} has a character that is not allowed (U+{ord(bad):04X}); {allowed} only"
+        )
+    if is_name:
+        if value and not any(c.isalpha() for c in value):
+            raise CitizenInputError(field, f"{field} has no letters")
+        value = " ".join(part for part in value.split(" ") if part)  # one space between words
+    return value
+
+
+# Birth dates are local dates in Viet Nam (UTC+7, no daylight saving): "in the future" is judged there.
+VIETNAM_TZ = timezone(timedelta(hours=7))
+MAX_AGE_YEARS = 130  # older than anyone alive: a typing error, not a citizen
+
+
+def check_birth_date(birth_date: date, now: datetime) -> date:
+    """Refuse a birth date after today (in Viet Nam, as of ``now``) or more than :data:`MAX_AGE_YEARS` ago."""
+    today = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(VIETNAM_TZ).date()
+    if birth_date > today:
+        raise CitizenInputError("birth_date", "birth_date is in the future")
+    if today.year - birth_date.year > MAX_AGE_YEARS:
+        raise CitizenInputError("birth_date", f"birth_date is more than {MAX_AGE_YEARS} years ago")
+    return birth_date
+
+
 def split_name(full_name: str) -> tuple[str, str]:
     """(family_name, given_name): Vietnamese names put the family name first; the rest is middle and given name."""
     parts = full_name.split()
@@ -152,9 +209,11 @@ def _text(data: Mapping[str, Any], field: str, *, required: bool = True, default
     if not isinstance(value, str):
         raise CitizenInputError(field, f"{field} must be a string")
     value = nfc(value)
-    if (required and not value) or len(value) > limit or any(unicodedata.category(c) == "Cc" for c in value):
-        raise CitizenInputError(field, f"{field} is empty, too long or has control characters")
-    return value
+    if required and not value:
+        raise CitizenInputError(field, f"{field} is required")
+    if len(value) > limit:
+        raise CitizenInputError(field, f"{field} is longer than {limit} characters")
+    return _checked_text(field, value)
 
 
 def _birth_date(raw: Any) -> date:
@@ -168,9 +227,12 @@ def _birth_date(raw: Any) -> date:
     raise CitizenInputError("birth_date", "birth_date must be a date YYYY-MM-DD")
 
 
-def parse_citizen(data: Mapping[str, Any]) -> CitizenInput:
-    """Validate and normalise the registry JSON (``cccd``, ``full_name``, ``birth_date``, ``sex``, ...)."""
-    birth_date = _birth_date(data.get("birth_date"))
+def parse_citizen(data: Mapping[str, Any], *, now: datetime) -> CitizenInput:
+    """Validate and normalise the registry JSON (``cccd``, ``full_name``, ``birth_date``, ``sex``, ...).
+
+    ``now`` is the clock's value: a birth date after that day, or absurdly long before it, is refused.
+    """
+    birth_date = check_birth_date(_birth_date(data.get("birth_date")), now)
     sex = data.get("sex")
     if sex not in SEXES:
         raise CitizenInputError("sex", "sex must be 'male' or 'female'")

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 class Citizen(SQLModel, table=True):
-    """A registered citizen. ``cccd`` is unique; it is personal data and is never logged."""
+    """A citizen as registered by one identity agency (``agency_id``), visible to that agency only.
+
+    ``cccd`` is unique per agency, not city-wide: whether another agency holds a number is never revealed
+    (docs/identity.md, "Citizens belong to the registering agency"). It is personal data and is never logged.
+    """
 
     __tablename__ = "identity_citizen"
+    __table_args__ = (Index("uq_identity_citizen_agency_cccd", "agency_id", "cccd", unique=True),)
 
     id: str = Field(primary_key=True, max_length=36)
-    cccd: str = Field(unique=True, index=True, max_length=12)
+    # The server default "" (no agency: nobody sees the row) exists because SQLite adds a NOT NULL column only with
+    # one; migration 0009 leaves citizens it cannot attribute that way.
+    agency_id: str = Field(max_length=200, sa_column_kwargs={"server_default": ""})
+    cccd: str = Field(max_length=12)
     full_name: str = Field(max_length=200)
     family_name: str = Field(max_length=200)
     given_name: str = Field(max_length=200)

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from identity._crypto import b64u_encode, jwk_thumbprint, public_jwk_only
-from identity.cccd import CitizenInput, age_on, parse_citizen
+from identity.cccd import CitizenInput, age_on, check_birth_date, parse_citizen
 from identity.errors import (
     CitizenExists,
     CitizenNotFound,
@@ -49,14 +50,26 @@ def _short_id(rng: Rng) -> str:
 
 
 def register_citizen(
-    session: Session, data: CitizenInput | Mapping[str, Any], now: datetime, rng: Rng = os.urandom
+    session: Session,
+    data: CitizenInput | Mapping[str, Any],
+    now: datetime,
+    rng: Rng = os.urandom,
+    *,
+    agency_id: str,
 ) -> Citizen:
-    """Validate and store a citizen; a CCCD number already registered is refused with :class:`CitizenExists`."""
-    citizen_in = data if isinstance(data, CitizenInput) else parse_citizen(data)
-    if session.exec(select(Citizen.id).where(Citizen.cccd == citizen_in.cccd)).first() is not None:
+    """Validate and store a citizen for the registering agency ``agency_id``.
+
+    A number this agency already registered is refused with :class:`CitizenExists`; another agency's registrations
+    are neither consulted nor revealed (each agency has its own registry, see :func:`get_citizen`).
+    """
+    citizen_in = data if isinstance(data, CitizenInput) else parse_citizen(data, now=now)
+    check_birth_date(citizen_in.birth_date, now)  # also for input parsed earlier, against this clock
+    taken = select(Citizen.id).where(Citizen.agency_id == agency_id, Citizen.cccd == citizen_in.cccd)
+    if session.exec(taken).first() is not None:
         raise CitizenExists()
     citizen = Citizen(
         id=_new_id(rng),
+        agency_id=agency_id,
         cccd=citizen_in.cccd,
         full_name=citizen_in.full_name,
         family_name=citizen_in.family_name,
@@ -69,7 +82,22 @@ def register_citizen(
         created_at=now,
     )
     session.add(citizen)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent registration of the same number by the same agency won the race
+        raise CitizenExists() from None
+    return citizen
+
+
+def get_citizen(session: Session, citizen_id: str, *, agency_id: str) -> Citizen:
+    """The citizen ``citizen_id`` as seen by ``agency_id``: one another agency registered is :class:`CitizenNotFound`,
+    exactly like an id that does not exist, so an id says nothing about other agencies' registries.
+
+    Every operation on a citizen record (issuing, reading, credential offers) looks it up through here.
+    """
+    citizen = session.get(Citizen, citizen_id)
+    if citizen is None or citizen.agency_id != agency_id:
+        raise CitizenNotFound()
     return citizen
 
 
@@ -133,11 +161,11 @@ def issue_credential(
 ) -> tuple[str, str]:
     """Issue a citizen's SD-JWT VC: returns ``(credential_id, compact SD-JWT with all disclosures)``.
 
+    The issuer may only issue for a citizen it registered itself (else :class:`CitizenNotFound`).
+
     ``status_base_url`` is where ``GET /v1/status-lists/{id}`` is served, e.g. ``https://id.example/v1/status-lists``.
     """
-    citizen = session.get(Citizen, citizen_id)
-    if citizen is None:
-        raise CitizenNotFound()
+    citizen = get_citizen(session, citizen_id, agency_id=issuer_id)
     holder = None
     if holder_jwk is not None:
         try:

@@ -72,11 +72,13 @@ def build_router(
     @router.post("/v1/citizens", status_code=201, response_model=CitizenOut)
     def register(
         db: Annotated[Session, db_dep],
-        _principal: Annotated[Principal, Depends(require_issue)],
+        principal: Annotated[Principal, Depends(require_issue)],
         body: Annotated[dict[str, Any], Body()],
     ) -> CitizenOut:
-        """Register a citizen (CCCD number checked against province, century/sex digit and birth year)."""
-        citizen = service.register_citizen(db, parse_citizen(body), clock())
+        """Register a citizen in the calling agency's own registry (CCCD number checked against province,
+        century/sex digit and birth year)."""
+        now = clock()
+        citizen = service.register_citizen(db, parse_citizen(body, now=now), now, agency_id=principal.agency_id)
         db.commit()
         return CitizenOut(
             id=citizen.id,
@@ -93,7 +95,8 @@ def build_router(
         citizen_id: str,
         body: Annotated[dict[str, Any] | None, Body()] = None,
     ) -> CredentialOut:
-        """Issue the citizen's SD-JWT VC, signed by the calling agency, bound to ``holder_jwk`` when given."""
+        """Issue the citizen's SD-JWT VC, signed by the calling agency, bound to ``holder_jwk`` when given.
+        Only for a citizen the calling agency registered: any other id is 404 ``CITIZEN_NOT_FOUND``."""
         holder_jwk = (body or {}).get("holder_jwk")
         if holder_jwk is not None and not isinstance(holder_jwk, dict):
             raise HolderKeyInvalid("holder_jwk must be a public JWK object")

@@ -280,12 +280,12 @@ def test_alg_none_and_hs256_with_the_public_key_are_invalid(w: World) -> None:
 
 
 def test_issued_by_an_agency_without_the_identity_role_is_untrusted(w: World) -> None:
-    citizen_id = _register(w)
     with Session(w.engine, expire_on_commit=False) as session:
         w.city.provision_agency(session, name="Sở Tư pháp", roles=["documents"], now=w.clock(), agency_id="stp-hcm")
+        citizen = service.register_citizen(session, CITIZEN, w.clock(), agency_id="stp-hcm")
         _, credential = service.issue_credential(
             session,
-            citizen_id,
+            citizen.id,
             w.city.keyring("stp-hcm").signer(w.clock()),
             "stp-hcm",
             w.wallet.holder_jwk(),

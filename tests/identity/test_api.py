@@ -99,7 +99,7 @@ def test_register_checks_input_and_roles(client: TestClient) -> None:
     r = client.post("/v1/citizens", json=CITIZEN, headers=_auth("ca-hcm"))
     assert r.status_code == 201, r.text
     assert "cccd" not in r.json()
-    dup = client.post("/v1/citizens", json=CITIZEN, headers=_auth("ca-q1"))
+    dup = client.post("/v1/citizens", json=CITIZEN, headers=_auth("ca-hcm"))
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "CITIZEN_EXISTS"
     bad = client.post("/v1/citizens", json={**CITIZEN, "cccd": "12"}, headers=_auth("ca-hcm"))
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "cccd"
@@ -107,14 +107,14 @@ def test_register_checks_input_and_roles(client: TestClient) -> None:
 
 
 def test_the_authenticated_agency_issues_and_signs(client: TestClient, signers: dict[str, TestSigner]) -> None:
-    cid = client.post("/v1/citizens", json=CITIZEN, headers=_auth("ca-hcm")).json()["id"]
     for agency in ("ca-hcm", "ca-q1"):
+        cid = client.post("/v1/citizens", json=CITIZEN, headers=_auth(agency)).json()["id"]
         _, cred = _issue(client, cid, agency)
         jws = parse_jws(cred.split("~")[0])
         assert jws.payload["iss"] == agency and jws.header["kid"] == signers[agency].kid
         assert verify_signature("ES256", signers[agency].public_jwk(), jws.signing_input, jws.signature)
         assert jws.payload["status"]["status_list"]["uri"].startswith(BASE + "/v1/status-lists/")
-    r = client.post(f"/v1/citizens/{cid}/credentials", json={"holder_jwk": "x"}, headers=_auth("ca-hcm"))
+    r = client.post(f"/v1/citizens/{cid}/credentials", json={"holder_jwk": "x"}, headers=_auth("ca-q1"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "HOLDER_KEY_INVALID"
     assert client.post("/v1/citizens/nope/credentials", headers=_auth("ca-hcm")).status_code == 404
 
@@ -134,9 +134,9 @@ def test_only_the_issuer_or_admin_revokes(client: TestClient) -> None:
 
 
 def test_status_lists_are_per_issuer_and_signed_by_it(client: TestClient, signers: dict[str, TestSigner]) -> None:
-    cid = client.post("/v1/citizens", json=CITIZEN, headers=_auth("ca-hcm")).json()["id"]
     uris = {}
     for agency in ("ca-hcm", "ca-q1"):
+        cid = client.post("/v1/citizens", json=CITIZEN, headers=_auth(agency)).json()["id"]
         _, cred = _issue(client, cid, agency)
         uris[agency] = parse_jws(cred.split("~")[0]).payload["status"]["status_list"]["uri"]
     assert uris["ca-hcm"] != uris["ca-q1"]

@@ -35,7 +35,7 @@ def _jwcrypto(jwk: dict[str, Any], private: bytes | None = None) -> JWK:
 
 
 def test_our_presentation_verifies_with_the_reference(session: Session, issuer_signer: TestSigner) -> None:
-    citizen = service.register_citizen(session, CITIZEN, NOW)
+    citizen = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     holder = P256Key.generate()
     _, cred = service.issue_credential(
         session, citizen.id, issuer_signer, ISSUER, holder.public_jwk(), NOW, status_base_url=STATUS_BASE

@@ -26,14 +26,14 @@ from tests.identity.conftest import CITIZEN, ISSUER, NOW, STATUS_BASE, TestSigne
 
 
 def test_duplicate_cccd_is_refused(session: Session) -> None:
-    service.register_citizen(session, CITIZEN, NOW)
+    service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     with pytest.raises(CitizenExists) as info:
-        service.register_citizen(session, CITIZEN, NOW)
+        service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     assert info.value.http_status == 409
 
 
 def test_issued_credential_shape(session: Session, issuer_signer: TestSigner) -> None:
-    c = service.register_citizen(session, CITIZEN, NOW)
+    c = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     holder = P256Key.generate()
     cid, cred = service.issue_credential(
         session, c.id, issuer_signer, ISSUER, holder.public_jwk(), NOW, status_base_url=STATUS_BASE
@@ -65,7 +65,7 @@ def test_issued_credential_shape(session: Session, issuer_signer: TestSigner) ->
 
 
 def test_status_indexes_are_unique_and_random(session: Session, issuer_signer: TestSigner) -> None:
-    c = service.register_citizen(session, CITIZEN, NOW)
+    c = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     for _ in range(20):
         service.issue_credential(
             session, c.id, issuer_signer, ISSUER, None, NOW, status_base_url=STATUS_BASE, list_size=64
@@ -78,7 +78,7 @@ def test_status_indexes_are_unique_and_random(session: Session, issuer_signer: T
 
 
 def test_revocation_sets_the_bit(session: Session, issuer_signer: TestSigner) -> None:
-    c = service.register_citizen(session, CITIZEN, NOW)
+    c = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     cid, _ = service.issue_credential(session, c.id, issuer_signer, ISSUER, None, NOW, status_base_url=STATUS_BASE)
     row = service.revoke_credential(session, cid, NOW)
     service.revoke_credential(session, cid, NOW)  # idempotent
@@ -92,7 +92,7 @@ def test_revocation_sets_the_bit(session: Session, issuer_signer: TestSigner) ->
 def test_errors(session: Session, issuer_signer: TestSigner) -> None:
     with pytest.raises(CitizenNotFound):
         service.issue_credential(session, "nope", issuer_signer, ISSUER, None, NOW, status_base_url=STATUS_BASE)
-    c = service.register_citizen(session, CITIZEN, NOW)
+    c = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     with pytest.raises(HolderKeyInvalid):
         service.issue_credential(
             session, c.id, issuer_signer, ISSUER, {"kty": "oct", "k": "x"}, NOW, status_base_url=STATUS_BASE
@@ -107,7 +107,7 @@ def test_errors(session: Session, issuer_signer: TestSigner) -> None:
 
 
 def test_only_the_issuer_may_revoke(session: Session, issuer_signer: TestSigner) -> None:
-    c = service.register_citizen(session, CITIZEN, NOW)
+    c = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     cid, _ = service.issue_credential(session, c.id, issuer_signer, ISSUER, None, NOW, status_base_url=STATUS_BASE)
     with pytest.raises(Forbidden):
         service.revoke_credential(session, cid, NOW, issuer_id="another-agency")
@@ -137,7 +137,7 @@ def test_wallet_round_trip(tmp_path: Path, session: Session, issuer_signer: Test
     path = tmp_path / "wallet.json"
     w = create_wallet(path, "mật khẩu", scrypt_n=2**10)
     assert path.stat().st_mode & 0o777 == 0o600
-    c = service.register_citizen(session, CITIZEN, NOW)
+    c = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     _, cred = service.issue_credential(
         session, c.id, issuer_signer, ISSUER, w.holder_jwk(), NOW, status_base_url=STATUS_BASE
     )

@@ -64,7 +64,7 @@ class World:
 
 @pytest.fixture
 def world(session: Session, issuer_signer: TestSigner, resolver: DictResolver) -> World:  # noqa: F811
-    citizen = service.register_citizen(session, CITIZEN, NOW)
+    citizen = service.register_citizen(session, CITIZEN, NOW, agency_id=ISSUER)
     holder = P256Key.generate()
     cid, cred = service.issue_credential(
         session, citizen.id, issuer_signer, ISSUER, holder.public_jwk(), NOW, status_base_url=STATUS_BASE
@@ -135,7 +135,10 @@ def test_altered_disclosure_is_invalid(world: World) -> None:
 
 def test_disclosure_from_another_credential_is_invalid(world: World) -> None:
     other_citizen = service.register_citizen(
-        world.session, {**CITIZEN, "cccd": "001085123456", "birth_date": "1985-01-01", "sex": "male"}, NOW
+        world.session,
+        {**CITIZEN, "cccd": "001085123456", "birth_date": "1985-01-01", "sex": "male"},
+        NOW,
+        agency_id=ISSUER,
     )
     _, other = service.issue_credential(
         world.session,
