@@ -54,13 +54,15 @@ def _print(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 
 
 def _identity_agency(city: City, agency: str | None) -> str:
-    if agency is not None:
-        return agency
     candidates = []
     for agency_id in city.agency_ids():
         profile = city.keyring(agency_id).profile
         if profile is not None and "identity" in profile.roles and not profile.disabled:
             candidates.append(agency_id)
+    if agency is not None:
+        if agency not in candidates:  # citizens registered under a stray id would belong to nobody
+            raise InvalidInput(f"{agency} is not an active agency with the identity role")
+        return agency
     if len(candidates) != 1:
         raise InvalidInput(f"choose the issuing agency with --agency (one of: {', '.join(candidates) or 'none'})")
     return candidates[0]
@@ -82,10 +84,12 @@ def id_register(
     place_of_origin: Annotated[str, typer.Option("--place-of-origin", help="Quê quán")],
     place_of_residence: Annotated[str, typer.Option("--place-of-residence", help="Nơi thường trú")],
     nationality: Annotated[str, typer.Option("--nationality", help="ISO 3166-1 alpha-2")] = "VN",
+    agency: AgencyOpt = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a citizen; the CCCD number is checked against province, century/sex digit and birth year."""
+    """Register a citizen in the agency's own registry; the CCCD number is checked against province, century/sex
+    digit and birth year. Only that agency can then issue for the citizen."""
     from xacthuc.cli_keys import open_city
 
     fields = {
@@ -98,11 +102,13 @@ def id_register(
         "place_of_residence": place_of_residence,
     }
     try:
-        citizen_in = parse_citizen(fields)  # refuse bad input before unlocking anything
-        with open_city(data_dir) as (_city, session):
-            citizen = service.register_citizen(session, citizen_in, _now())
+        citizen_in = parse_citizen(fields, now=_now())  # refuse bad input before unlocking anything
+        with open_city(data_dir) as (city, session):
+            registrar = _identity_agency(city, agency)
+            citizen = service.register_citizen(session, citizen_in, _now(), agency_id=registrar)
             result = {
                 "id": citizen.id,
+                "agency": registrar,
                 "full_name": citizen.full_name,
                 "birth_date": citizen.birth_date.isoformat(),
                 "sex": citizen.sex,
@@ -110,7 +116,7 @@ def id_register(
             }
     except XacthucError as exc:
         raise _fail(exc, as_json) from None
-    _print(result, as_json, [f"citizen [bold]{result['id']}[/bold] registered ({result['full_name']})"])
+    _print(result, as_json, [f"citizen [bold]{result['id']}[/bold] registered by {registrar} ({result['full_name']})"])
 
 
 def _read_json_file(path: Path, what: str) -> dict[str, Any]:
