@@ -3,7 +3,8 @@
 A bundle (``GET /v1/documents/{id}/bundle``) carries the receipt payload, the Merkle proof, the registry and the
 signed trust list. The trust list is checked against the *pinned* root (never one the bundle names), the proof is
 only a hint (the pipeline recomputes the path and asks the registry), and the revocation state always comes from
-the chain, so a stale bundle can never make a revoked document look valid.
+the chain, so a stale bundle can never make a revoked document look valid. Its metadata is shown only once it matches
+the receipt's signed digest (``metadata_matches``), so an edited title or signer makes the bundle ``invalid``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ledger.receipt import Registry
 from .document import verify_document
 from .report import Report
 
-__all__ = ["BUNDLE_TYPE", "BundleInvalid", "bundle_registry", "bundle_trust_list", "verify_bundle"]
+__all__ = ["BUNDLE_TYPE", "BundleInvalid", "bundle_metadata", "bundle_registry", "bundle_trust_list", "verify_bundle"]
 
 BUNDLE_TYPE = "xacthuc-proof-bundle"
 
@@ -47,6 +48,12 @@ def bundle_registry(bundle: Mapping[str, Any]) -> Registry:
         return Registry.of(chain_id, contract)
     except InvalidInput as exc:
         raise BundleInvalid(f"registry: {exc.message}") from None
+
+
+def bundle_metadata(bundle: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The metadata the bundle carries (None if it carries none): unsigned until ``metadata_matches`` checks it."""
+    raw = bundle.get("metadata")
+    return None if raw is None else _obj(raw, "metadata")
 
 
 def bundle_trust_list(bundle: Mapping[str, Any], root_jwk: Mapping[str, Any], now: datetime) -> TrustList:
@@ -89,4 +96,5 @@ def verify_bundle(
         now=now,
         file_bytes=file_bytes,
         registry=registry,
+        metadata=bundle_metadata(bundle),
     )

@@ -5,6 +5,8 @@ Order and meaning (codes are stable; docs/qr-payload.md lists them):
 ``format`` the payload decodes; ``issuer_trusted`` the trust list has the signing key with role ``documents``;
 ``key_valid_at_signing`` the key was in its validity window when the receipt was issued (a compromised key only if
 the document was anchored before the compromise); ``signature`` verifies with the trusted key's algorithm;
+``metadata_matches`` the metadata given beside the receipt (a bundle's, the issuer's store) hashes to the signed digest
+(``verifier.metadata``; skipped when there is none, as for a bare QR code);
 ``anchored`` the Merkle path leads from the receipt's commitment to a root the issuer's own account anchored;
 ``not_revoked`` the registry reports neither revocation nor supersession; ``file_matches`` the given file is the
 signed one.
@@ -30,6 +32,7 @@ from ledger.proof import ChainStatusReader, DocumentChainStatus, Proof, Revocati
 from ledger.receipt import ALLOWED_ALGS, Receipt, Registry, commitment, decode_payload, verify_signature
 
 from .errors import ProofUnavailable
+from .metadata import MetadataLookup, MetadataMatchesCheck, document_claims
 from .payload import PayloadKind, parse_payload
 from .report import Check, CheckResult, Report, Verdict, invalid, run_checks, valid
 
@@ -70,12 +73,15 @@ class DocumentContext:
     now: datetime
     registry: Registry | None = None
     replacement_lookup: Callable[[bytes], Mapping[str, Any] | None] | None = None
+    metadata: Mapping[str, Any] | None = None  # presented beside the receipt (a proof bundle's)
+    metadata_lookup: MetadataLookup | None = None  # the issuer's store
     receipt: Receipt | None = None
     key: TrustedKey | None = None
     verified_by: str | None = None  # the kid whose signature check already passed while choosing among keys
     signature_ok: bool = False
     anchored: bool | None = None  # None: not decided; False: failed for a reason other than the chain being down
     anchor: dict[str, Any] | None = None
+    document_metadata: dict[str, str | None] | None = None  # set once it matched the signed digest
     _leaf: bytes | None = None
     _proof: tuple[Proof | None] | None = None
     _status: DocumentChainStatus | None = None
@@ -324,6 +330,7 @@ DOCUMENT_CHECKS: tuple[Check[DocumentContext], ...] = (
     IssuerTrustedCheck(),
     KeyValidAtSigningCheck(),
     SignatureCheck(),
+    MetadataMatchesCheck(),
     AnchoredCheck(),
     NotRevokedCheck(),
     FileMatchesCheck(),
@@ -340,13 +347,17 @@ def verify_document(
     file_bytes: bytes | None = None,
     registry: Registry | None = None,
     replacement_lookup: Callable[[bytes], Mapping[str, Any] | None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    metadata_lookup: MetadataLookup | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
 ) -> Report:
     """Verify a document receipt (or its payload / verification link) and report every check and the verdict.
 
     ``proof_source`` maps the receipt's commitment to its proof (None: not anchored yet); ``chain`` reads the
     registry; ``registry`` is the verifier's configured registry (fills in payloads that omit it);
-    ``replacement_lookup`` maps a replacement's leaf data to e.g. ``{"number", "document_id"}``.
+    ``replacement_lookup`` maps a replacement's leaf data to e.g. ``{"number", "document_id"}``; ``metadata`` (a
+    bundle's) and ``metadata_lookup`` (the issuer's store, by leaf data) give the metadata that ``metadata_matches``
+    checks against the signed digest: only matched fields join the report's claims.
     """
     ctx = DocumentContext(
         source=receipt_or_payload,
@@ -357,11 +368,13 @@ def verify_document(
         now=now,
         registry=registry,
         replacement_lookup=replacement_lookup,
+        metadata=metadata,
+        metadata_lookup=metadata_lookup,
     )
     checks = run_checks(DOCUMENT_CHECKS, ctx, on_error)
     report = Report(kind="document", checks=checks)
     if ctx.key is not None and ctx.signature_ok and ctx.receipt is not None:
         report.issuer = {"id": ctx.key.issuer_id, "name": ctx.key.issuer_name}
-        report.claims = ctx.receipt.claims()
+        report.claims = document_claims(ctx.receipt, ctx.document_metadata)
         report.anchor = ctx.anchor
     return report

@@ -59,7 +59,7 @@ from ._offline_format import (
     req_time,
     tree_levels,
 )
-from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_registry
+from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_metadata, bundle_registry
 from .credential import verify_credential
 from .document import verify_document
 from .payload import PayloadKind, parse_payload
@@ -439,5 +439,6 @@ def verify_bundle_offline(
         file_bytes=file_bytes,
         registry=registry,
         replacement_lookup=state.replacement_for,
+        metadata=bundle_metadata(bundle),
     )
     return annotate(report, state)

@@ -9,6 +9,7 @@ chain state came from and, from the index, which block it is current to and when
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -115,6 +116,16 @@ _PROOF = (
     .where(_D.c.commitment == bindparam("leaf"))
 )
 _CONFIRMED = (BatchState.CONFIRMED.value, BatchState.FINAL.value)
+_METADATA = select(_D.c.metadata_json).where(_D.c.commitment == bindparam("leaf"))
+
+
+def stored_metadata(conn: Connection, leaf: bytes) -> dict[str, Any] | None:
+    """The metadata this server stored with the document whose commitment is ``leaf`` (for ``metadata_matches``)."""
+    raw = conn.execute(_METADATA, {"leaf": leaf}).scalar_one_or_none()
+    if raw is None:
+        return None
+    value: dict[str, Any] = json.loads(raw)
+    return value
 
 
 class ProofSource:
@@ -230,6 +241,7 @@ class ServerVerifier:
                 file_bytes=file,
                 registry=registry,
                 replacement_lookup=lambda leaf: _replacement(engine, leaf),
+                metadata_lookup=lambda leaf: stored_metadata(conn, leaf),
             )
         return _with_source(report, chain.source)
 

@@ -149,11 +149,13 @@ def test_valid(signer: FixedSigner) -> None:
         "issuer_trusted",
         "key_valid_at_signing",
         "signature",
+        "metadata_matches",
         "anchored",
         "not_revoked",
         "file_matches",
     ]
     assert check(report, "file_matches") == ("skipped", "NOT_APPLICABLE")
+    assert check(report, "metadata_matches") == ("skipped", "METADATA_UNAVAILABLE")  # a bare QR code
     assert report.issuer == {"id": "ubnd-tphcm", "name": "Ủy ban nhân dân Thành phố Hồ Chí Minh"}
     assert report.claims["number"] == "2392/QĐ-UBND" and report.claims["issued_on"] == "2024-07-15"
     assert report.claims["document_id"] == w.receipt.document_id_str
