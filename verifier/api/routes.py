@@ -187,6 +187,10 @@ else fetch("/v1/verify", {method: "POST", headers: {"Content-Type": "application
     out.innerHTML = '<h2 class="' + (rep.verdict === "valid" ? "valid" : "bad") + '">' + esc(rep.verdict) + "</h2>"
       + (rep.issuer ? "<p>" + esc(rep.issuer.name) + "</p>" : "")
       + (c.number ? "<p>Số: <b>" + esc(c.number) + "</b>, ngày " + esc(c.issued_on) + "</p>" : "")
+      + (c.title ? "<p>" + esc(c.type_name) + ": <b>" + esc(c.title) + "</b></p>" : "")
+      + (c.issuing_body ? "<p>" + esc(c.issuing_body) + ", " + esc(c.place) + "</p>" : "")
+      + (c.signer_name ? "<p>" + esc([c.signing_form, c.signer_title].filter(Boolean).join(" ")) + ": "
+         + esc(c.signer_name) + "</p>" : "")
       + "<ul>" + rep.checks.map((k) => "<li>" + esc(k.name) + ": " + esc(k.status) + " (" + esc(k.code) + ") "
       + esc(k.message) + "</li>").join("") + "</ul>";
   }).catch(() => { out.textContent = "Lỗi kết nối / Network error"; });
