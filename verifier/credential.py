@@ -30,7 +30,7 @@ from identity.transport import decode as transport_decode
 from identity.transport import is_transport
 from keys.errors import XacthucError
 from keys.protocols import KeyResolver, TrustedKey
-from verifier.report import Check, CheckResult, Report, Verdict, invalid, run_checks, valid
+from verifier.report import Check, CheckResult, Report, Verdict, invalid, run_checks, skipped, valid
 
 KIND = "citizen_id"
 SD_JWT_TYPS = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
@@ -55,6 +55,10 @@ class CredentialContext:
     key: TrustedKey | None = None
     signature_ok: bool = False
     disclosures_ok: bool = False
+    # What the key-binding check established: the holder signed for this ``aud``; or there was no KB-JWT and none
+    # was required. Both stay unset when key binding failed.
+    kb_audience: str | None = None
+    kb_absent: bool = False
     claims: dict[str, Any] = field(default_factory=dict)
     now_ts: float = field(init=False)
 
@@ -307,6 +311,7 @@ class KeyBindingCheck:
         cnf = ctx.jws.payload.get("cnf")
         if ctx.sd.kb_jwt is None:
             if cnf is None and not ctx.require_key_binding:
+                ctx.kb_absent = True
                 return valid(self.name, "KEY_BINDING_NOT_REQUIRED", "no holder binding was requested")
             return invalid(self.name, "KEY_BINDING_MISSING", "the presentation has no key-binding JWT")
         jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
@@ -331,7 +336,48 @@ class KeyBindingCheck:
             return invalid(self.name, "KB_AUDIENCE_MISMATCH", "the presentation is for another audience")
         if ctx.nonce is not None and p.get("nonce") != ctx.nonce:
             return invalid(self.name, "KB_NONCE_MISMATCH", "the presentation is for another nonce")
+        ctx.kb_audience = p["aud"]
         return valid(self.name, "KEY_BINDING_VALID", "presented by the holder", aud=p["aud"])
+
+
+REPLAY_WARNING = "replay"
+
+
+class AudienceCheck:
+    """Says whether the presentation was checked to be meant for this verifier.
+
+    Key binding proves the holder presented it, within the freshness window, to the audience it names; only the
+    verifier's own ``audience`` makes that audience matter. Without one, whoever received the presentation (a bank,
+    a shop) can show it anywhere else until it goes stale: that is reported as a skipped check with a warning,
+    never silently.
+    """
+
+    name = "audience"
+
+    def applies(self, ctx: CredentialContext) -> bool:
+        return ctx.kb_audience is not None or ctx.kb_absent
+
+    def verify(self, ctx: CredentialContext) -> CheckResult:
+        aud = ctx.kb_audience
+        if aud is None:
+            return skipped(
+                self.name,
+                "AUDIENCE_NOT_BOUND",
+                "the presentation names no audience (no key-binding JWT): anyone holding it can replay it anywhere",
+                warning=REPLAY_WARNING,
+            )
+        if ctx.audience is None:
+            shown = aud if len(aud) <= 100 else aud[:100] + "…"
+            return skipped(
+                self.name,
+                "AUDIENCE_NOT_CHECKED",
+                f"no audience was given to check: this presentation was made for {shown!r}, and whoever received it"
+                " can replay it here or anywhere else until it goes stale; verify with your own audience (and a nonce)",
+                warning=REPLAY_WARNING,
+                aud=aud,
+            )
+        # key_binding already refused any other audience (KB_AUDIENCE_MISMATCH).
+        return valid(self.name, "AUDIENCE_MATCHED", "the presentation was made for this verifier", aud=aud)
 
 
 CHECKS: tuple[Check[CredentialContext], ...] = (
@@ -343,6 +389,7 @@ CHECKS: tuple[Check[CredentialContext], ...] = (
     StatusCheck(),
     DisclosuresCheck(),
     KeyBindingCheck(),
+    AudienceCheck(),
 )
 
 

@@ -67,8 +67,9 @@ def invalid(name: str, code: str, message: str, verdict: Verdict = Verdict.INVAL
     return CheckResult(name, _INVALID, code, message, data, verdict)
 
 
-def skipped(name: str, code: str, message: str) -> CheckResult:
-    return CheckResult(name, Status.SKIPPED, code, message, {})
+def skipped(name: str, code: str, message: str, **data: Any) -> CheckResult:
+    """A check that did not run. ``data`` may carry ``warning``: why not running it is a risk the reader must see."""
+    return CheckResult(name, Status.SKIPPED, code, message, data)
 
 
 def errored(name: str, code: str, message: str, **data: Any) -> CheckResult:

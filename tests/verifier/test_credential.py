@@ -101,6 +101,7 @@ def test_two_claims_through_a_qr_image_verify_as_exactly_those_claims(world: Wor
         "status",
         "disclosures",
         "key_binding",
+        "audience",
     ]
 
 
