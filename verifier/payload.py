@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ledger.receipt import PAYLOAD_PREFIX as DOCUMENT_PREFIX
 
@@ -22,6 +22,7 @@ CITIZEN_ID_PREFIX = "XI2:"
 CITIZEN_ID_PREFIXES = ("XI2:", "XI1:")  # XI1 (base45) is still read; wallets write XI2 (base43, URL-safe)
 _SD_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*~[A-Za-z0-9_~.-]*")
 _VERSIONED = re.compile(r"X([DI])([0-9]+):")
+_MAX_QUERY_FIELDS = 4
 
 
 class PayloadKind(StrEnum):
@@ -47,14 +48,19 @@ def _from_link(text: str) -> str:
         raise PayloadUnrecognized("the link is not a verification link (…/v#<payload>)")
     if parts.fragment:
         return unquote(parts.fragment)
-    values = parse_qs(parts.query, max_num_fields=4).get("p")
-    if values and len(values) == 1:
+    pairs = parts.query.split("&") if parts.query else []
+    if len(pairs) > _MAX_QUERY_FIELDS:
+        raise PayloadUnrecognized("the verification link has too many query parameters")
+    # Percent-decoding only, never form decoding (``parse_qs``): ``+`` is a base43 character, not a space.
+    values = [unquote(pair[2:]) for pair in pairs if pair.startswith("p=")]
+    if len(values) == 1 and values[0]:
         return values[0]
     raise PayloadUnrecognized("the verification link carries no payload")
 
 
 def parse_payload(text: str | bytes) -> ParsedPayload:
-    """Classify a QR text, verification link (``…/v#<payload>`` or ``…/v?p=<payload>``) or bare payload.
+    """Classify a QR text, verification link (``…/v#<payload>`` or ``…/v?p=<payload>``, the payload as it is: only
+    ``%XX`` escapes are decoded) or bare payload.
 
     Raises :class:`InputTooLarge` past :data:`MAX_INPUT_CHARS`, :class:`PayloadUnrecognized` otherwise.
     """

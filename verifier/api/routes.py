@@ -172,27 +172,53 @@ _PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Xác thực văn bản</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-.valid{color:#0a6b2b}.bad{color:#a11}li{margin:.2rem 0}code{word-break:break-all}</style></head>
+.valid{color:#0a6b2b}.bad{color:#a11}li{margin:.2rem 0}code{word-break:break-all}
+.warn{border:2px solid #8a5a00;background:#fff4d6;color:#4a3000;padding:.5rem .75rem;border-radius:.25rem}</style>
+</head>
 <body><h1>Xác thực văn bản / Verify a document</h1><div id="out">Đang kiểm tra… / Checking…</div>
 <script>
-const out = document.getElementById("out");
+// The payload: the link's fragment (location.hash), else its `p` query parameter read raw. Only %XX escapes are
+// decoded, never form encoding: `+` is a base43 character (URLSearchParams would turn it into a space).
+function payloadFrom(hash, search) {
+  const decode = (s) => { try { return decodeURIComponent(s); } catch (e) { return s; } };
+  if (hash.length > 1) return decode(hash.slice(1));
+  const values = search.replace(/^[?]/, "").split("&").filter((kv) => kv.startsWith("p=")).map((kv) => kv.slice(2));
+  return values.length === 1 ? decode(values[0]) : "";
+}
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-const payload = decodeURIComponent(location.hash.slice(1));
-if (!payload) { out.textContent = "Không có mã để kiểm tra / No payload in the link."; }
-else fetch("/v1/verify", {method: "POST", headers: {"Content-Type": "application/json"},
-                          body: JSON.stringify({payload})})
-  .then((r) => r.json()).then((rep) => {
-    if (rep.error) { out.innerHTML = '<p class="bad">' + esc(rep.error.message) + "</p>"; return; }
-    const c = rep.claims || {};
-    out.innerHTML = '<h2 class="' + (rep.verdict === "valid" ? "valid" : "bad") + '">' + esc(rep.verdict) + "</h2>"
-      + (rep.issuer ? "<p>" + esc(rep.issuer.name) + "</p>" : "")
-      + (c.number ? "<p>Số: <b>" + esc(c.number) + "</b>, ngày " + esc(c.issued_on) + "</p>" : "")
-      + (c.title ? "<p>" + esc(c.type_name) + ": <b>" + esc(c.title) + "</b></p>" : "")
-      + (c.issuing_body ? "<p>" + esc(c.issuing_body) + ", " + esc(c.place) + "</p>" : "")
-      + (c.signer_name ? "<p>" + esc([c.signing_form, c.signer_title].filter(Boolean).join(" ")) + ": "
-         + esc(c.signer_name) + "</p>" : "")
-      + "<ul>" + rep.checks.map((k) => "<li>" + esc(k.name) + ": " + esc(k.status) + " (" + esc(k.code) + ") "
-      + esc(k.message) + "</li>").join("") + "</ul>";
-  }).catch(() => { out.textContent = "Lỗi kết nối / Network error"; });
+// A skipped check that carries a warning is a risk the reader must see, in words, above the list.
+const WARNINGS_VI = {
+  AUDIENCE_NOT_CHECKED: "Chưa kiểm tra bên nhận: bản xuất trình này được tạo cho nơi khác và ai đã nhận nó đều có thể"
+    + " dùng lại ở đây trong thời hạn hiệu lực.",
+  AUDIENCE_NOT_BOUND: "Bản xuất trình không gắn với bên nhận nào: ai giữ nó cũng có thể dùng lại.",
+};
+function renderReport(rep) {
+  const c = rep.claims || {};
+  const warnings = rep.checks.filter((k) => k.status === "skipped" && k.data && k.data.warning);
+  return '<section data-verdict="' + esc(rep.verdict) + '"><h2 class="'
+    + (rep.verdict === "valid" ? "valid" : "bad") + '">' + esc(rep.verdict) + "</h2>"
+    + warnings.map((k) => '<p class="warn" role="alert" data-warning="' + esc(k.code) + '"><strong>Cảnh báo /'
+      + " Warning:</strong> " + esc(WARNINGS_VI[k.code] || "") + " " + esc(k.message) + "</p>").join("")
+    + (rep.issuer ? "<p>" + esc(rep.issuer.name) + "</p>" : "")
+    + (c.number ? "<p>Số: <b>" + esc(c.number) + "</b>, ngày " + esc(c.issued_on) + "</p>" : "")
+    + (c.title ? "<p>" + esc(c.type_name) + ": <b>" + esc(c.title) + "</b></p>" : "")
+    + (c.issuing_body ? "<p>" + esc(c.issuing_body) + ", " + esc(c.place) + "</p>" : "")
+    + (c.signer_name ? "<p>" + esc([c.signing_form, c.signer_title].filter(Boolean).join(" ")) + ": "
+      + esc(c.signer_name) + "</p>" : "")
+    + "<ul>" + rep.checks.map((k) => '<li data-check="' + esc(k.name) + '" data-status="' + esc(k.status) + '">'
+      + esc(k.name) + ": " + esc(k.status) + (k.data && k.data.warning ? " ⚠" : "") + " (" + esc(k.code) + ") "
+      + esc(k.message) + "</li>").join("") + "</ul></section>";
+}
+if (typeof document !== "undefined") {
+  const out = document.getElementById("out");
+  const payload = payloadFrom(location.hash, location.search);
+  if (!payload) { out.textContent = "Không có mã để kiểm tra / No payload in the link."; }
+  else fetch("/v1/verify", {method: "POST", headers: {"Content-Type": "application/json"},
+                            body: JSON.stringify({payload})})
+    .then((r) => r.json()).then((rep) => {
+      if (rep.error) { out.innerHTML = '<p class="bad">' + esc(rep.error.message) + "</p>"; return; }
+      out.innerHTML = renderReport(rep);
+    }).catch(() => { out.textContent = "Lỗi kết nối / Network error"; });
+}
 </script></body></html>
 """
