@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
@@ -22,7 +23,7 @@ from identity.errors import CitizenExists, CitizenNotFound
 from keys.agencies import Principal
 from keys.errors import Unauthenticated, XacthucError
 from tests.identity.conftest import CITIZEN, NOW, STATUS_BASE, TestSigner
-from xacthuc.database import migrate
+from xacthuc.database import alembic_config, migrate
 from xacthuc.db import make_engine
 
 AGENCY_A = "ca-hcm"
@@ -218,5 +219,25 @@ def test_migration_0009_gives_existing_citizens_their_first_issuer(
             assert service.get_citizen(session, "c1", agency_id=AGENCY_B).cccd == "079303001234"
             service.register_citizen(session, CITIZEN, NOW, agency_id=AGENCY_A)  # c1's number, another agency
             session.commit()
+    finally:
+        engine.dispose()
+
+
+def test_migration_0009_downgrades_with_citizens_and_credentials_in_place(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        migrate(engine)
+        with Session(engine) as session:
+            citizen_id = service.register_citizen(session, CITIZEN, NOW, agency_id=AGENCY_A).id
+            signer = TestSigner()
+            service.issue_credential(session, citizen_id, signer, AGENCY_A, None, NOW, status_base_url=STATUS_BASE)
+            session.commit()
+        command.downgrade(alembic_config(engine), "0008")
+        with engine.connect() as conn:
+            assert "agency_id" not in {c["name"] for c in sa.inspect(conn).get_columns("identity_citizen")}
+            assert conn.execute(sa.text("SELECT count(*) FROM identity_credential")).scalar() == 1
+        migrate(engine)
+        with Session(engine) as session:
+            assert service.get_citizen(session, citizen_id, agency_id=AGENCY_A).cccd == CITIZEN["cccd"]
     finally:
         engine.dispose()

@@ -69,5 +69,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("uq_identity_citizen_agency_cccd", table_name="identity_citizen")
     op.create_index("ix_identity_citizen_cccd", "identity_citizen", ["cccd"], unique=True)
-    with op.batch_alter_table("identity_citizen", schema=None) as batch_op:
-        batch_op.drop_column("agency_id")
+    op.drop_column("identity_citizen", "agency_id")  # in place too (SQLite >= 3.35), for the same reason
