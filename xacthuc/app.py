@@ -16,11 +16,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
+from ledger.rpc_transport import rpc_deadline
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.services import Services
 
 log = logging.getLogger("xacthuc.app")
+
+#: The longest ``/readyz`` waits for the node (load balancers' probes commonly give up after a second).
+READY_PROBE_CHAIN_SECONDS = 0.5
 
 
 def create_app(services: Services) -> FastAPI:
@@ -52,9 +56,10 @@ def create_app(services: Services) -> FastAPI:
         except Exception as exc:
             down["database"] = type(exc).__name__
         body: dict[str, Any] = {}
-        try:
-            registry = services.registry()
-            body = {"chain_id": registry.chain_id, "block": registry.block_number, "contract": registry.address}
+        try:  # a probe answers at once: a node that does not answer within the probe's budget is down
+            with rpc_deadline(min(services.settings.rpc_timeout, READY_PROBE_CHAIN_SECONDS)):
+                registry = services.registry()
+                body = {"chain_id": registry.chain_id, "block": registry.block_number, "contract": registry.address}
         except Exception as exc:
             down["chain"] = type(exc).__name__
         if down:

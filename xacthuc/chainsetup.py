@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 
 from ledger.chain import RegistryClient
 from ledger.errors import ChainUnavailable
+from ledger.rpc_transport import DeadlineHTTPProvider
 from xacthuc.devchain import AnvilNode, find_anvil_binary
 from xacthuc.settings import Settings
 
@@ -38,13 +39,20 @@ class ChainHandle:
                 record.unlink(missing_ok=True)
 
 
+def web3_for(url: str, settings: Settings) -> Web3:
+    """A ``Web3`` over ``url`` whose every call has the ``XACTHUC_RPC_TIMEOUT`` deadline (``ledger.rpc_transport``)."""
+    return Web3(DeadlineHTTPProvider(url, timeout=settings.rpc_timeout))
+
+
 def connect(settings: Settings, *, start_node: bool = True) -> ChainHandle:
-    """Connect to ``XACTHUC_RPC_URL``, or start the embedded anvil with its state under the data dir."""
+    """Connect to ``XACTHUC_RPC_URL``, or to the embedded node another xacthuc process of this data dir runs, or
+    start the embedded anvil: its state under the data dir, on ``XACTHUC_ANVIL_PORT`` (refused when taken) or a
+    free port, recorded in ``<data dir>/anvil/node.json`` while it runs so the data dir's other commands find it."""
     if settings.rpc_url:
-        return ChainHandle(Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10})), settings.rpc_url, None)
+        return ChainHandle(web3_for(settings.rpc_url, settings), settings.rpc_url, None)
     running = _running_embedded_node(settings)
     if running is not None:  # another xacthuc process (serve) runs the embedded node: share it
-        return ChainHandle(Web3(HTTPProvider(running, request_kwargs={"timeout": 10})), running, None)
+        return ChainHandle(web3_for(running, settings), running, None)
     if not start_node:
         raise ChainUnavailable("no XACTHUC_RPC_URL is set and the embedded node is not running")
     state_dir = settings.data_dir / "anvil"
@@ -56,9 +64,9 @@ def connect(settings: Settings, *, start_node: bool = True) -> ChainHandle:
         chain_id=settings.chain_id,
     )
     node.start()
-    _write_private_json(state_dir / NODE_FILE, {"url": node.url, "pid": os.getpid()})
+    _write_private_json(state_dir / NODE_FILE, {"url": node.url, "pid": os.getpid(), "node_pid": node.pid})
     log.info("embedded anvil at %s (state %s)", node.url, state_dir / "state.json")
-    return ChainHandle(Web3(HTTPProvider(node.url, request_kwargs={"timeout": 10})), node.url, node)
+    return ChainHandle(web3_for(node.url, settings), node.url, node)
 
 
 def _running_embedded_node(settings: Settings) -> str | None:
@@ -73,7 +81,7 @@ def _running_embedded_node(settings: Settings) -> str | None:
         return None
     url = str(record["url"])
     try:
-        _ = Web3(HTTPProvider(url, request_kwargs={"timeout": 2})).eth.chain_id
+        _ = web3_for(url, settings).eth.chain_id
     except Exception:
         return None
     return url

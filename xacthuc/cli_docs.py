@@ -62,9 +62,9 @@ def local_registry(settings: Settings) -> Registry:
     if settings.registry_address:
         chain_id = settings.chain_id
         if settings.rpc_url:
-            from web3 import HTTPProvider, Web3
+            from xacthuc.chainsetup import web3_for
 
-            chain_id = int(Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10})).eth.chain_id)
+            chain_id = int(web3_for(settings.rpc_url, settings).eth.chain_id)
         return Registry.of(chain_id, settings.registry_address)
     record = settings.data_dir / "registry.json"
     if record.exists():
@@ -342,8 +342,6 @@ def _root_jwk(trust_root: Path | None, data_dir: Path | None) -> dict[str, Any]:
 def _verify_bundle(
     bundle: Any, payload: str | None, rpc_url: str | None, root: dict[str, Any], settings: Settings, file: bytes | None
 ) -> Report:
-    from web3 import HTTPProvider, Web3
-
     from ledger.chain import RegistryClient
     from ledger.revocation import RegistryStatusReader
     from verifier.bundle import bundle_registry, verify_bundle
@@ -354,12 +352,12 @@ def _verify_bundle(
     if payload is not None:  # verify this QR against the bundle's trust list and proof
         bundle = {**bundle, "payload": parse_payload(payload).payload}
     url = rpc_url or settings.rpc_url
-    if url is None:
-        from xacthuc.chainsetup import connect
+    from xacthuc.chainsetup import connect, web3_for
 
+    if url is None:
         url = connect(settings, start_node=False).url
     registry = bundle_registry(bundle)
-    client = RegistryClient(Web3(HTTPProvider(url, request_kwargs={"timeout": 10})), registry.hex_address)
+    client = RegistryClient(web3_for(url, settings), registry.hex_address)
     return verify_bundle(
         bundle, root_jwk=root, chain=RegistryStatusReader(client), now=datetime.now(UTC), file_bytes=file
     )

@@ -30,12 +30,14 @@ __all__ = [
     "DEFAULT_CHAIN_ID",
     "AnvilError",
     "AnvilNode",
+    "AnvilPortInUse",
     "anvil_rpc",
     "default_anvil_binary",
     "find_anvil_binary",
     "free_port",
     "fund",
     "mine",
+    "port_is_free",
 ]
 
 DEFAULT_CHAIN_ID = 31337
@@ -48,6 +50,16 @@ class AnvilError(XacthucError):
 
     code = "ANVIL_ERROR"
     http_status = 503
+
+
+class AnvilPortInUse(AnvilError):
+    """The port configured for the embedded node is already taken."""
+
+    code = "ANVIL_PORT_IN_USE"
+
+    def __init__(self, message: str | None = None, *, port: int | None = None) -> None:
+        super().__init__(message)
+        self.port = port
 
 
 def default_anvil_binary() -> Path:
@@ -69,6 +81,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (as anvil binds: with ``SO_REUSEADDR``, so connections
+    of a stopped node lingering in TIME_WAIT do not count, a listening socket does)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def anvil_rpc(url: str, method: str, params: Sequence[Any] = (), *, timeout: float = 5.0) -> Any:
@@ -158,11 +182,20 @@ class AnvilNode:
         return [*args, "--silent", *self.extra_args]
 
     def start(self) -> Self:
-        """Starts anvil and returns once it answers eth_chainId (or raises AnvilError)."""
+        """Starts anvil and returns once it answers eth_chainId (or raises AnvilError).
+
+        Without a port, a free one is chosen; a given port that another process listens on is ``AnvilPortInUse``
+        (anvil would die on it, and whatever listens there would answer in its place)."""
         if self.running:
             return self
         if self.port is None:
             self.port = free_port(self.host)
+        elif not port_is_free(self.host, self.port):
+            raise AnvilPortInUse(
+                f"port {self.port} on {self.host} is already in use (another node, or another xacthuc's): choose"
+                " another XACTHUC_ANVIL_PORT, or leave it unset to use a free port",
+                port=self.port,
+            )
         command = self.command()
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -199,6 +232,8 @@ class AnvilNode:
                 chain_id = int(anvil_rpc(self.url, "eth_chainId", timeout=1.0), 16)
             except (OSError, ValueError, AnvilError):
                 chain_id = None
+            if chain_id is not None and process.poll() is not None:
+                continue  # ours died: whatever answered is another process's node (reported above, next turn)
             if chain_id is not None:
                 if chain_id != self.chain_id:
                     raise AnvilError(f"anvil answers chain id {chain_id}, expected {self.chain_id}")

@@ -16,6 +16,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Where SQLite, the keystore and anvil state live")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
     rpc_url: str | None = Field(default=None, description="Ethereum JSON-RPC URL; unset: start the embedded anvil")
+    rpc_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="Seconds one call to the Ethereum node may take; a node that does not answer in time is reported "
+        "down (verifications answer error, /readyz 503) and, for a moment, not asked again",
+    )
     registry_address: str | None = Field(default=None, description="DocumentRegistry address on rpc_url")
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of verification links (default: this server's address)"
@@ -30,7 +37,12 @@ class Settings(BaseSettings):
     keystore_passphrase: str | None = Field(default=None, repr=False)
     keystore_passphrase_file: Path | None = None
     anvil_bin: Path | None = None
-    anvil_port: int = 8545
+    anvil_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the embedded anvil; unset: a free port chosen at start (recorded in the data dir)",
+    )
     chain_id: int = 31337
     dev_mode: bool = Field(default=True, description="Generate a dev passphrase and demo agencies")
     kb_freshness_seconds: int = Field(default=300, ge=1)
