@@ -75,7 +75,7 @@ class _Directory:
 class _Chain:
     statuses: dict[bytes, DocumentChainStatus]
 
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         return self.statuses.get(root, DocumentChainStatus(anchorer=None, anchored_at=None))
 
 

@@ -4,7 +4,12 @@ pragma solidity 0.8.28;
 /// @title DocumentRegistry
 /// @notice Agencies anchor Merkle roots of batches of administrative documents; the agency that anchored a root
 /// (or the city admin) can revoke or supersede one document of it, proven with a Merkle proof checked here.
-/// @dev Merkle rule, shared bit for bit with ledger/merkle.py:
+/// @dev Every record is keyed by the anchoring agency as well as the root. A batch's root is public before it is
+///      anchored (a one-document batch's root follows from its receipt; any root is in its pending transaction), so
+///      a registry keyed by root alone would let anyone anchor it first and block the agency's own anchor. Here a
+///      third party's anchor of the same root is its own record, which verifiers (asking for the issuer's account)
+///      never read.
+///      Merkle rule, shared bit for bit with ledger/merkle.py:
 ///      leaf = keccak256(0x00 || data), node = keccak256(0x01 || min(a, b) || max(a, b)).
 ///      The prefixes keep an inner node from ever passing as a leaf; sorted pairs make proofs need no direction bits.
 contract DocumentRegistry {
@@ -17,30 +22,32 @@ contract DocumentRegistry {
     /// @dev Proofs longer than this cannot come from a tree of at most 2**32 leaves; refused before hashing.
     uint256 internal constant MAX_PROOF_LENGTH = 64;
 
-    /// @notice The city admin, who may revoke any document.
+    /// @notice The city admin, who may revoke any agency's document.
     address public immutable admin;
 
-    /// @dev root => agency (bits 0-159) | anchoredAt (bits 160-223) | count (bits 224-255): one slot per anchor,
-    ///      so an anchor costs exactly one fresh SSTORE.
-    mapping(bytes32 root => uint256 packed) internal _anchors;
+    /// @dev agency => root => anchoredAt (bits 0-63) | count (bits 64-95): one slot per anchor, so an anchor costs
+    ///      exactly one fresh SSTORE. Never zero once written (count is at least 1).
+    mapping(address agency => mapping(bytes32 root => uint256 packed)) internal _anchors;
 
-    /// @dev root => data => reason (bits 0-7) | revokedAt (bits 8-71). Keyed by the pair, never by data alone:
-    ///      otherwise agency B could anchor A's public leaf data in its own tree and revoke it.
-    mapping(bytes32 root => mapping(bytes32 data => uint256 packed)) internal _revocations;
+    /// @dev agency => root => data => reason (bits 0-7) | revokedAt (bits 8-71). Keyed by the whole anchor and the
+    ///      document, never by data alone: otherwise agency B could anchor A's public leaf data in its own tree (or
+    ///      A's own root from its own account) and revoke it there.
+    mapping(address agency => mapping(bytes32 root => mapping(bytes32 data => uint256 packed))) internal _revocations;
 
-    /// @dev root => data => replacement leaf data; written only for supersessions.
-    mapping(bytes32 root => mapping(bytes32 data => bytes32 replacedBy)) internal _replacements;
+    /// @dev agency => root => data => replacement leaf data; written only for supersessions.
+    mapping(address agency => mapping(bytes32 root => mapping(bytes32 data => bytes32 replacedBy))) internal
+        _replacements;
 
-    event Anchored(bytes32 indexed root, address indexed agency, uint32 count);
-    event Revoked(bytes32 indexed root, bytes32 indexed data, uint8 reason, bytes32 replacedBy);
+    event Anchored(address indexed agency, bytes32 indexed root, uint32 count);
+    event Revoked(address indexed agency, bytes32 indexed root, bytes32 indexed data, uint8 reason, bytes32 replacedBy);
 
     error ZeroRoot();
     error EmptyBatch();
-    error RootAlreadyAnchored(bytes32 root, address agency);
-    error RootNotAnchored(bytes32 root);
-    error NotAnchorer(bytes32 root, address caller);
+    error RootAlreadyAnchored(address agency, bytes32 root);
+    error RootNotAnchored(address agency, bytes32 root);
+    error NotAnchorer(address agency, address caller);
     error InvalidProof(bytes32 root, bytes32 data);
-    error AlreadyRevoked(bytes32 root, bytes32 data);
+    error AlreadyRevoked(address agency, bytes32 root, bytes32 data);
     error InvalidReason(uint8 reason);
 
     constructor(address admin_) {
@@ -51,52 +58,56 @@ contract DocumentRegistry {
     function anchor(bytes32 root, uint32 count) external {
         if (root == bytes32(0)) revert ZeroRoot();
         if (count == 0) revert EmptyBatch();
-        uint256 packed = _anchors[root];
-        if (packed != 0) revert RootAlreadyAnchored(root, address(uint160(packed)));
-        _anchors[root] = uint256(uint160(msg.sender)) | (block.timestamp << 160) | (uint256(count) << 224);
-        emit Anchored(root, msg.sender, count);
+        mapping(bytes32 => uint256) storage own = _anchors[msg.sender];
+        if (own[root] != 0) revert RootAlreadyAnchored(msg.sender, root);
+        own[root] = block.timestamp | (uint256(count) << 64);
+        emit Anchored(msg.sender, root, count);
     }
 
-    /// @notice Revokes the document `data` of the batch `root`; only its anchorer or the admin may.
+    /// @notice Revokes the document `data` of the batch `root` that `agency` anchored; only that agency or the admin
+    /// may.
     /// @param reason 1 annulled, 2 replaced, 3 error, 4 other.
     /// @param replacedBy the replacement document's leaf data, or zero; nonzero requires reason 2.
-    function revoke(bytes32 root, bytes32 data, bytes32[] calldata proof, uint8 reason, bytes32 replacedBy)
-        external
-    {
+    function revoke(
+        address agency,
+        bytes32 root,
+        bytes32 data,
+        bytes32[] calldata proof,
+        uint8 reason,
+        bytes32 replacedBy
+    ) external {
         if (reason < REASON_ANNULLED || reason > REASON_OTHER) revert InvalidReason(reason);
         if (replacedBy != bytes32(0) && reason != REASON_REPLACED) revert InvalidReason(reason);
-        uint256 packed = _anchors[root];
-        if (packed == 0) revert RootNotAnchored(root);
-        if (msg.sender != address(uint160(packed)) && msg.sender != admin) revert NotAnchorer(root, msg.sender);
+        if (_anchors[agency][root] == 0) revert RootNotAnchored(agency, root);
+        if (msg.sender != agency && msg.sender != admin) revert NotAnchorer(agency, msg.sender);
         if (!_verify(root, data, proof)) revert InvalidProof(root, data);
-        if (_revocations[root][data] != 0) revert AlreadyRevoked(root, data);
-        _revocations[root][data] = uint256(reason) | (block.timestamp << 8);
-        if (replacedBy != bytes32(0)) _replacements[root][data] = replacedBy;
-        emit Revoked(root, data, reason, replacedBy);
+        mapping(bytes32 => uint256) storage revocations = _revocations[agency][root];
+        if (revocations[data] != 0) revert AlreadyRevoked(agency, root, data);
+        revocations[data] = uint256(reason) | (block.timestamp << 8);
+        if (replacedBy != bytes32(0)) _replacements[agency][root][data] = replacedBy;
+        emit Revoked(agency, root, data, reason, replacedBy);
     }
 
-    /// @notice Who anchored `root`, when, and how many documents its batch holds (all zero if never anchored).
-    function anchors(bytes32 root) external view returns (address agency, uint64 anchoredAt, uint32 count) {
-        uint256 packed = _anchors[root];
-        agency = address(uint160(packed));
-        anchoredAt = uint64(packed >> 160);
-        count = uint32(packed >> 224);
+    /// @notice When `agency` anchored `root` and how many documents its batch holds (zeros if it never did).
+    function anchors(address agency, bytes32 root) external view returns (uint64 anchoredAt, uint32 count) {
+        uint256 packed = _anchors[agency][root];
+        anchoredAt = uint64(packed);
+        count = uint32(packed >> 64);
     }
 
-    /// @notice Everything a verifier needs about one document in one call. The proof is not checked here:
-    /// verifiers check it off chain (or with verifyProof). reason 0 means not revoked.
-    function status(bytes32 root, bytes32 data)
+    /// @notice Everything a verifier needs about one document of `agency` in one call: anchoredAt 0 means `agency`
+    /// never anchored `root` (whoever else did), reason 0 means not revoked. The proof is not checked here:
+    /// verifiers check it off chain (or with verifyProof).
+    function status(address agency, bytes32 root, bytes32 data)
         external
         view
-        returns (address agency, uint64 anchoredAt, uint8 reason, uint64 revokedAt, bytes32 replacedBy)
+        returns (uint64 anchoredAt, uint8 reason, uint64 revokedAt, bytes32 replacedBy)
     {
-        uint256 packed = _anchors[root];
-        agency = address(uint160(packed));
-        anchoredAt = uint64(packed >> 160);
-        uint256 revocation = _revocations[root][data];
+        anchoredAt = uint64(_anchors[agency][root]);
+        uint256 revocation = _revocations[agency][root][data];
         reason = uint8(revocation);
         revokedAt = uint64(revocation >> 8);
-        replacedBy = _replacements[root][data];
+        replacedBy = _replacements[agency][root][data];
     }
 
     /// @notice Whether `proof` proves the document `data` under `root` (the same check revoke makes).

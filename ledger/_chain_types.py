@@ -62,7 +62,7 @@ class Receipt:
 
 @dataclass(frozen=True)
 class AnchorRecord:
-    """What the registry recorded for an anchored root."""
+    """What the registry recorded for a root an agency anchored."""
 
     agency: str
     anchored_at: datetime
@@ -82,9 +82,9 @@ class AnchorResult:
 
 @dataclass(frozen=True)
 class DocumentStatus:
-    """Everything a verifier needs about one document under one root (one ``eth_call``)."""
+    """Everything a verifier needs about one document under one agency's root (one ``eth_call``)."""
 
-    agency: str | None
+    agency: str | None  # the agency asked about, if it anchored the root; None otherwise (whoever else did)
     anchored_at: datetime | None
     reason: RevocationReason | None
     revoked_at: datetime | None

@@ -8,8 +8,9 @@ acts, so a crash anywhere resumes from the database:
   not know: it is broadcast again (same bytes, same hash: it can be mined at most once).
 * sent: a receipt with status 1 and enough confirmations makes it confirmed (block number, hash, time). Status 0,
   or a transaction the node has forgotten whose nonce was taken by something else, sends it again with a fresh
-  nonce. The registry refuses a second anchor of a root, so no root is ever anchored twice; a root found already
-  anchored by our own account counts as done.
+  nonce. The registry refuses an account's second anchor of a root, so no root is ever anchored twice; a root found
+  already anchored by our own account counts as done. Anchors are keyed by account and root: another account's
+  anchor of the same root (a front-runner's) is a record of its own and changes nothing here.
 * confirmed: re-checked until it is ``finality_depth`` blocks deep. A re-organisation that drops the transaction
   (no receipt, or a receipt in another block) is detected there and the batch goes back to sent.
 """
@@ -47,9 +48,9 @@ class AnchorChain(Protocol):
     def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]: ...
     def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]: ...
     def transaction_known(self, tx_hash: bytes) -> bool: ...
-    def anchor_record(self, root: bytes) -> AnchorRecord | None: ...
+    def anchor_record(self, agency: str, root: bytes) -> AnchorRecord | None: ...
     def pending_nonce(self, address: str) -> int: ...
-    def find_anchor_tx(self, root: bytes) -> bytes | None: ...
+    def find_anchor_tx(self, agency: str, root: bytes) -> bytes | None: ...
     def block(self, number: int) -> BlockInfo: ...
     @property
     def block_number(self) -> int: ...
@@ -158,7 +159,7 @@ class Anchorer:
         raws: list[bytes] = []
         for batch in batches:
             # A batch that was sent before may have made it on chain after all: adopt, never anchor twice.
-            if batch.attempts and self._adopt_or_fail(session, batch, report):
+            if batch.attempts and self._adopt(session, batch, report):
                 continue
             if batch.account not in nonces:
                 nonces[batch.account] = self._next_nonce(session, batch.account)
@@ -186,20 +187,11 @@ class Anchorer:
         ).one()
         return max(chain_nonce, -1 if in_flight is None else in_flight + 1)
 
-    def _adopt_or_fail(self, session: Session, batch: AnchorBatch, report: StepReport) -> bool:
-        """If the root is already on chain: adopt our own anchor; a foreign account's fails the batch."""
-        record = self.chain.anchor_record(batch.root)
-        if record is None:
+    def _adopt(self, session: Session, batch: AnchorBatch, report: StepReport) -> bool:
+        """If our account already anchored the root: adopt that anchor (another account's anchor is not ours)."""
+        if self.chain.anchor_record(batch.account, batch.root) is None:
             return False
-        if record.agency.lower() != batch.account.lower():
-            batch.state = BatchState.FAILED
-            batch.last_error = f"root already anchored by another account {record.agency}"
-            session.add(batch)
-            session.commit()
-            report.errors.append(f"batch {batch.id}: {batch.last_error}")
-            log.error("batch %s: %s", batch.id, batch.last_error)
-            return True
-        tx = self.chain.find_anchor_tx(batch.root)
+        tx = self.chain.find_anchor_tx(batch.account, batch.root)
         receipt = None if tx is None else self.chain.get_receipt(tx)
         if tx is None or receipt is None:
             return False
@@ -230,14 +222,14 @@ class Anchorer:
         """A sent batch with no successful receipt: reverted, still pending, or forgotten by the node."""
         assert batch.tx_hash is not None and batch.raw_tx is not None and batch.nonce is not None
         if receipt is not None:  # mined but reverted (status 0)
-            if not self._adopt_or_fail(session, batch, report):
+            if not self._adopt(session, batch, report):
                 self._back_to_built(session, batch, "transaction reverted")
                 report.resent += 1
             return
         if self.chain.transaction_known(_unhex(batch.tx_hash)):
             return  # still in the mempool
         # The node does not know the transaction: dropped, or lost with a node restart or a re-organisation.
-        if self._adopt_or_fail(session, batch, report):
+        if self._adopt(session, batch, report):
             return
         if self.chain.pending_nonce(batch.account) > batch.nonce:
             self._back_to_built(session, batch, "nonce taken by another transaction")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.exceptions import ValidationError as EthValidationError
@@ -64,7 +65,7 @@ __all__ = [
 
 #: anchor costs about 46,000 gas whatever the batch size; the margin covers calldata variation and repricing.
 ANCHOR_GAS_LIMIT = 80_000
-#: Deployment costs about 461,000 gas (viaIR, optimizer runs 1,000,000).
+#: Deployment costs about 480,000 gas (viaIR, optimizer runs 1,000,000).
 DEPLOY_GAS_LIMIT = 800_000
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei
 ZERO32 = bytes(32)
@@ -72,7 +73,7 @@ ZERO32 = bytes(32)
 
 def revoke_gas_limit(proof_length: int) -> int:
     """The fixed gas limit of a revoke with a proof of ``proof_length`` nodes (with a replacement stored)."""
-    # Measured: about 74,000 with a replacement and 1 node, plus about 650 per further node (calldata + hashing).
+    # Measured: about 76,000 with a replacement and 1 node, plus about 700 per further node (calldata + hashing).
     return 110_000 + 1_000 * proof_length
 
 
@@ -84,6 +85,13 @@ def _bytes32(value: bytes, what: str) -> bytes:
     if not isinstance(value, bytes | bytearray) or len(value) != 32:
         raise ChainInputError(f"{what} must be 32 bytes")
     return bytes(value)
+
+
+def _address(value: str) -> ChecksumAddress:
+    try:
+        return Web3.to_checksum_address(value)
+    except (TypeError, ValueError):
+        raise ChainInputError("an agency must be a 20-byte hex address") from None
 
 
 @contextmanager
@@ -171,21 +179,29 @@ class RegistryClient:
 
     # --- Views --------------------------------------------------------------------------------------------------
 
-    def anchor_record(self, root: bytes) -> AnchorRecord | None:
-        """Who anchored ``root``, when, and its batch size; None when it is not anchored."""
-        agency, anchored_at, count = self._view("anchors", _bytes32(root, "root"))
-        if int(agency, 16) == 0:
-            return None
-        return AnchorRecord(Web3.to_checksum_address(agency), _utc(anchored_at), count)
+    def anchor_record(self, agency: str, root: bytes) -> AnchorRecord | None:
+        """When ``agency`` anchored ``root``, and its batch size; None when that agency has not anchored it.
 
-    def status(self, root: bytes, data: bytes) -> DocumentStatus:
-        """The anchor and revocation state of document ``data`` under ``root``. The proof is not checked."""
-        agency, anchored_at, reason, revoked_at, replaced_by = self._view(
-            "status", _bytes32(root, "root"), _bytes32(data, "data")
+        Anchors are keyed by agency and root: another account's anchor of the same root is never returned.
+        """
+        agency = _address(agency)
+        anchored_at, count = self._view("anchors", agency, _bytes32(root, "root"))
+        if count == 0:
+            return None
+        return AnchorRecord(agency, _utc(anchored_at), count)
+
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentStatus:
+        """The state of document ``data`` under the root ``agency`` anchored. The proof is not checked.
+
+        ``anchored`` is False when ``agency`` has not anchored ``root``, whoever else has.
+        """
+        agency = _address(agency)
+        anchored_at, reason, revoked_at, replaced_by = self._view(
+            "status", agency, _bytes32(root, "root"), _bytes32(data, "data")
         )
-        anchored = int(agency, 16) != 0
+        anchored = anchored_at != 0
         return DocumentStatus(
-            agency=Web3.to_checksum_address(agency) if anchored else None,
+            agency=agency if anchored else None,
             anchored_at=_utc(anchored_at) if anchored else None,
             reason=RevocationReason(reason) if reason else None,
             revoked_at=_utc(revoked_at) if reason else None,
@@ -201,9 +217,24 @@ class RegistryClient:
         (admin,) = self._view("admin")
         return Web3.to_checksum_address(admin)
 
-    def find_anchor_tx(self, root: bytes) -> bytes | None:
-        """The hash of the transaction that anchored ``root`` (from its Anchored event), or None."""
-        topics: list[Any] = [self.artifact.event_topic("Anchored"), _bytes32(root, "root")]
+    def has_current_interface(self) -> bool:
+        """Whether the contract at ``address`` answers this build's ``status(agency, root, data)``: False for an
+        address without code and for a registry deployed from an older build (keyed by root alone), whose anchors
+        this client can neither read nor trust. Transport failures raise ChainUnavailable."""
+        try:
+            self._view("status", "0x" + "00" * 20, ZERO32, ZERO32)
+        except ChainUnavailable:
+            raise
+        except Exception as exc:  # a revert (unknown selector), or no output to decode (no code)
+            if is_revert_exception(exc) or isinstance(exc, DecodingError):
+                return False
+            raise
+        return True
+
+    def find_anchor_tx(self, agency: str, root: bytes) -> bytes | None:
+        """The hash of the transaction in which ``agency`` anchored ``root`` (from its Anchored event), or None."""
+        topic_agency = bytes(12) + bytes.fromhex(_address(agency)[2:])
+        topics: list[Any] = [self.artifact.event_topic("Anchored"), topic_agency, _bytes32(root, "root")]
         with _rpc():
             logs = self.w3.eth.get_logs(
                 {"address": self.address, "topics": topics, "fromBlock": self.from_block, "toBlock": "latest"}
@@ -235,9 +266,14 @@ class RegistryClient:
         replaced_by: bytes | None,
         nonce: int,
         fees: Fees | None = None,
+        *,
+        agency: str | None = None,
     ) -> SignedTx:
-        """Signs ``revoke(...)`` with ``nonce`` and a gas limit fixed by the proof length; sends nothing."""
-        call = self._revoke_calldata(root, data, proof, reason, replaced_by)
+        """Signs ``revoke(...)`` with ``nonce`` and a gas limit fixed by the proof length; sends nothing.
+
+        ``agency``: whose anchor ``root`` is; by default the signing account's own (the city admin names it).
+        """
+        call = self._revoke_calldata(agency or account.address, root, data, proof, reason, replaced_by)
         tx = {"to": self.address, "data": call, "gas": revoke_gas_limit(len(proof))}
         return self._sign(account, tx, nonce, fees)
 
@@ -385,9 +421,14 @@ class RegistryClient:
         proof: Sequence[bytes],
         reason: int,
         replaced_by: bytes | None = None,
+        *,
+        agency: str | None = None,
     ) -> None:
-        """Raises the typed error ``revoke(...)`` from this account would revert with, if any."""
-        call = self._revoke_calldata(root, data, proof, reason, replaced_by)
+        """Raises the typed error ``revoke(...)`` from this account would revert with, if any.
+
+        ``agency``: whose anchor ``root`` is; by default ``account_address`` itself.
+        """
+        call = self._revoke_calldata(agency or account_address, root, data, proof, reason, replaced_by)
         self._raise_simulated({"from": account_address, "to": self.address, "data": call})
 
     # --- Convenience ----------------------------------------------------------------------------------------------
@@ -395,8 +436,8 @@ class RegistryClient:
     def anchor(self, account: LocalAccount, root: bytes, count: int, *, timeout: float = 60.0) -> AnchorResult:
         """Anchors ``root`` from ``account`` and waits for it.
 
-        A root already anchored by the same account counts as done (the existing record is returned); anchored by
-        another account, it raises RootAlreadyAnchored. Other reverts surface from a simulation before sending.
+        A root this account already anchored counts as done (the existing record is returned); another account's
+        anchor of the same root neither blocks nor counts. Reverts surface from a simulation before sending.
         """
         root = _bytes32(root, "root")
         done = self._already_anchored(account.address, root)
@@ -408,12 +449,12 @@ class RegistryClient:
         receipt = self.wait_for_receipt(signed.tx_hash, timeout=timeout)
         if not receipt.ok:
             error = self.revert_reason(receipt)
-            if isinstance(error, RootAlreadyAnchored) and error.agency == account.address:
+            if isinstance(error, RootAlreadyAnchored):
                 done = self._already_anchored(account.address, root)  # a concurrent sender of ours won the race
                 if done is not None:
                     return done
             raise error
-        record = self.anchor_record(root)
+        record = self.anchor_record(account.address, root)
         if record is None:  # mined successfully yet not recorded: a re-organisation dropped it
             raise UnknownRevert(None, tx_hash=signed.tx_hash)
         return AnchorResult(root, record, signed.tx_hash, receipt.block_number, already_anchored=False)
@@ -427,36 +468,44 @@ class RegistryClient:
         reason: int,
         replaced_by: bytes | None = None,
         *,
+        agency: str | None = None,
         timeout: float = 60.0,
     ) -> Receipt:
-        """Revokes document ``data`` under ``root`` from ``account`` and waits; reverts raise typed errors."""
-        self.simulate_revoke(account.address, root, data, proof, reason, replaced_by)
+        """Revokes document ``data`` under ``root`` from ``account`` and waits; reverts raise typed errors.
+
+        ``agency``: whose anchor ``root`` is; by default ``account``'s own (the city admin names the agency).
+        """
+        self.simulate_revoke(account.address, root, data, proof, reason, replaced_by, agency=agency)
         nonce = self.pending_nonce(account.address)
-        signed = self.sign_revoke(account, root, data, proof, reason, replaced_by, nonce)
+        signed = self.sign_revoke(account, root, data, proof, reason, replaced_by, nonce, agency=agency)
         self.send_raw(signed.raw)
         return self.raise_for_status(self.wait_for_receipt(signed.tx_hash, timeout=timeout))
 
     # --- Internals ------------------------------------------------------------------------------------------------
 
     def _already_anchored(self, address: str, root: bytes) -> AnchorResult | None:
-        record = self.anchor_record(root)
+        record = self.anchor_record(address, root)
         if record is None:
             return None
-        if record.agency != Web3.to_checksum_address(address):
-            raise RootAlreadyAnchored(root, record.agency)
-        tx_hash = self.find_anchor_tx(root)
+        tx_hash = self.find_anchor_tx(address, root)
         receipt = self.get_receipt(tx_hash) if tx_hash is not None else None
         block = receipt.block_number if receipt is not None else None
         return AnchorResult(root, record, tx_hash, block, already_anchored=True)
 
     def _revoke_calldata(
-        self, root: bytes, data: bytes, proof: Sequence[bytes], reason: int, replaced_by: bytes | None
+        self, agency: str, root: bytes, data: bytes, proof: Sequence[bytes], reason: int, replaced_by: bytes | None
     ) -> bytes:
         if not 0 <= reason <= 255:
             raise ChainInputError(f"revocation reason {reason} is not a uint8")
         replacement = ZERO32 if replaced_by is None else _bytes32(replaced_by, "replaced_by")
         return self.artifact.encode_call(
-            "revoke", _bytes32(root, "root"), _bytes32(data, "data"), _proof(proof), reason, replacement
+            "revoke",
+            _address(agency),
+            _bytes32(root, "root"),
+            _bytes32(data, "data"),
+            _proof(proof),
+            reason,
+            replacement,
         )
 
     def _sign(self, account: LocalAccount, tx: dict[str, Any], nonce: int, fees: Fees | None) -> SignedTx:

@@ -5,11 +5,13 @@ range for both events), and writes each range's rows and the advanced cursor in 
 the last indexed block's number and hash: every range first checks that the stored block is still on the chain, and
 a mismatch (a re-organisation) rewinds the index ``REORG_DEPTH`` blocks and follows the new chain from there.
 
-``IndexedStatusReader`` answers ``status(root, data)`` from the index, and only while the index is fresh: synced with
-the chain head within ``max_age``. Otherwise it raises ``ChainIndexStale`` (a ``ChainUnavailable``, so the verdict is
-``error``), or asks a fallback reader (a direct ``eth_call``) when one is given. The freshness test and the rows come
-from one SQL statement, so a concurrent rewind (which clears ``updated_at`` with the rows it deletes) is never read
-as fresh. Revocation latency is therefore bounded by ``max_age`` (plus nothing: a stale index is not used).
+``IndexedStatusReader`` answers ``status(agency, root, data)`` from the index, and only while the index is fresh:
+synced with the chain head within ``max_age``. Otherwise it raises ``ChainIndexStale`` (a ``ChainUnavailable``, so
+the verdict is ``error``), or asks a fallback reader (a direct ``eth_call``) when one is given. The freshness test
+and the rows come from one SQL statement, so a concurrent rewind (which clears ``updated_at`` with the rows it
+deletes) is never read as fresh. Revocation latency is therefore bounded by ``max_age`` (plus nothing: a stale
+index is not used). Rows are keyed like the registry's records, by agency and root: the reader answers for the
+agency asked about (the issuer's account), never with another account's anchor of the same root.
 
 The tables hold one registry's index (the cursor names it): indexing another registry (a new dev chain) starts by
 emptying them, so no anchor of a vanished chain ever answers.
@@ -55,12 +57,13 @@ LOG_RANGE = 2_000
 
 # ----------------------------------------------------------------------------------------------------------- tables
 class IndexedAnchor(SQLModel, table=True):
-    """An ``Anchored`` event: the root, who anchored it, when (its block's time), its batch size, block and tx."""
+    """An ``Anchored`` event: who anchored the root (lowercase address), when (its block's time), its batch size,
+    block and tx. Keyed like the registry, by agency and root: another account's anchor of a root is its own row."""
 
     __tablename__ = "ledger_chain_anchor"
 
+    agency: str = Field(primary_key=True, max_length=42)
     root: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
-    agency: str = Field(max_length=42)
     anchored_at: datetime
     count: int = Field(sa_column=Column(BigInteger, nullable=False))
     block: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
@@ -68,10 +71,12 @@ class IndexedAnchor(SQLModel, table=True):
 
 
 class IndexedRevocation(SQLModel, table=True):
-    """A ``Revoked`` event: document ``data`` under ``root``, its reason, time (its block's), replacement, block."""
+    """A ``Revoked`` event: document ``data`` under the ``root`` that ``agency`` (lowercase address) anchored, its
+    reason, time (its block's), replacement, block."""
 
     __tablename__ = "ledger_chain_revocation"
 
+    agency: str = Field(primary_key=True, max_length=42)
     root: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
     data: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
     reason: int = Field(sa_column=Column(SmallInteger, nullable=False))
@@ -141,6 +146,16 @@ class ChainIndexStale(ChainUnavailable):
     """The chain index was not synced with the chain recently enough to answer."""
 
     code = "CHAIN_INDEX_STALE"
+
+
+def _is_address(value: str) -> bool:
+    if not isinstance(value, str) or len(value) != 42 or not value.startswith(("0x", "0X")):
+        return False
+    try:
+        bytes.fromhex(value[2:])
+    except ValueError:
+        return False
+    return True
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -287,20 +302,21 @@ class ChainIndexer:
             if topic == self._anchored and len(entry.topics) == 3:
                 anchors.append(
                     IndexedAnchor(
-                        root=entry.topics[1],
-                        agency="0x" + entry.topics[2][12:].hex(),
+                        agency="0x" + entry.topics[1][12:].hex(),
+                        root=entry.topics[2],
                         anchored_at=when,
                         count=int.from_bytes(entry.data[:32], "big"),
                         block=entry.block,
                         tx="0x" + entry.tx.hex(),
                     )
                 )
-            elif topic == self._revoked and len(entry.topics) == 3:
+            elif topic == self._revoked and len(entry.topics) == 4:
                 replaced_by = entry.data[32:64]
                 revocations.append(
                     IndexedRevocation(
-                        root=entry.topics[1],
-                        data=entry.topics[2],
+                        agency="0x" + entry.topics[1][12:].hex(),
+                        root=entry.topics[2],
+                        data=entry.topics[3],
                         reason=int.from_bytes(entry.data[:32], "big"),
                         revoked_at=when,
                         replaced_by=replaced_by if any(replaced_by) else None,
@@ -376,8 +392,9 @@ class ChainIndexer:
 _STATUS = (
     select(_C.block, _C.updated_at, _A.agency, _A.anchored_at, _R.reason, _R.revoked_at, _R.replaced_by)
     .select_from(
-        _C_TABLE.outerjoin(_A_TABLE, _A.root == bindparam("root")).outerjoin(
-            _R_TABLE, and_(_R.root == bindparam("root"), _R.data == bindparam("data"))
+        _C_TABLE.outerjoin(_A_TABLE, and_(_A.agency == bindparam("agency"), _A.root == bindparam("root"))).outerjoin(
+            _R_TABLE,
+            and_(_R.agency == bindparam("agency"), _R.root == bindparam("root"), _R.data == bindparam("data")),
         )
     )
     .where(_C.contract == bindparam("contract"), _C.chain_id == bindparam("chain_id"))
@@ -408,15 +425,17 @@ class IndexedStatusReader:
         self.max_age = max_age
         self.fallback = fallback
 
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
-        return self.read(root, data)[0]
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
+        return self.read(agency, root, data)[0]
 
-    def read(self, root: bytes, data: bytes, conn: Connection | None = None) -> tuple[DocumentChainStatus, StateSource]:
-        """The status of ``data`` under ``root`` and where it came from (read on ``conn`` if given)."""
-        if len(root) != 32 or len(data) != 32:
-            raise ChainIndexStale("root and data are 32 bytes")
+    def read(
+        self, agency: str, root: bytes, data: bytes, conn: Connection | None = None
+    ) -> tuple[DocumentChainStatus, StateSource]:
+        """The status of ``data`` under the root ``agency`` anchored, and where it came from (on ``conn`` if given)."""
+        if len(root) != 32 or len(data) != 32 or not _is_address(agency):
+            raise ChainIndexStale("agency is a 20-byte address, root and data are 32 bytes")
         chain_id, contract = self.indexer.key
-        params = {"root": root, "data": data, "contract": contract, "chain_id": chain_id}
+        params = {"agency": agency.lower(), "root": root, "data": data, "contract": contract, "chain_id": chain_id}
         if conn is not None:
             row = conn.execute(_STATUS, params).first()
         else:
@@ -425,13 +444,13 @@ class IndexedStatusReader:
         synced_at = _utc(row.updated_at) if row is not None else None
         if row is None or synced_at is None or self.clock() - synced_at > self.max_age:
             if self.fallback is not None:
-                return self.fallback.status(root, data), StateSource("chain")
+                return self.fallback.status(agency, root, data), StateSource("chain")
             when = _iso(synced_at) or "never"
             raise ChainIndexStale(f"the chain index is stale (last synced {when}, maximum age {self.max_age})")
         source = StateSource("index", int(row.block), synced_at)
         if row.agency is None:
             if self.fallback is not None:  # anchored since the last sync? Only the chain can say (rare: a new root)
-                return self.fallback.status(root, data), StateSource("chain")
+                return self.fallback.status(agency, root, data), StateSource("chain")
             return DocumentChainStatus(anchorer=None, anchored_at=None), source
         status = DocumentChainStatus(
             anchorer=row.agency,

@@ -151,28 +151,29 @@ class EmptyBatch(RegistryRevert):
 
 
 class RootAlreadyAnchored(RegistryRevert):
-    """The Merkle root is already anchored."""
+    """The agency has already anchored this Merkle root."""
 
     code = "ROOT_ALREADY_ANCHORED"
     http_status = 409
     solidity_error = "RootAlreadyAnchored"
 
-    def __init__(self, root: bytes, agency: str, *, tx_hash: bytes | None = None) -> None:
-        self.root = root
+    def __init__(self, agency: str, root: bytes, *, tx_hash: bytes | None = None) -> None:
         self.agency = agency
-        super().__init__(f"root {_hex(root)} is already anchored by {agency}", tx_hash=tx_hash)
+        self.root = root
+        super().__init__(f"{agency} has already anchored root {_hex(root)}", tx_hash=tx_hash)
 
 
 class RootNotAnchored(RegistryRevert):
-    """The Merkle root is not anchored."""
+    """The agency has not anchored this Merkle root."""
 
     code = "ROOT_NOT_ANCHORED"
     http_status = 404
     solidity_error = "RootNotAnchored"
 
-    def __init__(self, root: bytes, *, tx_hash: bytes | None = None) -> None:
+    def __init__(self, agency: str, root: bytes, *, tx_hash: bytes | None = None) -> None:
+        self.agency = agency
         self.root = root
-        super().__init__(f"root {_hex(root)} is not anchored", tx_hash=tx_hash)
+        super().__init__(f"{agency} has not anchored root {_hex(root)}", tx_hash=tx_hash)
 
 
 class NotAnchorer(RegistryRevert):
@@ -182,10 +183,10 @@ class NotAnchorer(RegistryRevert):
     http_status = 403
     solidity_error = "NotAnchorer"
 
-    def __init__(self, root: bytes, caller: str, *, tx_hash: bytes | None = None) -> None:
-        self.root = root
+    def __init__(self, agency: str, caller: str, *, tx_hash: bytes | None = None) -> None:
+        self.agency = agency
         self.caller = caller
-        super().__init__(f"{caller} neither anchored root {_hex(root)} nor is the admin", tx_hash=tx_hash)
+        super().__init__(f"{caller} is neither {agency}, which anchored the root, nor the admin", tx_hash=tx_hash)
 
 
 class InvalidProof(RegistryRevert):
@@ -207,10 +208,11 @@ class AlreadyRevoked(RegistryRevert):
     http_status = 409
     solidity_error = "AlreadyRevoked"
 
-    def __init__(self, root: bytes, data: bytes, *, tx_hash: bytes | None = None) -> None:
+    def __init__(self, agency: str, root: bytes, data: bytes, *, tx_hash: bytes | None = None) -> None:
+        self.agency = agency
         self.root = root
         self.data = data
-        super().__init__(f"{_hex(data)} under root {_hex(root)} is already revoked", tx_hash=tx_hash)
+        super().__init__(f"{_hex(data)} under root {_hex(root)} of {agency} is already revoked", tx_hash=tx_hash)
 
 
 class InvalidReason(RegistryRevert):

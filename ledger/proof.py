@@ -1,7 +1,9 @@
 """What a verifier needs from the anchoring side: a document's anchor proof and the registry's status answer.
 
 The shapes are fixed here so the verifier can be written (and tested with in-memory fakes) without a chain; the
-chain client implements :class:`ChainStatusReader` with one ``eth_call`` of ``status(root, data)``.
+chain client implements :class:`ChainStatusReader` with one ``eth_call`` of ``status(agency, root, data)``.
+The registry keys anchors by agency and root, so a verifier asks about the issuer's own account (the trust list's
+``eth_address``): another account's anchor of the same root reads as "not anchored".
 """
 
 from __future__ import annotations
@@ -108,9 +110,10 @@ def proof_root(proof: Proof) -> bytes:
 
 @dataclass(frozen=True)
 class DocumentChainStatus:
-    """The registry's answer to ``status(root, data)``. ``anchorer`` is None when the root was never anchored."""
+    """The registry's answer to ``status(agency, root, data)``. ``anchorer`` is None when that agency has not
+    anchored the root (whoever else has)."""
 
-    anchorer: str | None  # 0x-prefixed address of the account that anchored the root
+    anchorer: str | None  # 0x-prefixed address of the agency asked about, when it anchored the root
     anchored_at: datetime | None
     reason: int = RevocationReason.NONE
     revoked_at: datetime | None = None
@@ -124,9 +127,9 @@ class DocumentChainStatus:
     def from_call(
         cls, agency: str, anchored_at: int, reason: int, revoked_at: int, replaced_by: bytes
     ) -> DocumentChainStatus:
-        """From the raw ``eth_call`` tuple: zero address, zero times and a zero hash mean "none"."""
+        """From the agency asked about and the raw ``eth_call`` tuple: zero times and a zero hash mean "none"."""
         return cls(
-            anchorer=None if int(agency, 16) == 0 else agency,
+            anchorer=agency if anchored_at else None,
             anchored_at=datetime.fromtimestamp(anchored_at, UTC) if anchored_at else None,
             reason=reason,
             revoked_at=datetime.fromtimestamp(revoked_at, UTC) if revoked_at else None,
@@ -135,6 +138,10 @@ class DocumentChainStatus:
 
 
 class ChainStatusReader(Protocol):
-    """Reads the registry. May raise on network failure; the verifier reports that as ``error``, never ``valid``."""
+    """Reads the registry. May raise on network failure; the verifier reports that as ``error``, never ``valid``.
 
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus: ...
+    ``status(agency, root, data)``: the state of document ``data`` under the root ``agency`` (a 0x address)
+    anchored; a root anchored only by other accounts is not anchored as far as ``agency`` is concerned.
+    """
+
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus: ...

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlmodel import Session
-from web3 import HTTPProvider
+from web3 import HTTPProvider, Web3
 
 from keys.errors import Forbidden, InvalidInput
 from ledger.document_status import DocumentView, get_document, status_of
@@ -110,11 +110,12 @@ def revoke_document(
 
 # ---------------------------------------------------------------------------------------------------- the chain
 class _StatusClient(Protocol):
-    def status(self, root: bytes, data: bytes) -> Any: ...
+    def status(self, agency: str, root: bytes, data: bytes) -> Any: ...
 
 
 class RegistryStatusReader:
-    """``ledger.proof.ChainStatusReader`` over the registry: one ``eth_call`` of ``status(root, data)`` each time.
+    """``ledger.proof.ChainStatusReader`` over the registry: one ``eth_call`` of ``status(agency, root, data)`` each
+    time.
 
     With a ``RegistryClient`` the call goes straight to the provider as one JSON-RPC request: through ``w3.eth.call``
     web3's validation middleware adds an ``eth_chainId`` round trip or two, which tripled the verification time.
@@ -124,15 +125,20 @@ class RegistryStatusReader:
     def __init__(self, client: _StatusClient) -> None:
         self.client = client
 
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         client: Any = self.client
         if not (
             hasattr(client, "artifact") and isinstance(getattr(client, "w3", None) and client.w3.provider, HTTPProvider)
         ):
-            return self._from(client.status(root, data))
+            return self._from(client.status(agency, root, data))
         if len(root) != 32 or len(data) != 32:
             raise LedgerError("root and data are 32 bytes")
-        call = {"to": client.address, "data": "0x" + client.artifact.encode_call("status", root, data).hex()}
+        try:
+            address = Web3.to_checksum_address(agency)
+        except (TypeError, ValueError):
+            raise LedgerError("the agency is a 20-byte hex address") from None
+        encoded = client.artifact.encode_call("status", address, root, data)
+        call = {"to": client.address, "data": "0x" + encoded.hex()}
         try:
             response = client.w3.provider.make_request("eth_call", [call, "latest"])
         except OSError as exc:  # requests' connection errors
@@ -140,10 +146,10 @@ class RegistryStatusReader:
         result = response.get("result") if isinstance(response, dict) else None
         if not isinstance(result, str):
             raise ChainUnavailable("the Ethereum node answered eth_call with an error")
-        agency, anchored_at, reason, revoked_at, replaced_by = client.artifact.decode_output(
+        anchored_at, reason, revoked_at, replaced_by = client.artifact.decode_output(
             "status", bytes.fromhex(result.removeprefix("0x"))
         )
-        return DocumentChainStatus.from_call(agency, anchored_at, reason, revoked_at, replaced_by)
+        return DocumentChainStatus.from_call(address, anchored_at, reason, revoked_at, replaced_by)
 
     @staticmethod
     def _from(s: Any) -> DocumentChainStatus:

@@ -24,7 +24,7 @@ class AnchoredRoot:
     """An anchored Merkle root: who anchored it, when and where, and its leaf hashes in tree order."""
 
     root: bytes
-    anchorer: str
+    anchorer: str  # 0x-prefixed address: the registry keys anchors by agency and root
     anchored_at: datetime
     block: int
     tx_hash: str
@@ -33,8 +33,10 @@ class AnchoredRoot:
 
 @dataclass(frozen=True)
 class Revocation:
-    """A revoked ``(root, data)``: the registry's reason code, when, and the replacement's leaf data if any."""
+    """A revoked ``(agency, root, data)``: the registry's reason code, when, and the replacement's leaf data if any.
+    ``agency`` is the account that anchored ``root`` (the registry keys revocations by agency, root and data)."""
 
+    agency: str
     root: bytes
     data: bytes
     reason: int
@@ -126,6 +128,15 @@ def req_str(d: Mapping[str, Any], key: str, what: str) -> str:
     return v
 
 
+def req_address(d: Mapping[str, Any], key: str, what: str) -> str:
+    """A 0x-prefixed 20-byte address, lowercase."""
+    v = req_str(d, key, what)
+    if len(v) != 42 or not v.startswith("0x"):
+        raise OfflineBundleError(f"{what}.{key} must be a 0x-prefixed 20-byte address")
+    unhex(v[2:], f"{what}.{key}", 20)
+    return v.lower()
+
+
 def req_time(d: Mapping[str, Any], key: str, what: str) -> datetime:
     return from_epoch(req_int(d, key, what))
 
@@ -164,7 +175,7 @@ def parse_root(raw: Any) -> AnchoredRoot:
     leaves = unhex(leaves_hex, "root.leaves", None)
     return AnchoredRoot(
         root=unhex(raw.get("root"), "root.root"),
-        anchorer=req_str(raw, "anchorer", "root"),
+        anchorer=req_address(raw, "anchorer", "root"),
         anchored_at=req_time(raw, "anchored_at", "root"),
         block=req_int(raw, "block", "root"),
         tx_hash=req_str(raw, "tx", "root"),
@@ -185,6 +196,7 @@ def parse_revocation(raw: Any) -> Revocation:
     ):
         raise OfflineBundleError("revoked.replacement must be an object of strings")
     return Revocation(
+        agency=req_address(raw, "agency", "revoked"),
         root=unhex(raw.get("root"), "revoked.root"),
         data=unhex(raw.get("data"), "revoked.data"),
         reason=reason,

@@ -102,11 +102,15 @@ class DocumentContext:
         return self._proof[0]
 
     def chain_status(self, proof: Proof) -> DocumentChainStatus:
+        """The registry's state of the document under the root as the issuer's own account anchored it: another
+        account's anchor of the same root (a front-runner's) is not the issuer's, and reads as not anchored."""
         if self._chain_error is not None:
             raise self._chain_error
+        if self.key is None or self.key.eth_address is None:
+            return DocumentChainStatus(anchorer=None, anchored_at=None)
         if self._status is None:
             try:
-                self._status = self.chain.status(proof.root, proof.leaf)
+                self._status = self.chain.status(self.key.eth_address, proof.root, proof.leaf)
             except Exception as exc:
                 self._chain_error = ChainUnavailable(f"the registry could not be read ({type(exc).__name__})")
                 raise self._chain_error from exc
@@ -243,16 +247,18 @@ class AnchoredCheck:
             root = b""
         if root != proof.root:
             return invalid(self.name, "MERKLE_PATH_INVALID", "the Merkle path does not lead to the root")
-        ctx.anchored = None  # from here on, a failure to read the chain is the chain's fault
-        status = ctx.chain_status(proof)
-        ctx.anchored = False
-        if status.anchorer is None or status.anchored_at is None:
-            return invalid(self.name, "ROOT_NOT_ON_CHAIN", "the registry does not know this root yet", Verdict.PENDING)
         if key.eth_address is None:
             return invalid(
                 self.name, "ISSUER_ACCOUNT_UNKNOWN", "the trust list has no account for the issuer", Verdict.UNTRUSTED
             )
-        if status.anchorer.lower() != key.eth_address.lower():
+        ctx.anchored = None  # from here on, a failure to read the chain is the chain's fault
+        status = ctx.chain_status(proof)
+        ctx.anchored = False
+        if status.anchorer is None or status.anchored_at is None:
+            return invalid(
+                self.name, "ROOT_NOT_ON_CHAIN", "the issuer's account has not anchored this root yet", Verdict.PENDING
+            )
+        if status.anchorer.lower() != key.eth_address.lower():  # a reader that answered for another account
             return invalid(self.name, "ANCHORER_MISMATCH", "the root was anchored by another account than the issuer's")
         ctx.anchored = True
         ctx.anchor = {

@@ -9,14 +9,18 @@ is::
      "registry": {"chain_id": 31337, "contract": "0x...", "block": 1234,
                   "roots": [{"root": "<hex>", "anchorer": "0x...", "anchored_at": 1767225000, "block": 1200,
                              "tx": "0x...", "leaves": "<hex of the leaf hashes, 64 characters each>"}],
-                  "revoked": [{"root": "<hex>", "data": "<hex>", "reason": 1, "revoked_at": 1767225300,
-                               "replaced_by": "<hex>" | null, "replacement": {"number", "document_id"} | null}]}}
+                  "revoked": [{"agency": "0x...", "root": "<hex>", "data": "<hex>", "reason": 1,
+                               "revoked_at": 1767225300, "replaced_by": "<hex>" | null,
+                               "replacement": {"number", "document_id"} | null}]}}
+
+Like the registry, the bundle keys anchors by agency (``anchorer``) and root, and revocations by agency, root and
+data: a root answers only for the account that anchored it (the issuer's ``eth_address`` in the trust list).
 
 A large ``registry`` (hex leaves, more than 4 KiB of JSON) travels as ``registry_z``: base64url of its zlib
 compressed JSON (read back with a hard limit). ``exp`` is ``iat`` + the TTL, capped by the embedded trust list's
 expiry. ``verify_offline_bundle`` checks the signature against the *pinned* root, the expiry and the embedded trust
-list, and returns an :class:`OfflineState` that stands in for the chain (``status(root, data)``), the proof store
-(``proof_for(leaf)``, from the roots' leaves) and the status list fetcher, so ``verify_document`` and
+list, and returns an :class:`OfflineState` that stands in for the chain (``status(agency, root, data)``), the proof
+store (``proof_for(leaf)``, from the roots' leaves) and the status list fetcher, so ``verify_document`` and
 ``verify_credential`` run unchanged. Never ``valid`` without a fresh revocation state: an expired bundle is refused.
 """
 
@@ -124,6 +128,7 @@ def _registry_json(
         ],
         "revoked": [
             {
+                "agency": v.agency,
                 "root": v.root.hex(),
                 "data": v.data.hex(),
                 "reason": v.reason,
@@ -205,10 +210,10 @@ class OfflineState:
     trust_list: TrustList
     registry: Registry | None
     block: int | None
-    roots: dict[bytes, AnchoredRoot]
-    revocations: dict[tuple[bytes, bytes], Revocation]
+    roots: dict[tuple[str, bytes], AnchoredRoot]  # by (anchorer, root), the address lowercase
+    revocations: dict[tuple[str, bytes, bytes], Revocation]  # by (agency, root, data), the address lowercase
     status_lists: dict[str, str]
-    _leaf_index: dict[bytes, tuple[bytes, int]] | None = field(default=None, repr=False)
+    _leaf_index: dict[bytes, tuple[tuple[str, bytes], int]] | None = field(default=None, repr=False)
     _trees: dict[bytes, list[list[bytes]]] = field(default_factory=dict, repr=False)
 
     def require_fresh(self, now: datetime) -> None:
@@ -224,14 +229,15 @@ class OfflineState:
         return out
 
     # -- ledger.proof.ChainStatusReader
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
-        """The registry's ``status(root, data)`` as of the bundle: an unknown root is not anchored."""
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
+        """The registry's ``status(agency, root, data)`` as of the bundle: a root ``agency`` did not anchor is not
+        anchored (whoever else did)."""
         if self.registry is None:
             raise OfflineRegistryUnavailable("the offline bundle carries no registry state")
-        anchored = self.roots.get(bytes(root))
+        anchored = self.roots.get((agency.lower(), bytes(root)))
         if anchored is None:
             return DocumentChainStatus(anchorer=None, anchored_at=None)
-        revoked = self.revocations.get((bytes(root), bytes(data)))
+        revoked = self.revocations.get((agency.lower(), bytes(root), bytes(data)))
         if revoked is None:
             return DocumentChainStatus(anchorer=anchored.anchorer, anchored_at=anchored.anchored_at)
         return DocumentChainStatus(
@@ -248,12 +254,13 @@ class OfflineState:
         if self.registry is None:  # no registry state: the pipeline reports PROOF_UNAVAILABLE (error), not pending
             raise OfflineRegistryUnavailable("the offline bundle carries no registry state")
         if self._leaf_index is None:
-            self._leaf_index = {h: (r.root, i) for r in self.roots.values() for i, h in enumerate(r.leaves)}
+            self._leaf_index = {h: (key, i) for key, r in self.roots.items() for i, h in enumerate(r.leaves)}
         found = self._leaf_index.get(leaf_hash(leaf))
         if found is None:
             return None
-        root, index = found
-        anchored = self.roots[root]
+        key, index = found
+        anchored = self.roots[key]
+        root = anchored.root
         levels = self._trees.get(root)
         if levels is None:
             levels = self._trees[root] = tree_levels(anchored.leaves)
@@ -340,8 +347,8 @@ def verify_offline_bundle(token: str, pinned_root_jwk: Mapping[str, Any], now: d
         raise OfflineBundleError("status_lists must map URIs to tokens")
     section = registry_section(claims)
     registry, block = None, None
-    roots: dict[bytes, AnchoredRoot] = {}
-    revocations: dict[tuple[bytes, bytes], Revocation] = {}
+    roots: dict[tuple[str, bytes], AnchoredRoot] = {}
+    revocations: dict[tuple[str, bytes, bytes], Revocation] = {}
     if section is not None:
         try:
             registry = Registry.of(req_int(section, "chain_id", "registry"), req_str(section, "contract", "registry"))
@@ -351,8 +358,8 @@ def verify_offline_bundle(token: str, pinned_root_jwk: Mapping[str, Any], now: d
         raw_roots, raw_revoked = section.get("roots"), section.get("revoked")
         if not isinstance(raw_roots, list) or not isinstance(raw_revoked, list):
             raise OfflineBundleError("registry.roots and registry.revoked must be arrays")
-        roots = {r.root: r for r in map(parse_root, raw_roots)}
-        revocations = {(v.root, v.data): v for v in map(parse_revocation, raw_revoked)}
+        roots = {(r.anchorer, r.root): r for r in map(parse_root, raw_roots)}
+        revocations = {(v.agency, v.root, v.data): v for v in map(parse_revocation, raw_revoked)}
     return OfflineState(iat, exp, trust, registry, block, roots, revocations, dict(lists))
 
 
@@ -373,7 +380,7 @@ def annotate(report: Report, state: OfflineState) -> Report:
 
 
 class _OtherRegistry:
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         raise OfflineRegistryUnavailable("the offline bundle holds the state of another registry")
 
 

@@ -60,7 +60,7 @@ class StatusUnavailable(XacthucError):
 class _NoChain:
     """The chain seam when no registry is configured: every read fails, so no verdict is ever ``valid``."""
 
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         raise ChainUnavailable("no chain is configured")
 
 
@@ -72,11 +72,11 @@ class _Recorded:
         self.conn = conn
         self.source: StateSource | None = None
 
-    def status(self, root: bytes, data: bytes) -> DocumentChainStatus:
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         if isinstance(self.reader, IndexedStatusReader):
-            status, self.source = self.reader.read(root, data, self.conn)
+            status, self.source = self.reader.read(agency, root, data, self.conn)
             return status
-        status = self.reader.status(root, data)
+        status = self.reader.status(agency, root, data)
         self.source = StateSource("chain")
         return status
 

@@ -76,6 +76,7 @@ def read_revocations(session: Session) -> list[Revocation]:
             col(DocumentRow.revocation_reason),
             col(DocumentRow.revoked_at),
             col(DocumentRow.replaced_by),
+            col(AnchorBatch.account),
             col(AnchorBatch.root),
         )
         .join(AnchorLeaf, col(AnchorLeaf.data) == col(DocumentRow.commitment))
@@ -84,7 +85,7 @@ def read_revocations(session: Session) -> list[Revocation]:
         .order_by(col(DocumentRow.revoked_at))
     )
     out = []
-    for data, reason, revoked_at, replaced_by, root in session.connection().execute(stmt).all():
+    for data, reason, revoked_at, replaced_by, agency, root in session.connection().execute(stmt).all():
         replacement_leaf: bytes | None = None
         replacement: dict[str, str] | None = None
         if replaced_by:
@@ -96,7 +97,9 @@ def read_revocations(session: Session) -> list[Revocation]:
                 replacement = {"number": found[1], "document_id": replaced_by}
         code = int(REASONS[reason]) if reason in REASONS else int(REASONS["other"])
         assert revoked_at is not None
-        out.append(Revocation(bytes(root), bytes(data), code, as_utc(revoked_at), replacement_leaf, replacement))
+        out.append(
+            Revocation(agency, bytes(root), bytes(data), code, as_utc(revoked_at), replacement_leaf, replacement)
+        )
     return out
 
 

@@ -53,9 +53,9 @@ def test_vector_revocations(registry: RegistryClient, agency_accounts: list[Loca
             with pytest.raises(InvalidProof):
                 registry.revoke(agency, root, unhex(check["data"]), proof, RevocationReason.OTHER)
     last = len(data) - 1
-    if not registry.status(root, data[last]).revoked:
+    if not registry.status(agency.address, root, data[last]).revoked:
         registry.revoke(agency, root, data[last], [unhex(x) for x in vector["proofs"][last]], 1)
-    assert registry.status(root, data[last]).revoked
+    assert registry.status(agency.address, root, data[last]).revoked
 
 
 def test_too_long_proof_is_refused_on_chain(registry: RegistryClient) -> None:

@@ -276,7 +276,14 @@ def test_auth_roles_and_other_agencies(stack: Stack, agency_accounts: list[Local
         proof = proof_for(s, row.commitment)
     assert proof is not None
     with pytest.raises(NotAnchorer):
-        stack.registry.revoke(stack.city.eth_account("ubnd-q1"), proof.root, proof.leaf, proof.path, 3)
+        stack.registry.revoke(
+            stack.city.eth_account("ubnd-q1"),
+            proof.root,
+            proof.leaf,
+            proof.path,
+            3,
+            agency=stack.city.eth_address("ubnd-hcm"),
+        )
     assert stack.verify(doc["verify_url"])["verdict"] == "valid"
 
 

@@ -130,10 +130,12 @@ def test_reorg_that_drops_the_anchor_is_detected_and_anchored_again(
     run_until(anchorer, all_confirmed(engine))
     with Session(engine) as s:
         (before,) = s.exec(select(AnchorBatch)).all()
-    assert anvil_registry.anchor_record(before.root) is not None
+    assert anvil_registry.anchor_record(account.address, before.root) is not None
     assert before.block_number == anvil_registry.block_number
     anvil_rpc(anvil.url, "anvil_reorg", [1, []])  # replace the anchor's block with an empty one
-    assert anvil_registry.anchor_record(before.root) is None, "the re-org should have dropped the anchor"
+    assert anvil_registry.anchor_record(account.address, before.root) is None, (
+        "the re-org should have dropped the anchor"
+    )
     seen_reorg = False
     deadline = time.monotonic() + 60
     while True:

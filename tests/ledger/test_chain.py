@@ -50,7 +50,7 @@ def test_signed_steps_are_separate_and_deterministic(
     assert registry.pending_nonce(agency.address) == nonce + 1
     block_hash, block_time = registry.block(receipt.block_number)
     assert block_hash == receipt.block_hash and isinstance(block_time, datetime) and block_time.tzinfo
-    record = registry.anchor_record(root)
+    record = registry.anchor_record(agency.address, root)
     assert record is not None and record.anchored_at == block_time
 
 
@@ -76,12 +76,15 @@ def test_wait_for_receipt_deadline(registry: RegistryClient) -> None:
         registry.wait_for_receipt(keccak256(b"never sent"), timeout=0.01)
 
 
-def test_anchor_race_lost_to_other_agency(registry: RegistryClient, agency_accounts: list[LocalAccount]) -> None:
-    """B's anchor was signed before A's landed: its status-0 receipt surfaces as RootAlreadyAnchored."""
-    a, b = agency_accounts[:2]
-    root = keccak256(b"contested")
-    late = registry.sign_anchor(b, root, 1, registry.pending_nonce(b.address))
-    registry.anchor(a, root, 1)
+def test_second_anchor_of_a_root_by_the_same_agency_is_typed(
+    registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    """Two signed anchors of one root from one account: the second's status-0 receipt is RootAlreadyAnchored."""
+    a = agency_accounts[0]
+    root = keccak256(b"sent twice")
+    nonce = registry.pending_nonce(a.address)
+    first, late = (registry.sign_anchor(a, root, 1, n) for n in (nonce, nonce + 1))
+    assert registry.wait_for_receipt(registry.send_raw(first.raw), timeout=5).ok
     receipt = registry.wait_for_receipt(registry.send_raw(late.raw), timeout=5)
     with pytest.raises(RootAlreadyAnchored) as info:
         registry.raise_for_status(receipt)
@@ -99,36 +102,39 @@ def test_malformed_input(registry: RegistryClient, agency_accounts: list[LocalAc
     with pytest.raises(ChainInputError):
         registry.sign_revoke(agency, keccak256(b"r"), keccak256(b"d"), [], 256, None, 0)
     with pytest.raises(ChainInputError):
-        registry.status(keccak256(b"r"), b"")
+        registry.status(agency.address, keccak256(b"r"), b"")
+    with pytest.raises(ChainInputError):
+        registry.status("not an address", keccak256(b"r"), keccak256(b"d"))
 
 
 def test_unreachable_node_is_chain_unavailable() -> None:
     w3 = Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
     client = RegistryClient(w3, "0x" + "11" * 20)
     with pytest.raises(ChainUnavailable) as info:
-        client.anchor_record(keccak256(b"r"))
+        client.anchor_record("0x" + "22" * 20, keccak256(b"r"))
     assert info.value.code == "CHAIN_UNAVAILABLE" and info.value.http_status == 503
 
 
 def test_decode_every_custom_error() -> None:
     root = keccak256(b"root")
     address = "0x" + "ab" * 20
-    err = decode_revert(selector("NotAnchorer(bytes32,address)") + encode(["bytes32", "address"], [root, address]))
-    assert isinstance(err, NotAnchorer) and err.root == root
+    agency = "0x" + "cd" * 20
+    err = decode_revert(selector("NotAnchorer(address,address)") + encode(["address", "address"], [agency, address]))
+    assert isinstance(err, NotAnchorer) and err.agency == Web3.to_checksum_address(agency)
     assert err.caller == Web3.to_checksum_address(address)
     unknown = decode_revert(b"\xde\xad\xbe\xef")
     assert isinstance(unknown, UnknownRevert) and unknown.revert_data == b"\xde\xad\xbe\xef"
     string_reason = decode_revert(selector("Error(string)") + encode(["string"], ["nope"]))
     assert isinstance(string_reason, UnknownRevert) and "nope" in string_reason.message
     assert isinstance(decode_revert(None), UnknownRevert)
-    truncated = decode_revert(selector("NotAnchorer(bytes32,address)") + root)
+    truncated = decode_revert(selector("NotAnchorer(address,address)") + root[:20])
     assert isinstance(truncated, UnknownRevert)
 
 
 def test_revert_data_from_both_backends_exceptions() -> None:
     from eth_tester.exceptions import TransactionFailed
 
-    payload = selector("RootNotAnchored(bytes32)") + keccak256(b"r")
+    payload = selector("RootNotAnchored(address,bytes32)") + bytes(32) + keccak256(b"r")
     anvil_style = ContractCustomError("0x" + payload.hex(), data="0x" + payload.hex())
     tester_style = TransactionFailed(f"execution reverted: {payload!r}")
     assert revert_data_from_exception(anvil_style) == payload
@@ -140,7 +146,8 @@ def test_artifact_loads_from_package_data() -> None:
     artifact = load_artifact()
     assert artifact.compiler_version.startswith("0.8.28")
     assert artifact.functions["anchor"].selector == selector("anchor(bytes32,uint32)")
-    assert artifact.event_topic("Anchored") == keccak256(b"Anchored(bytes32,address,uint32)")
+    assert artifact.event_topic("Anchored") == keccak256(b"Anchored(address,bytes32,uint32)")
+    assert artifact.event_topic("Revoked") == keccak256(b"Revoked(address,bytes32,bytes32,uint8,bytes32)")
 
 
 @pytest.mark.parametrize(

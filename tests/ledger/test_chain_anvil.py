@@ -89,16 +89,16 @@ def test_sigkill_and_restart_keep_the_chain(
         _ = anvil_registry.block_number
     anvil.start()
     assert anvil_registry.block_number == head
-    record = anvil_registry.anchor_record(tree.root)
+    record = anvil_registry.anchor_record(agency.address, tree.root)
     assert record == result.record
-    assert anvil_registry.status(tree.root, data[1]).reason is RevocationReason.ANNULLED
-    assert anvil_registry.find_anchor_tx(tree.root) == result.tx_hash
+    assert anvil_registry.status(agency.address, tree.root, data[1]).reason is RevocationReason.ANNULLED
+    assert anvil_registry.find_anchor_tx(agency.address, tree.root) == result.tx_hash
     # The chain goes on from there: nonces, new anchors, and status-0 replays after a reload.
     b = agency_accounts[1]
     with pytest.raises(NotAnchorer):
-        anvil_registry.revoke(b, tree.root, data[2], tree.proof(2), RevocationReason.ANNULLED)
+        anvil_registry.revoke(b, tree.root, data[2], tree.proof(2), RevocationReason.ANNULLED, agency=agency.address)
     signed = anvil_registry.sign_revoke(
-        b, tree.root, data[2], tree.proof(2), 1, None, anvil_registry.pending_nonce(b.address)
+        b, tree.root, data[2], tree.proof(2), 1, None, anvil_registry.pending_nonce(b.address), agency=agency.address
     )
     receipt = anvil_registry.wait_for_receipt(anvil_registry.send_raw(signed.raw), timeout=10)
     with pytest.raises(NotAnchorer):

@@ -141,8 +141,8 @@ def issuer(anvil_registry: RegistryClient, agency_accounts: list[LocalAccount]) 
     return Issuer(generate_signing_key("ES256"), agency_accounts[0], anvil_registry)
 
 
-def direct(registry: RegistryClient, root: bytes, data: bytes) -> DocumentChainStatus:
-    return RegistryStatusReader(registry).status(root, data)
+def direct(registry: RegistryClient, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
+    return RegistryStatusReader(registry).status(agency, root, data)
 
 
 def same(a: DocumentChainStatus, b: DocumentChainStatus) -> bool:
@@ -167,9 +167,10 @@ def test_eth_tester_backend_indexes_too(
     state = indexer.sync()
     assert state.block == registry.block_number and state.synced_at == T0
     reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE)
+    agency = issuer.account.address
     for leaf in batch.leaves:
-        assert same(reader.status(batch.tree.root, leaf), direct(registry, batch.tree.root, leaf))
-    assert reader.status(batch.tree.root, batch.leaves[1]).replaced_by == batch.leaves[2]
+        assert same(reader.status(agency, batch.tree.root, leaf), direct(registry, agency, batch.tree.root, leaf))
+    assert reader.status(agency, batch.tree.root, batch.leaves[1]).replaced_by == batch.leaves[2]
 
 
 def test_the_tables_hold_one_registry(engine: Engine, registry: RegistryClient, deployer: LocalAccount) -> None:
@@ -190,20 +191,23 @@ def test_anchors_and_revocations_appear_after_sync(engine: Engine, issuer: Issue
     indexer.sync()
     batch = issuer.anchor(4, "first")
     root = batch.tree.root
-    assert reader.status(root, batch.leaves[0]).anchorer is None  # not synced yet: not on chain as far as we know
+    agency = issuer.account.address
+    assert (
+        reader.status(agency, root, batch.leaves[0]).anchorer is None
+    )  # not synced yet: not on chain as far as we know
     issuer.revoke(batch, 0)
     issuer.revoke(batch, 1, reason=int(RevocationReason.REPLACED), replaced_by=batch.leaves[3])
     state = indexer.sync()
     assert state.block == issuer.registry.block_number
     with Session(engine) as s:
         (row,) = s.exec(select(IndexedAnchor)).all()
-        assert (row.root, row.count, row.agency) == (root, 4, issuer.account.address.lower())
+        assert (row.root, row.count, row.agency) == (root, 4, agency.lower())
         assert len(s.exec(select(IndexedRevocation)).all()) == 2
     for leaf in batch.leaves:
-        assert same(reader.status(root, leaf), direct(issuer.registry, root, leaf))
+        assert same(reader.status(agency, root, leaf), direct(issuer.registry, agency, root, leaf))
     verdicts = [issuer.verify(batch, i, reader) for i in range(4)]
     assert verdicts == ["revoked", "superseded", "valid", "valid"]
-    _, source = reader.read(root, batch.leaves[2])
+    _, source = reader.read(agency, root, batch.leaves[2])
     assert (source.source, source.block, source.synced_at) == ("index", state.block, T0)
 
 
@@ -219,12 +223,12 @@ def test_stale_index_is_error_never_valid(engine: Engine, issuer: Issuer) -> Non
     assert issuer.verify(batch, 0, reader) == "valid"  # exactly max_age old: still fresh
     clock.advance(0.001)
     with pytest.raises(ChainIndexStale):
-        reader.status(batch.tree.root, batch.leaves[0])
+        reader.status(issuer.account.address, batch.tree.root, batch.leaves[0])
     assert issuer.verify(batch, 0, reader) == "error"
     # With a fallback the chain itself answers, and the answer is fresh by definition.
     fallback = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=RegistryStatusReader(issuer.registry))
     assert issuer.verify(batch, 0, fallback) == "valid"
-    assert fallback.read(batch.tree.root, batch.leaves[0])[1].source == "chain"
+    assert fallback.read(issuer.account.address, batch.tree.root, batch.leaves[0])[1].source == "chain"
     indexer.sync()  # synced again: fresh again
     assert issuer.verify(batch, 0, reader) == "valid"
 
@@ -239,9 +243,9 @@ def test_a_root_anchored_since_the_last_sync_is_asked_of_the_chain(engine: Engin
     assert issuer.verify(batch, 0, index_only) == "pending"  # ROOT_NOT_ON_CHAIN, as far as the index knows
     reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=RegistryStatusReader(issuer.registry))
     assert issuer.verify(batch, 0, reader) == "valid"
-    assert reader.read(batch.tree.root, batch.leaves[0])[1].source == "chain"
+    assert reader.read(issuer.account.address, batch.tree.root, batch.leaves[0])[1].source == "chain"
     indexer.sync()
-    assert reader.read(batch.tree.root, batch.leaves[0])[1].source == "index"
+    assert reader.read(issuer.account.address, batch.tree.root, batch.leaves[0])[1].source == "index"
 
 
 @pytest.mark.anvil
@@ -250,10 +254,10 @@ def test_never_synced_index_is_stale(engine: Engine, issuer: Issuer) -> None:
     indexer = ChainIndexer(engine, issuer.registry, clock)
     reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE)
     with pytest.raises(ChainIndexStale):
-        reader.status(bytes(32), bytes(32))
+        reader.status("0x" + "00" * 20, bytes(32), bytes(32))
     indexer.load()  # a cursor without a sync is still stale
     with pytest.raises(ChainIndexStale):
-        reader.status(bytes(32), bytes(32))
+        reader.status("0x" + "00" * 20, bytes(32), bytes(32))
 
 
 @pytest.mark.anvil
@@ -268,7 +272,7 @@ def test_revocation_on_chain_shows_after_the_next_sync(engine: Engine, issuer: I
     clock.advance(1)
     indexer.sync()
     assert issuer.verify(batch, 2, reader) == "revoked"
-    assert reader.status(batch.tree.root, batch.leaves[2]).reason == RevocationReason.ERROR
+    assert reader.status(issuer.account.address, batch.tree.root, batch.leaves[2]).reason == RevocationReason.ERROR
 
 
 @pytest.mark.anvil
@@ -283,12 +287,14 @@ def test_reorg_that_drops_an_indexed_anchor_is_rewound(engine: Engine, anvil: An
     before = indexer.sync()
     assert issuer.verify(dropped, 0, reader) == "valid"
     anvil_rpc(anvil.url, "anvil_reorg", [1, []])  # replace the anchor's block with an empty one
-    assert issuer.registry.anchor_record(dropped.tree.root) is None, "the re-org should have dropped the anchor"
+    assert issuer.registry.anchor_record(issuer.account.address, dropped.tree.root) is None, (
+        "the re-org should have dropped the anchor"
+    )
     after = indexer.sync()
     assert indexer.rewinds == 1
     assert after.block == before.block and after.block_hash != before.block_hash
     assert issuer.verify(dropped, 0, reader) == "pending"  # ROOT_NOT_ON_CHAIN: exactly what the chain says
-    assert reader.status(dropped.tree.root, dropped.leaves[0]).anchorer is None
+    assert reader.status(issuer.account.address, dropped.tree.root, dropped.leaves[0]).anchorer is None
     assert issuer.verify(kept, 0, reader) == "valid"
 
 
@@ -304,9 +310,8 @@ def test_reorg_that_drops_a_revocation_is_rewound(engine: Engine, anvil: AnvilNo
     assert issuer.verify(batch, 0, reader) == "revoked"
     anvil_rpc(anvil.url, "anvil_reorg", [1, []])
     indexer.sync()
-    assert same(
-        reader.status(batch.tree.root, batch.leaves[0]), direct(issuer.registry, batch.tree.root, batch.leaves[0])
-    )
+    agency, root, leaf = issuer.account.address, batch.tree.root, batch.leaves[0]
+    assert same(reader.status(agency, root, leaf), direct(issuer.registry, agency, root, leaf))
     assert issuer.verify(batch, 0, reader) == "valid"
 
 
@@ -323,7 +328,7 @@ def test_chain_down_and_stale_index_is_error(engine: Engine, anvil: AnvilNode, i
     with pytest.raises(ChainUnavailable):
         indexer.sync()
     with pytest.raises(ChainUnavailable):
-        reader.status(batch.tree.root, batch.leaves[0])
+        reader.status(issuer.account.address, batch.tree.root, batch.leaves[0])
     assert issuer.verify(batch, 0, reader) == "error"
 
 

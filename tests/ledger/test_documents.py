@@ -168,7 +168,7 @@ def test_anchor_proof_revoke_and_supersede(
         assert proof == view.proof
         assert compute_root(proof.leaf, proof.path) == proof.root
         chain = RegistryStatusReader(registry)
-        assert chain.status(proof.root, proof.leaf).anchorer == account.address
+        assert chain.status(account.address, proof.root, proof.leaf).anchorer == account.address
         assert proof_for(s, bytes(32)) is None
         assert replacement_for(s, get_document(s, new).row.commitment) == {"document_id": new, "number": "2400/QĐ-UBND"}
 
@@ -190,7 +190,7 @@ def test_anchor_proof_revoke_and_supersede(
         )
         s.commit()
         assert done.status == "superseded"
-        status = chain.status(proof.root, proof.leaf)
+        status = chain.status(account.address, proof.root, proof.leaf)
         assert status.reason == RevocationReason.REPLACED
         assert status.replaced_by == get_document(s, new).row.commitment
         with pytest.raises(DocumentRevoked):
