@@ -89,7 +89,8 @@ def test_two_data_dirs_get_two_embedded_nodes_each_with_its_own_state(tmp_path: 
 
 def _env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XACTHUC_")}
-    env.update(XACTHUC_DATA_DIR=str(data_dir), XACTHUC_PORT=str(port), XACTHUC_DEV_MODE="true", **extra)
+    env.update(XACTHUC_DATA_DIR=str(data_dir), XACTHUC_PORT=str(port), XACTHUC_DEV_MODE="true")
+    env.update(XACTHUC_ANVIL_BIN=str(anvil_binary()), **extra)
     return env
 
 

@@ -29,6 +29,7 @@ from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth, json_depth, loads
 from keys.keystore import TEST_KDF
 from ledger.chain import RegistryClient
+from tests.plugins.chain import anvil_binary
 from xacthuc.app import create_app
 from xacthuc.devchain import free_port
 from xacthuc.recursion import SAFE_RECURSION_LIMIT
@@ -165,6 +166,7 @@ def test_deeply_nested_json_body_leaves_the_running_server_alive(tmp_path: Path)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("XACTHUC_")}
     env.update(XACTHUC_DATA_DIR=str(tmp_path / "var"), XACTHUC_PORT=str(port), XACTHUC_DEV_MODE="true")
+    env["XACTHUC_ANVIL_BIN"] = str(anvil_binary())
     proc = subprocess.Popen(
         [sys.executable, "-c", "from xacthuc.cli import main; main()", "serve", "--no-worker"],
         cwd=ROOT,
