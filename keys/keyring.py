@@ -3,6 +3,11 @@
 Signing uses the newest active key valid now; verification accepts any key that was valid at the signing time
 (``keys.validity``). Rotation makes a new key active and retires the old one at that instant, so whatever the old
 key signed keeps verifying.
+
+Published before it signs: the ring record is what the trust list is built from, and ``signer`` only picks keys
+of a ring that was loaded from, or has just been saved to, that record (a failed save puts the object back). So a
+key is in the published trust list from the moment it can sign; the record write also moves the keystore's
+``generation``, which tells every cached trust list (the server's, bundles, offline bundles) to rebuild.
 """
 
 from __future__ import annotations
@@ -181,12 +186,20 @@ class KeyRing:
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:
-        """Reload under the lock, let the caller change the ring, save: no lost update between processes."""
+        """Reload under the lock, let the caller change the ring, save: no lost update between processes.
+
+        If the change or its save fails, the ring goes back to what is stored: an object never holds a key the
+        record (the trust list's source) does not, so it never signs with an unpublished key.
+        """
         with self.keystore.lock():
             fresh = KeyRing.load(self.keystore, self.agency_id)
             self.keys, self.profile, self.revision = fresh.keys, fresh.profile, fresh.revision
-            yield
-            self._save()
+            try:
+                yield
+                self._save()
+            except BaseException:
+                self.keys, self.profile, self.revision = fresh.keys, fresh.profile, fresh.revision
+                raise
 
     # -- signing
 

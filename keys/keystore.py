@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keys import _crypto
-from keys.errors import InvalidInput, KeyNotFound, KeystoreCorrupt, KeystoreError, KeystoreExists, KeystoreUnlockFailed
+from keys.errors import (
+    InvalidInput,
+    KeyNotFound,
+    KeystoreCorrupt,
+    KeystoreError,
+    KeystoreExists,
+    KeystorePassphraseMissing,
+    KeystoreUnlockFailed,
+)
 from keys.generate import LocalSigner
 
 if TYPE_CHECKING:
@@ -43,6 +51,7 @@ FORMAT = "xacthuc-keystore/1"
 SIG_FORMAT = "xacthuc-sigkey/1"
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 _MIN_PASSPHRASE = 8
+GENERATION_FILE = "generation"
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ class Passphrase:
 
     def __init__(self, value: str, *, source: str = "argument", dev_mode: bool = False) -> None:
         if not isinstance(value, str) or not value:
-            raise InvalidInput("the keystore passphrase is empty")
+            raise KeystorePassphraseMissing(f"the keystore passphrase ({source}) is empty")
         self.value = value
         self.source = source
         self.dev_mode = dev_mode
@@ -324,6 +333,7 @@ class Keystore:
         atomic_write(path, _canonical(doc))
         account: LocalAccount = Account.from_key(private_key)
         self._eth[name] = account
+        self._changed()
         return str(account.address)
 
     def _eth_doc(self, name: str) -> tuple[dict[str, Any], Path]:
@@ -379,6 +389,7 @@ class Keystore:
         ensure_private_dir(d)
         tag = _crypto.mac(self._record_key, _canonical({"name": name, "data": data}))
         atomic_write(d / f"{_check_name(name)}.json", _canonical({"data": data, "mac": _crypto.b64url_encode(tag)}))
+        self._changed()
 
     def read_record(self, name: str) -> dict[str, Any] | None:
         """The record ``name``, ``None`` if absent; ``KeystoreCorrupt`` if its MAC does not match."""
@@ -397,6 +408,24 @@ class Keystore:
     def record_names(self) -> list[str]:
         d = self.root / "records"
         return sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
+
+    # -- change signal
+
+    def generation(self) -> str:
+        """An opaque mark that changes whenever any process writes a record or an Ethereum account here.
+
+        Caches of what those files say (the trust list, the anchoring accounts) compare it, one small file read,
+        instead of re-reading and re-checking every ring. It is written after the file it announces, so whoever
+        sees a new mark also sees the change.
+        """
+        try:
+            return (self.root / GENERATION_FILE).read_text(encoding="ascii")
+        except FileNotFoundError:
+            return ""
+
+    def _changed(self) -> None:
+        # A fresh random mark needs no read-modify-write, so no lock: two writers just leave two different marks.
+        atomic_write(self.root / GENERATION_FILE, _crypto.b64url_encode(_crypto.random_bytes(12)).encode("ascii"))
 
 
 def _check_value(master: bytes) -> bytes:

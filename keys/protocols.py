@@ -49,3 +49,12 @@ class KeyResolver(Protocol):
     """Finds a trusted issuer key by issuer id and ``kid``; ``None`` when the trust list has no such key."""
 
     def resolve(self, issuer_id: str, kid: str) -> TrustedKey | None: ...
+
+
+@runtime_checkable
+class RefreshableResolver(KeyResolver, Protocol):
+    """A resolver that can fetch a newer trust list when a verifier meets a key it does not have."""
+
+    def refresh(self, issuer_id: str) -> bool:
+        """Fetch once more (rate-limited); True when a newer list came, so the key is worth looking up again."""
+        ...

@@ -14,7 +14,9 @@ Times are NumericDate (integer seconds, UTC). Verifiers pin the root public key 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+import threading
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +29,7 @@ from keys.errors import (
     TrustListInvalid,
     TrustListRollback,
     UnknownKey,
+    XacthucError,
 )
 from keys.jwk import checked_public_jwk
 from keys.jws import VerifiedJWS, decode_unverified, sign_jws, verify_jws
@@ -34,10 +37,14 @@ from keys.keyring import AgencyProfile, KeyRecord
 from keys.protocols import Signer, TrustedKey
 from keys.validity import COMPROMISED, STATUSES, check_valid_at, epoch, from_epoch, utc
 
+log = logging.getLogger(__name__)
+
 TYP = "xacthuc-trust-list+jwt"
 ROLES = ("documents", "identity")
 DEFAULT_TTL = timedelta(days=1)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: How often a verifier may fetch the trust list again for unknown keys of one issuer (unlisted issuers share one).
+REFRESH_INTERVAL = timedelta(seconds=10)
 _CLAIMS_AGENCY = ("iss", "agency", "agency_id", "issuer", "issuer_id")
 
 
@@ -254,3 +261,105 @@ def _parse_key(entry: Any, agency_id: str, name: str, roles: frozenset[str], eth
         compromised_at=compromised_at,
         eth_address=eth,
     )
+
+
+# --- a trust list that stays current --------------------------------------------------------------------------------
+
+
+class RefreshingTrustList:
+    """A ``KeyResolver`` over the newest trust list ``fetch`` gives, each one verified against the pinned root.
+
+    ``fetch()`` returns a signed trust list: an HTTP GET of ``/v1/trust-list`` for a third party, the server's own
+    build for the server. ``current()`` fetches again when the list has expired, is older than ``max_age``, or the
+    cheap change signal ``generation()`` has moved (the server passes its keystore's). A verifier that meets a
+    ``kid`` (or an issuer) the list does not have calls ``refresh(issuer)``: ``resolve`` does so itself. That fetches
+    at most once per ``refresh_interval`` per listed issuer, and once per interval for all unlisted issuers
+    together, so made-up ``kid`` values cannot make a verifier fetch more often than that. A fetched list older than
+    the one held is refused (``TRUST_LIST_ROLLBACK``) and the held one kept.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], str],
+        root_jwk: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        clock: Callable[[], datetime],
+        *,
+        initial: TrustList | None = None,
+        refresh_interval: timedelta = REFRESH_INTERVAL,
+        max_age: timedelta | None = None,
+        generation: Callable[[], Hashable] | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._root = root_jwk if callable(root_jwk) else (lambda: root_jwk)
+        self._clock = clock
+        self.refresh_interval = refresh_interval
+        self.max_age = max_age
+        self._generation = generation
+        self._lock = threading.Lock()
+        self._list = initial
+        self._loaded_at = clock() if initial is not None else None
+        self._mark: Hashable = None if initial is None or generation is None else generation()
+        self._refreshed: dict[str, datetime] = {}
+        self.fetches = 0  # lists fetched since construction (a counter for tests and metrics)
+
+    def current(self) -> TrustList:
+        """The list to verify with now, fetched again first if it is stale (see the class docstring)."""
+        with self._lock:
+            now = self._clock()
+            if self._list is None or self._stale(now):
+                self._load(now)
+            assert self._list is not None
+            return self._list
+
+    def _stale(self, now: datetime) -> bool:
+        assert self._list is not None and self._loaded_at is not None
+        if self._list.expires_at <= now:
+            return True
+        if self.max_age is not None and not timedelta(0) <= now - self._loaded_at < self.max_age:
+            return True
+        return self._generation is not None and self._generation() != self._mark
+
+    def _load(self, now: datetime) -> bool:
+        # The mark is read before the fetch: a change made during the fetch shows up as a new mark next time.
+        mark = None if self._generation is None else self._generation()
+        token = self._fetch()
+        self.fetches += 1
+        old = self._list
+        fresh = verify_trust_list(token, self._root(), now, 0 if old is None else old.version)
+        self._list, self._loaded_at, self._mark = fresh, now, mark
+        return old is None or fresh.version != old.version
+
+    def refresh(self, issuer_id: str) -> bool:
+        """Fetch again because ``issuer_id`` signed with a key the list lacks. False when this issuer's allowance
+        is used up, the fetch failed, or it brought nothing newer."""
+        with self._lock:
+            now = self._clock()
+            listed = self._list is not None and issuer_id in self._list.agencies
+            bucket = issuer_id if listed else ""
+            last = self._refreshed.get(bucket)
+            if last is not None and timedelta(0) <= now - last < self.refresh_interval:
+                return False
+            self._refreshed[bucket] = now
+            try:
+                return self._load(now)
+            except Exception as exc:  # best effort: an unreachable or refused source leaves the held list
+                code = exc.code if isinstance(exc, XacthucError) else type(exc).__name__
+                log.warning("fetching the trust list again for an unknown key of %s failed: %s", issuer_id, code)
+                return False
+
+    def _held(self) -> TrustList:
+        return self._list if self._list is not None else self.current()
+
+    def resolve(self, issuer_id: str, kid: str) -> TrustedKey | None:
+        """The key from the held list; if it is not there, from a refreshed one (rate-limited)."""
+        key = self._held().resolve(issuer_id, kid)
+        if key is None and self.refresh(issuer_id):
+            key = self._held().resolve(issuer_id, kid)
+        return key
+
+    def keys_for(self, issuer_id: str) -> tuple[TrustedKey, ...]:
+        """Every key of the issuer in the held list (a caller that finds none it wants calls ``refresh``)."""
+        return self._held().keys_for(issuer_id)
+
+    def agency(self, issuer_id: str) -> TrustedAgency | None:
+        return self._held().agency(issuer_id)

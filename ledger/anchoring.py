@@ -1,18 +1,23 @@
-"""The anchoring worker: moves batches from the outbox to the chain, one persisted step at a time.
+"""The anchoring worker: moves the outbox to the chain, one persisted step at a time.
 
-States (``ledger.outbox.BatchState``): built -> sent -> confirmed -> final, each committed before the next step
+The outbox holds two kinds of transaction (``ledger._outbox_tx``): a batch's ``anchor`` and a document's
+``revoke``. Both go through the same states (``ledger.outbox.BatchState``), each committed before the next step
 acts, so a crash anywhere resumes from the database:
 
-* built: sign the ``anchor`` transaction with the next nonce, persist nonce, hash and raw bytes (state sent), then
-  broadcast. A crash after the commit and before the broadcast leaves a sent batch whose transaction the node does
-  not know: it is broadcast again (same bytes, same hash: it can be mined at most once).
+* built: sign the transaction with the account's next nonce, persist nonce, hash and raw bytes (state sent), then
+  broadcast. A crash after the commit and before the broadcast leaves a sent row whose transaction the node does
+  not know: it is broadcast again (same bytes, same hash: it can be mined at most once). A revocation is built
+  when the agency decides, and signed only once its document's batch is confirmed.
 * sent: a receipt with status 1 and enough confirmations makes it confirmed (block number, hash, time). Status 0,
   or a transaction the node has forgotten whose nonce was taken by something else, sends it again with a fresh
-  nonce. The registry refuses an account's second anchor of a root, so no root is ever anchored twice; a root found
-  already anchored by our own account counts as done. Anchors are keyed by account and root: another account's
-  anchor of the same root (a front-runner's) is a record of its own and changes nothing here.
+  nonce. The registry refuses an account's second anchor of a root and a second revocation of a document, so
+  nothing is done twice: a row found already done on chain by our account counts as done (adopted). Anchors are
+  keyed by account and root: another account's anchor of the same root (a front-runner's) is a record of its own
+  and changes nothing here.
 * confirmed: re-checked until it is ``finality_depth`` blocks deep. A re-organisation that drops the transaction
-  (no receipt, or a receipt in another block) is detected there and the batch goes back to sent.
+  (no receipt, or a receipt in another block) is detected there and the row goes back to sent.
+
+One account's batches and revocations share its nonces, so exactly one worker drives an account.
 """
 
 from __future__ import annotations
@@ -29,18 +34,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from ledger.chain import AnchorRecord, BlockInfo, Fees, Receipt, SignedTx
-from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, cut_batches
+from ledger._outbox_tx import KINDS, TxChain, kind_of
+from ledger.chain import BlockInfo, Fees, Receipt
+from ledger.outbox import OPEN_STATES, AnchorBatch, AnchorLeaf, BatchState, OutboxTx, RevocationTx, cut_batches
 
 log = logging.getLogger("xacthuc.anchoring")
 
 MAX_ATTEMPTS = 8
 
 
-class AnchorChain(Protocol):
+class AnchorChain(TxChain, Protocol):
     """What the worker needs from the chain client (``ledger.chain.RegistryClient``)."""
 
-    def sign_anchor(self, account: Any, root: bytes, count: int, nonce: int, fees: Fees | None = None) -> SignedTx: ...
     def suggest_fees(self) -> Fees: ...
     def send_raw(self, raw: bytes) -> bytes: ...
     def send_raws(self, raws: Sequence[bytes]) -> None: ...
@@ -48,9 +53,7 @@ class AnchorChain(Protocol):
     def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]: ...
     def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]: ...
     def transaction_known(self, tx_hash: bytes) -> bool: ...
-    def anchor_record(self, agency: str, root: bytes) -> AnchorRecord | None: ...
     def pending_nonce(self, address: str) -> int: ...
-    def find_anchor_tx(self, agency: str, root: bytes) -> bytes | None: ...
     def block(self, number: int) -> BlockInfo: ...
     @property
     def block_number(self) -> int: ...
@@ -66,7 +69,7 @@ class WorkerConfig:
 
 @dataclass
 class StepReport:
-    """What one pass of the worker did, for progress output and tests."""
+    """What one pass of the worker did (batches and revocations together), for progress output and tests."""
 
     built: int = 0
     sent: int = 0
@@ -89,31 +92,40 @@ def _unhex(s: str) -> bytes:
     return bytes.fromhex(s.removeprefix("0x"))
 
 
+def _name(row: OutboxTx) -> str:
+    return f"{kind_of(row).label} {getattr(row, 'id', '?')}"
+
+
 class Anchorer:
-    """Drives every agency account's batches through their states. One instance per worker process."""
+    """Drives every agency account's batches and revocations through their states. One instance per worker."""
 
     def __init__(
         self,
         engine: Engine,
         chain: AnchorChain,
-        accounts: Mapping[str, Any],
+        accounts: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
         config: WorkerConfig,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
         self.chain = chain
-        self.accounts = accounts  # checksummed address -> signing account (eth_account LocalAccount)
+        # Checksummed address -> signing account (eth_account LocalAccount). A callable is asked again at every
+        # pass, so accounts added while the worker runs (an agency created) are picked up without a restart.
+        self._account_source = accounts
+        self.accounts: Mapping[str, Any] = accounts if isinstance(accounts, Mapping) else {}
         self.config = config
         self.clock = clock
 
     def step(self, *, force: bool = False) -> StepReport:
-        """One pass: cut due batches, send built ones, confirm sent ones, watch confirmed ones for reorgs.
+        """One pass: cut due batches, send what is built, confirm what is sent, watch what is confirmed.
 
-        Each phase works on all of its batches at once (one nonce look-up per account, one JSON-RPC batch for the
-        broadcasts, the receipts and the blocks), so the chain costs a few round trips per pass, not per batch.
+        Each phase works on all of its rows at once (one nonce look-up per account, one JSON-RPC batch for the
+        broadcasts, the receipts and the blocks), so the chain costs a few round trips per pass, not per row.
         """
         report = StepReport()
         now = self.clock()
+        if not isinstance(self._account_source, Mapping):
+            self.accounts = self._account_source()
         with Session(self.engine, expire_on_commit=False) as session:
             built = cut_batches(
                 session, now, batch_max=self.config.batch_max, interval=self.config.batch_interval, force=force
@@ -124,11 +136,11 @@ class Anchorer:
                 (self._confirm_all, BatchState.SENT),
                 (self._watch_all, BatchState.CONFIRMED),
             ):
-                batches = self._batches(session, state)
-                if not batches:
+                rows = self._rows(session, state)
+                if not rows:
                     continue
                 try:
-                    phase(session, batches, report)
+                    phase(session, rows, report)
                 except Exception as exc:  # the node is down or answered badly: the database is unchanged
                     session.rollback()
                     report.errors.append(f"{state} pass: {type(exc).__name__}: {exc}"[:500])
@@ -136,43 +148,42 @@ class Anchorer:
                     break
         return report
 
-    def _batches(self, session: Session, state: BatchState) -> list[AnchorBatch]:
-        stmt = select(AnchorBatch).where(AnchorBatch.state == state).order_by(col(AnchorBatch.id))
-        return [b for b in session.exec(stmt).all() if b.account in self.accounts]
+    def _rows(self, session: Session, state: BatchState) -> list[OutboxTx]:
+        return [row for kind in KINDS for row in kind.rows(session, state) if row.account in self.accounts]
 
-    def _guard(self, report: StepReport, batch: AnchorBatch, fn: Callable[[AnchorBatch], None]) -> None:
-        # One batch's odd case (a revert, a foreign anchor) stops that batch, not the pass.
+    def _guard(self, report: StepReport, row: OutboxTx, fn: Callable[[OutboxTx], None]) -> None:
+        # One row's odd case (a revert, a node refusal) stops that row, not the pass.
         try:
-            fn(batch)
+            fn(row)
         except Exception as exc:
-            session = object_session(batch)
+            session = object_session(row)
             if session is not None:
                 session.rollback()
-            msg = f"batch {batch.id}: {type(exc).__name__}: {exc}"[:500]
+            msg = f"{_name(row)}: {type(exc).__name__}: {exc}"[:500]
             report.errors.append(msg)
             log.warning("anchoring step failed: %s", msg)
 
     # -- built -> sent -------------------------------------------------------------------------------------------
-    def _send_all(self, session: Session, batches: list[AnchorBatch], report: StepReport) -> None:
+    def _send_all(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
         fees = self.chain.suggest_fees()
         nonces: dict[str, int] = {}
         raws: list[bytes] = []
-        for batch in batches:
-            # A batch that was sent before may have made it on chain after all: adopt, never anchor twice.
-            if batch.attempts and self._adopt(session, batch, report):
+        for row in rows:
+            # A row that was sent before may have made it on chain after all: adopt, never do it twice.
+            if row.attempts and self._adopt(session, row, report):
                 continue
-            if batch.account not in nonces:
-                nonces[batch.account] = self._next_nonce(session, batch.account)
-            nonce = nonces[batch.account]
-            signed = self.chain.sign_anchor(self.accounts[batch.account], batch.root, batch.count, nonce, fees)
-            nonces[batch.account] = nonce + 1
-            batch.nonce = signed.nonce
-            batch.tx_hash = _hex(signed.tx_hash)
-            batch.raw_tx = signed.raw
-            batch.sent_at = self.clock()
-            batch.state = BatchState.SENT
-            batch.attempts += 1
-            session.add(batch)
+            if row.account not in nonces:
+                nonces[row.account] = self._next_nonce(session, row.account)
+            nonce = nonces[row.account]
+            signed = kind_of(row).sign(session, self.chain, self.accounts[row.account], row, nonce, fees)
+            nonces[row.account] = nonce + 1
+            row.nonce = signed.nonce
+            row.tx_hash = _hex(signed.tx_hash)
+            row.raw_tx = signed.raw
+            row.sent_at = self.clock()
+            row.state = BatchState.SENT
+            row.attempts += 1
+            session.add(row)
             raws.append(signed.raw)
         session.commit()  # persisted before the broadcast: a crash now means "broadcast again", never "lost"
         self.chain.send_raws(raws)
@@ -180,107 +191,102 @@ class Anchorer:
 
     def _next_nonce(self, session: Session, account: str) -> int:
         chain_nonce = self.chain.pending_nonce(account)
-        in_flight = session.exec(
-            select(func.max(AnchorBatch.nonce)).where(
-                AnchorBatch.account == account, AnchorBatch.state == BatchState.SENT
-            )
-        ).one()
-        return max(chain_nonce, -1 if in_flight is None else in_flight + 1)
+        in_flight = -1
+        for model in (AnchorBatch, RevocationTx):
+            highest = session.exec(
+                select(func.max(model.nonce)).where(model.account == account, model.state == BatchState.SENT)
+            ).one()
+            if highest is not None:
+                in_flight = max(in_flight, highest)
+        return max(chain_nonce, in_flight + 1)
 
-    def _adopt(self, session: Session, batch: AnchorBatch, report: StepReport) -> bool:
-        """If our account already anchored the root: adopt that anchor (another account's anchor is not ours)."""
-        if self.chain.anchor_record(batch.account, batch.root) is None:
-            return False
-        tx = self.chain.find_anchor_tx(batch.account, batch.root)
+    def _adopt(self, session: Session, row: OutboxTx, report: StepReport) -> bool:
+        """If our account already did on chain what ``row`` asks: adopt that transaction (confirmed by its receipt)."""
+        tx = kind_of(row).tx_on_chain(session, self.chain, row)
         receipt = None if tx is None else self.chain.get_receipt(tx)
         if tx is None or receipt is None:
             return False
-        batch.tx_hash = _hex(tx)
-        self._mark_confirmed(session, batch, receipt, self.chain.block(receipt.block_number))
+        row.tx_hash = _hex(tx)
+        self._mark_confirmed(session, row, receipt, self.chain.block(receipt.block_number))
         session.commit()
         report.confirmed += 1
         return True
 
     # -- sent -> confirmed ---------------------------------------------------------------------------------------
-    def _confirm_all(self, session: Session, batches: list[AnchorBatch], report: StepReport) -> None:
-        receipts = self.chain.get_receipts([_unhex(b.tx_hash or "") for b in batches])
+    def _confirm_all(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
+        receipts = self.chain.get_receipts([_unhex(r.tx_hash or "") for r in rows])
         head = self.chain.block_number
         deep = self.config.confirmations - 1
-        ready = [(b, r) for b, r in zip(batches, receipts, strict=True) if r is not None and r.status == 1]
-        ready = [(b, r) for b, r in ready if r.block_number + deep <= head]
+        ready = [(row, r) for row, r in zip(rows, receipts, strict=True) if r is not None and r.status == 1]
+        ready = [(row, r) for row, r in ready if r.block_number + deep <= head]
         if ready:
             blocks = self.chain.blocks([r.block_number for _, r in ready])
-            for batch, receipt in ready:
-                self._mark_confirmed(session, batch, receipt, blocks[receipt.block_number])
+            for row, receipt in ready:
+                self._mark_confirmed(session, row, receipt, blocks[receipt.block_number])
             session.commit()
             report.confirmed += len(ready)
-        for batch, pending in zip(batches, receipts, strict=True):
+        for row, pending in zip(rows, receipts, strict=True):
             if pending is None or pending.status != 1:
-                self._guard(report, batch, partial(self._recover, session, receipt=pending, report=report))
+                self._guard(report, row, partial(self._recover, session, receipt=pending, report=report))
 
-    def _recover(self, session: Session, batch: AnchorBatch, *, receipt: Receipt | None, report: StepReport) -> None:
-        """A sent batch with no successful receipt: reverted, still pending, or forgotten by the node."""
-        assert batch.tx_hash is not None and batch.raw_tx is not None and batch.nonce is not None
+    def _recover(self, session: Session, row: OutboxTx, *, receipt: Receipt | None, report: StepReport) -> None:
+        """A sent row with no successful receipt: reverted, still pending, or forgotten by the node."""
+        assert row.tx_hash is not None and row.raw_tx is not None and row.nonce is not None
         if receipt is not None:  # mined but reverted (status 0)
-            if not self._adopt(session, batch, report):
-                self._back_to_built(session, batch, "transaction reverted")
+            if not self._adopt(session, row, report):
+                self._back_to_built(session, row, "transaction reverted")
                 report.resent += 1
             return
-        if self.chain.transaction_known(_unhex(batch.tx_hash)):
+        if self.chain.transaction_known(_unhex(row.tx_hash)):
             return  # still in the mempool
         # The node does not know the transaction: dropped, or lost with a node restart or a re-organisation.
-        if self._adopt(session, batch, report):
+        if self._adopt(session, row, report):
             return
-        if self.chain.pending_nonce(batch.account) > batch.nonce:
-            self._back_to_built(session, batch, "nonce taken by another transaction")
+        if self.chain.pending_nonce(row.account) > row.nonce:
+            self._back_to_built(session, row, "nonce taken by another transaction")
         else:
-            self.chain.send_raw(batch.raw_tx)
+            self.chain.send_raw(row.raw_tx)
         report.resent += 1
 
-    def _back_to_built(self, session: Session, batch: AnchorBatch, why: str) -> None:
-        log.info("batch %s: %s; will send again", batch.id, why)
-        batch.state = BatchState.BUILT if batch.attempts < MAX_ATTEMPTS else BatchState.FAILED
-        batch.last_error = why
-        batch.nonce = batch.tx_hash = batch.raw_tx = None
-        session.add(batch)
+    def _back_to_built(self, session: Session, row: OutboxTx, why: str) -> None:
+        log.info("%s: %s; will send again", _name(row), why)
+        row.state = BatchState.BUILT if row.attempts < MAX_ATTEMPTS else BatchState.FAILED
+        row.last_error = why
+        row.clear_sent()
+        session.add(row)
         session.commit()
 
-    def _mark_confirmed(self, session: Session, batch: AnchorBatch, receipt: Receipt, block: BlockInfo) -> None:
-        batch.block_number = receipt.block_number
-        batch.block_hash = _hex(receipt.block_hash)
-        batch.anchored_at = block.timestamp
-        batch.state = BatchState.CONFIRMED
-        batch.last_error = None
-        session.add(batch)
+    def _mark_confirmed(self, session: Session, row: OutboxTx, receipt: Receipt, block: BlockInfo) -> None:
+        row.set_mined(receipt.block_number, _hex(receipt.block_hash), block.timestamp)
+        row.state = BatchState.CONFIRMED
+        row.last_error = None
+        session.add(row)
 
     # -- confirmed -> final, or back on a re-organisation ----------------------------------------------------------
-    def _watch_all(self, session: Session, batches: list[AnchorBatch], report: StepReport) -> None:
+    def _watch_all(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
         head = self.chain.block_number
-        # Block hashes chain: if the newest confirmed anchor's block is still canonical, so are all older ones,
-        # and one look-up covers every batch. Otherwise check each batch's receipt.
-        newest = max(batches, key=lambda b: b.block_number or 0)
+        # Block hashes chain: if the newest confirmed row's block is still canonical, so are all older ones, and
+        # one look-up covers every row. Otherwise check each row's receipt.
+        newest = max(rows, key=lambda r: r.block_number or 0)
         assert newest.block_number is not None
-        if newest.block_number > head:  # the chain is now shorter than our newest anchor: blocks were lost
+        if newest.block_number > head:  # the chain is now shorter than our newest transaction: blocks were lost
             intact = False
         else:
             canonical = self.chain.blocks([newest.block_number])[newest.block_number]
             intact = _hex(canonical.hash) == newest.block_hash
         if not intact:
-            receipts = self.chain.get_receipts([_unhex(b.tx_hash or "") for b in batches])
-            for batch, receipt in zip(batches, receipts, strict=True):
-                if receipt is None or receipt.status != 1 or _hex(receipt.block_hash) != batch.block_hash:
-                    log.warning("batch %s: anchor re-organised out of block %s", batch.id, batch.block_number)
-                    batch.state = BatchState.SENT
-                    batch.block_number = batch.block_hash = batch.anchored_at = None
-                    session.add(batch)
+            receipts = self.chain.get_receipts([_unhex(r.tx_hash or "") for r in rows])
+            for row, receipt in zip(rows, receipts, strict=True):
+                if receipt is None or receipt.status != 1 or _hex(receipt.block_hash) != row.block_hash:
+                    log.warning("%s: transaction re-organised out of block %s", _name(row), row.block_number)
+                    row.state = BatchState.SENT
+                    row.set_mined(None, None, None)
+                    session.add(row)
                     report.reorged += 1
-        for batch in batches:
-            if (
-                batch.state == BatchState.CONFIRMED
-                and head - (batch.block_number or head) >= self.config.finality_depth
-            ):
-                batch.state = BatchState.FINAL
-                session.add(batch)
+        for row in rows:
+            if row.state == BatchState.CONFIRMED and head - (row.block_number or head) >= self.config.finality_depth:
+                row.state = BatchState.FINAL
+                session.add(row)
                 report.finalized += 1
         session.commit()
 
@@ -289,8 +295,11 @@ def pending_count(session: Session) -> int:
     """Leaves not yet in a confirmed batch."""
     unbatched = session.exec(select(func.count()).where(col(AnchorLeaf.batch_id).is_(None))).one()
     in_open_batches = session.exec(
-        select(func.coalesce(func.sum(AnchorBatch.count), 0)).where(
-            col(AnchorBatch.state).in_([BatchState.BUILT, BatchState.SENT])
-        )
+        select(func.coalesce(func.sum(AnchorBatch.count), 0)).where(col(AnchorBatch.state).in_(OPEN_STATES))
     ).one()
     return int(unbatched) + int(in_open_batches)
+
+
+def pending_revocations(session: Session) -> int:
+    """Revocations not yet confirmed on chain (failed ones excluded: they wait for an operator)."""
+    return int(session.exec(select(func.count()).where(col(RevocationTx.state).in_(OPEN_STATES))).one())

@@ -9,21 +9,31 @@ the receipt's signed digest (``metadata_matches``), so an edited title or signer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from keys.errors import InvalidInput
-from keys.trust_list import TrustList, verify_trust_list
+from keys.protocols import KeyResolver
+from keys.trust_list import RefreshingTrustList, TrustList, verify_trust_list
 from ledger.proof import ChainStatusReader, Proof
 from ledger.receipt import Registry
 
 from .document import verify_document
 from .report import Report
 
-__all__ = ["BUNDLE_TYPE", "BundleInvalid", "bundle_metadata", "bundle_registry", "bundle_trust_list", "verify_bundle"]
+__all__ = [
+    "BUNDLE_TYPE",
+    "BundleInvalid",
+    "bundle_metadata",
+    "bundle_registry",
+    "bundle_trust_list",
+    "bundle_trust_list_url",
+    "verify_bundle",
+]
 
 BUNDLE_TYPE = "xacthuc-proof-bundle"
+_TRUST_ROOT_PATH = "/v1/trust-root"
 
 
 class BundleInvalid(InvalidInput):
@@ -64,6 +74,18 @@ def bundle_trust_list(bundle: Mapping[str, Any], root_jwk: Mapping[str, Any], no
     return verify_trust_list(token, root_jwk, now)
 
 
+def bundle_trust_list_url(bundle: Mapping[str, Any]) -> str | None:
+    """Where the bundle's issuer publishes its trust list (``.../v1/trust-list`` beside ``trust.trust_root_url``).
+
+    Only a hint: whatever is fetched there must verify against the pinned root and be no older than the bundle's.
+    """
+    trust = bundle.get("trust")
+    url = trust.get("trust_root_url") if isinstance(trust, Mapping) else None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")) or not url.endswith(_TRUST_ROOT_PATH):
+        return None
+    return url.removesuffix(_TRUST_ROOT_PATH) + "/v1/trust-list"
+
+
 def verify_bundle(
     bundle: Mapping[str, Any],
     *,
@@ -71,8 +93,13 @@ def verify_bundle(
     chain: ChainStatusReader,
     now: datetime,
     file_bytes: bytes | None = None,
+    fetch_trust_list: Callable[[], str] | None = None,
 ) -> Report:
-    """Verify a proof bundle: trust list against the pinned root, then the document pipeline with the chain."""
+    """Verify a proof bundle: trust list against the pinned root, then the document pipeline with the chain.
+
+    ``fetch_trust_list`` gets the issuer's current trust list: used once, only if the receipt's key (or issuer) is
+    not in the bundle's list, e.g. a key rotated in after the list was made (``RefreshingTrustList``).
+    """
     bundle = _obj(bundle, "the bundle")
     if bundle.get("type") != BUNDLE_TYPE:
         raise BundleInvalid("not a xacthuc proof bundle")
@@ -81,6 +108,9 @@ def verify_bundle(
         raise BundleInvalid("payload must be the receipt payload text")
     registry = bundle_registry(bundle)
     trust = bundle_trust_list(bundle, root_jwk, now)
+    resolver: KeyResolver = trust
+    if fetch_trust_list is not None:
+        resolver = RefreshingTrustList(fetch_trust_list, root_jwk, lambda: now, initial=trust)
     raw_proof = bundle.get("proof")
     proof = None if raw_proof is None else Proof.from_dict(_obj(raw_proof, "proof"))
 
@@ -90,7 +120,7 @@ def verify_bundle(
 
     return verify_document(
         payload,
-        resolver=trust,
+        resolver=resolver,
         proof_source=proof_source,
         chain=chain,
         now=now,

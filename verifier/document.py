@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from keys.errors import XacthucError
-from keys.protocols import KeyResolver, TrustedKey
+from keys.protocols import KeyResolver, RefreshableResolver, TrustedKey
 from ledger.errors import ChainUnavailable
 from ledger.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason, proof_root
 from ledger.receipt import ALLOWED_ALGS, Receipt, Registry, commitment, decode_payload, verify_signature
@@ -155,6 +155,8 @@ class IssuerTrustedCheck:
         r = ctx.receipt
         assert r is not None
         candidates = self._candidates(ctx, r)
+        if candidates == [] and isinstance(ctx.resolver, RefreshableResolver) and ctx.resolver.refresh(r.issuer_id):
+            candidates = self._candidates(ctx, r)  # a key rotated in after the list was fetched: look once more
         if candidates is None:
             raise _LookupUnsupported()
         candidates = [k for k in candidates if k.issuer_id == r.issuer_id]

@@ -23,13 +23,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlmodel import Session
 
 from keys import json_depth
-from keys.errors import InvalidInput, JsonTooDeep, XacthucError
+from keys.errors import CityNotFound, InvalidInput, JsonTooDeep, XacthucError
 from ledger.document import DOCUMENT_FIELDS
 from ledger.document_status import document_json, get_document
 from ledger.documents import DocumentRow, issue_batch, issue_document
 from ledger.receipt import Registry
 from ledger.revocation import revoke_document
 from verifier.report import Report
+from xacthuc.cli import error_exit as _fail
 from xacthuc.settings import Settings, load_settings
 
 doc_app = typer.Typer(help="Documents: issue, import an archive, show, revoke.", no_args_is_help=True)
@@ -47,14 +48,6 @@ class CliInputError(InvalidInput):
     """A command-line input is unusable."""
 
     code = "CLI_INPUT_INVALID"
-
-
-def _fail(exc: XacthucError, as_json: bool) -> typer.Exit:
-    if as_json:
-        print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
-    else:
-        err.print(f"[red]error[/red] {exc.code}: {escape(exc.message)}")  # messages hold [brackets]: not markup
-    return typer.Exit(2)
 
 
 def local_registry(settings: Settings) -> Registry:
@@ -100,6 +93,9 @@ def _print_doc(body: Mapping[str, Any], as_json: bool) -> None:
     for key in ("id", "number", "title", "status", "sha256", "verify_url"):
         if body.get(key) is not None:
             out.print(escape(f"{key:>10}: {body[key]}"))
+    revocation = body.get("revocation")
+    if revocation is not None:
+        out.print(escape(f"{'revocation':>10}: {revocation['reason']}, {revocation['state']}"))
 
 
 @doc_app.command("issue")
@@ -242,10 +238,15 @@ def doc_import(
 @doc_app.command("show")
 def doc_show(document_id: str, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Show a document: metadata, status, receipt, verification link and, once anchored, its proof."""
+    from xacthuc.citysetup import require_city
     from xacthuc.database import migrate
     from xacthuc.db import make_engine
 
     settings = load_settings(data_dir)
+    try:
+        require_city(settings)
+    except XacthucError as exc:
+        raise _fail(exc, as_json) from None
     engine = make_engine(settings.resolved_database_url())
     try:
         migrate(engine)
@@ -264,10 +265,14 @@ def doc_revoke(
     reason: Annotated[str | None, typer.Option(help="annulled, replaced, error or other")] = None,
     replaced_by: Annotated[str | None, typer.Option("--replaced-by", help="The replacing document's id")] = None,
     note: Annotated[str | None, typer.Option(help="A note kept with the revocation")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the revocation is confirmed")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the confirmation")] = 120.0,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Revoke (or supersede) an anchored document on chain, from its issuing agency's account."""
+    """Revoke (or supersede) an anchored document: recorded at once, then sent on chain from its issuing agency's
+    account (by this command, or by the running server's worker) and, with --wait, confirmed."""
+    from xacthuc.anchor_cmd import drive_outbox
     from xacthuc.services import build_services
 
     try:
@@ -277,14 +282,10 @@ def doc_revoke(
     try:
         with Session(services.engine, expire_on_commit=False) as session:
             row = session.get(DocumentRow, document_id.upper())
-            if row is None:
-                body = document_json(get_document(session, document_id), services.settings.public_url)
-            else:
-                city = services.require_city()
-                view = revoke_document(
+            get_document(session, document_id)  # DOC_NOT_FOUND for a missing one
+            if row is not None:
+                revoke_document(
                     session,
-                    services.registry(),
-                    city.eth_account(row.agency_id),
                     row,
                     agency_id=row.agency_id,
                     reason=reason,
@@ -292,8 +293,15 @@ def doc_revoke(
                     replaced_by=replaced_by,
                     now=services.clock(),
                 )
-                session.commit()
-                body = document_json(view, services.settings.public_url)
+                session.commit()  # durable: from here on the revocation reaches the chain whatever happens
+
+        def left(session: Session) -> int:
+            return 0 if get_document(session, document_id).status in ("revoked", "superseded") else 1
+
+        drive_outbox(services, left, wait=wait, timeout=timeout)
+        with Session(services.engine) as session:
+            view = get_document(session, document_id)
+            body = document_json(view, services.settings.public_url)
     except XacthucError as exc:
         raise _fail(exc, as_json) from None
     finally:
@@ -327,6 +335,18 @@ def _read_input(value: str) -> tuple[str, Any]:
         raise CliInputError(f"{value}: neither an image, a bundle nor text") from None
 
 
+def _require_city_to_verify(settings: Settings, use: str) -> None:
+    """``verify`` reads a city's data dir only when one is there: it never creates one (``CITY_NOT_FOUND``)."""
+    from keys.bootstrap import city_exists
+
+    if not city_exists(settings.data_dir):
+        raise CityNotFound(
+            f"no city in {settings.data_dir} to {use}: pass --trust-root ROOT.jwk (the city root key, served at "
+            "GET /v1/trust-root) with a proof bundle or --offline BUNDLE, or --data-dir with a city's data directory",
+            data_dir=str(settings.data_dir),
+        )
+
+
 def _root_jwk(trust_root: Path | None, data_dir: Path | None) -> dict[str, Any]:
     if trust_root is not None:
         jwk = json.loads(trust_root.read_text(encoding="utf-8"))
@@ -335,17 +355,25 @@ def _root_jwk(trust_root: Path | None, data_dir: Path | None) -> dict[str, Any]:
         return jwk
     from xacthuc.cli_keys import open_city
 
+    _require_city_to_verify(load_settings(data_dir), "read the trust root from")
     with open_city(data_dir) as (city, _session):
         return city.root_jwk()
 
 
 def _verify_bundle(
-    bundle: Any, payload: str | None, rpc_url: str | None, root: dict[str, Any], settings: Settings, file: bytes | None
+    bundle: Any,
+    payload: str | None,
+    rpc_url: str | None,
+    root: dict[str, Any],
+    settings: Settings,
+    file: bytes | None,
+    trust_list_url: str | None = None,
 ) -> Report:
     from ledger.chain import RegistryClient
     from ledger.revocation import RegistryStatusReader
-    from verifier.bundle import bundle_registry, verify_bundle
+    from verifier.bundle import bundle_registry, bundle_trust_list_url, verify_bundle
     from verifier.payload import parse_payload
+    from xacthuc.trust_fetch import http_trust_list
 
     if not isinstance(bundle, dict):
         raise CliInputError("the bundle must be a JSON object")
@@ -358,8 +386,14 @@ def _verify_bundle(
         url = connect(settings, start_node=False).url
     registry = bundle_registry(bundle)
     client = RegistryClient(web3_for(url, settings), registry.hex_address)
+    list_url = trust_list_url or bundle_trust_list_url(bundle)  # asked only for a key the bundle's list lacks
     return verify_bundle(
-        bundle, root_jwk=root, chain=RegistryStatusReader(client), now=datetime.now(UTC), file_bytes=file
+        bundle,
+        root_jwk=root,
+        chain=RegistryStatusReader(client),
+        now=datetime.now(UTC),
+        file_bytes=file,
+        fetch_trust_list=http_trust_list(list_url) if list_url else None,
     )
 
 
@@ -368,6 +402,7 @@ def _verify_local(kind: str, value: Any, settings: Settings, file: bytes | None)
     from xacthuc.docs_service import ServerVerifier
     from xacthuc.services import build_services
 
+    _require_city_to_verify(settings, "look the document or ID up in")
     services = build_services(settings)
     try:
         request = VerifyRequest(
@@ -423,6 +458,14 @@ def verify_cmd(
         ),
     ] = None,
     trust_root: Annotated[Path | None, typer.Option("--trust-root", exists=True, help="The pinned root JWK")] = None,
+    trust_list_url: Annotated[
+        str | None,
+        typer.Option(
+            "--trust-list-url",
+            help="Where to fetch the current trust list when a bundle's list lacks the signing key "
+            "(default: beside the bundle's trust_root_url); it must verify against the pinned root",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -449,7 +492,7 @@ def verify_cmd(
 
                 payload = parsed_input(VerifyRequest(image=value)).payload
             root = _root_jwk(trust_root, data_dir)
-            report = _verify_bundle(bundle, payload, rpc_url, root, settings, file_bytes)
+            report = _verify_bundle(bundle, payload, rpc_url, root, settings, file_bytes, trust_list_url)
         else:
             if rpc_url:
                 settings = settings.model_copy(update={"rpc_url": rpc_url})

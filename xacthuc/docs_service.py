@@ -1,7 +1,9 @@
 """Wiring documents and verification into the service: the server's own trust list, proofs, chain and status lists.
 
 The server verifies against a trust list it builds from its own keystore and then verifies like any third party
-(``verify_trust_list`` against the city root), cached for ``TRUST_TTL``. Proofs come from its database, the
+(``verify_trust_list`` against the city root). The list is rebuilt as soon as the keystore's ``generation`` moves
+(a ``keys rotate`` or ``agency create`` in another process), at least every ``TRUST_TTL``, and once, rate-limited,
+when a receipt names a key it lacks (``RefreshingTrustList``). Proofs come from its database, the
 revocation state from the chain index while it runs and is fresh (else one ``eth_call``: ``Services.chain_reader``),
 citizen ID status lists from its own database. The report's ``anchored`` and ``not_revoked`` checks say where the
 chain state came from and, from the index, which block it is current to and when it was synced.
@@ -10,7 +12,6 @@ chain state came from and, from the index, which block it is current to and when
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from identity.models import StatusListRow
 from identity.service import status_list_token
 from keys.api import require
 from keys.errors import XacthucError
-from keys.trust_list import TrustList, verify_trust_list
+from keys.trust_list import RefreshingTrustList, TrustList
 from ledger.api import build_router as documents_router
 from ledger.chain_index import IndexedStatusReader, StateSource
 from ledger.document_status import replacement_for
@@ -180,24 +181,23 @@ class ServerVerifier:
 
     def __init__(self, services: Services, trust_ttl: timedelta = TRUST_TTL) -> None:
         self.services = services
-        self.trust_ttl = trust_ttl
-        self._lock = threading.Lock()
-        self._trust: tuple[datetime, TrustList] | None = None
+        city = services.require_city
+        self.trust = RefreshingTrustList(
+            lambda: city().build_trust_list(services.clock()),
+            lambda: city().root_jwk(),
+            services.clock,
+            max_age=trust_ttl,
+            generation=self._keystore_generation,
+        )
         self._registry: Registry | None = None
         self.proofs = ProofSource(services.engine)
 
-    def trust_list(self, now: datetime) -> TrustList:
-        with self._lock:
-            if self._trust is not None and now - self._trust[0] < self.trust_ttl:
-                return self._trust[1]
-            city = self.services.require_city()
-            trust = verify_trust_list(city.build_trust_list(now), city.root_jwk(), now)
-            self._trust = (now, trust)
-            return trust
+    def _keystore_generation(self) -> str:
+        return self.services.require_city().keystore.generation()
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._trust = None
+    def trust_list(self) -> TrustList:
+        """The server's current trust list (the one it publishes in bundles)."""
+        return self.trust.current()
 
     def registry(self) -> Registry:
         """The configured registry (cached: its chain id and address never change while the process runs)."""
@@ -209,13 +209,13 @@ class ServerVerifier:
     def __call__(self, request: VerifyRequest) -> Report:
         parsed = parsed_input(request)
         now = self.services.clock()
-        trust = self.trust_list(now)
+        self.trust.current()  # rebuilt here if the keystore changed; lookups then refresh only for unknown keys
         if parsed.kind is PayloadKind.DOCUMENT:
-            return self._document(parsed.payload, request.file, trust, now)
+            return self._document(parsed.payload, request.file, now)
         with Session(self.services.engine) as session:
             return verify_credential(
                 parsed.payload,
-                trust,
+                self.trust,
                 self._status_fetcher(session, now),
                 now,
                 request.audience,
@@ -223,7 +223,7 @@ class ServerVerifier:
                 timedelta(seconds=self.services.settings.kb_freshness_seconds),
             )
 
-    def _document(self, payload: str, file: bytes | None, trust: TrustList, now: datetime) -> Report:
+    def _document(self, payload: str, file: bytes | None, now: datetime) -> Report:
         engine = self.services.engine
         # One connection for the proof and the chain index: a pool checkout each (and a ping on PostgreSQL) showed.
         with engine.connect() as conn:
@@ -234,7 +234,7 @@ class ServerVerifier:
                 registry, chain = None, _Recorded(_NoChain())
             report = verify_document(
                 payload,
-                resolver=trust,
+                resolver=self.trust,
                 proof_source=lambda leaf: self.proofs(leaf, conn),
                 chain=chain,
                 now=now,
@@ -273,8 +273,7 @@ def document_routers(services: Services) -> list[APIRouter]:
         return services.require_city().eth_account(agency_id)
 
     def trust_list() -> tuple[str, str]:
-        now = services.clock()
-        trust = verifier.trust_list(now)
+        trust = verifier.trust_list()
         return trust.token, trust.root_kid
 
     return [
@@ -285,7 +284,6 @@ def document_routers(services: Services) -> list[APIRouter]:
             signer_for=signer_for,
             account_for=account_for,
             registry=verifier.registry,
-            registry_client=services.registry,
             trust_list=trust_list,
             clock=services.clock,
             public_url=settings.public_url,
@@ -308,4 +306,8 @@ def _offline_bundle(services: Services) -> OfflineBundleSource:
         status_base_url=settings.public_url + "/v1/status-lists",
         ttl=timedelta(seconds=settings.offline_bundle_ttl),
     )
-    return OfflineBundleSource(build, services.clock)
+
+    def generation() -> str:
+        return services.require_city().keystore.generation()
+
+    return OfflineBundleSource(build, services.clock, generation=generation)

@@ -1,16 +1,16 @@
 """The server side of the offline bundle (``GET /v1/offline-bundle``): what this server knows, read from its
 database and signed with the city root key: anchored roots (with their leaves), revocations, status lists.
 
-The source is this server's database (``ledger_batch``, ``ledger_document``, ``identity_status_list``): a batch
-counts once it is ``confirmed`` or ``final`` (as for proofs), a revocation once it is recorded (after its
-transaction was mined). Times are the ones recorded here, so ``revoked_at`` is when this server recorded the
-revocation, a few seconds after the block. The chain index (when there is one) would give block times instead.
+The source is this server's database (``ledger_batch``, ``ledger_revocation``, ``ledger_document``,
+``identity_status_list``): a batch counts once it is ``confirmed`` or ``final`` (as for proofs), and so does a
+revocation (a revocation still on its way to the chain is not in the bundle, as it is not on chain). ``revoked_at``
+is the time of the block that confirmed the revocation.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from keys.trust_list import DEFAULT_TTL as DEFAULT_TRUST_TTL
 from keys.validity import utc
 from ledger.documents import REASONS, DocumentRow
 from ledger.merkle import MerkleTree
-from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc
+from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, RevocationTx, as_utc
 from ledger.receipt import Registry
 from verifier.offline import (
     DEFAULT_TTL,
@@ -69,20 +69,22 @@ def read_roots(session: Session) -> list[AnchoredRoot]:
 
 
 def read_revocations(session: Session) -> list[Revocation]:
-    """Every recorded revocation of an anchored document, with its root and its replacement's leaf and number."""
+    """Every revocation confirmed on chain (as the worker saw it), with its block's time, its root, the account that
+    anchored it, and its replacement's leaf and number."""
     stmt = (
         sa_select(
             col(DocumentRow.commitment),
             col(DocumentRow.revocation_reason),
-            col(DocumentRow.revoked_at),
+            col(RevocationTx.mined_at),
             col(DocumentRow.replaced_by),
             col(AnchorBatch.account),
             col(AnchorBatch.root),
         )
+        .join(RevocationTx, col(RevocationTx.document_id) == col(DocumentRow.id))
         .join(AnchorLeaf, col(AnchorLeaf.data) == col(DocumentRow.commitment))
         .join(AnchorBatch, col(AnchorLeaf.batch_id) == col(AnchorBatch.id))
-        .where(col(DocumentRow.revoked_at).is_not(None), col(AnchorBatch.state).in_(_CONFIRMED))
-        .order_by(col(DocumentRow.revoked_at))
+        .where(col(RevocationTx.state).in_(_CONFIRMED), col(AnchorBatch.state).in_(_CONFIRMED))
+        .order_by(col(RevocationTx.mined_at))
     )
     out = []
     for data, reason, revoked_at, replaced_by, agency, root in session.connection().execute(stmt).all():
@@ -176,27 +178,32 @@ def build_offline_bundle(
 
 class OfflineBundleSource:
     """The server side of ``GET /v1/offline-bundle``: builds the bundle at most once per ``max_age`` (a burst of
-    downloads reuses it) and never serves one with less than half its lifetime left."""
+    downloads reuses it) and never serves one with less than half its lifetime left. A move of ``generation``
+    (the keystore's: a rotated key, a new agency) rebuilds at once, so a key is in the bundle before it signs."""
 
     def __init__(
         self,
         build: Callable[[datetime], str],
         clock: Callable[[], datetime],
         max_age: timedelta = timedelta(minutes=2),
+        generation: Callable[[], Hashable] | None = None,
     ) -> None:
         self._build = build
         self._clock = clock
         self.max_age = max_age
+        self._generation = generation or (lambda: None)
         self._lock = threading.Lock()
-        self._cached: tuple[datetime, str] | None = None
+        self._cached: tuple[datetime, Hashable, str] | None = None
 
     def __call__(self) -> str:
         with self._lock:
             now = self._clock()
-            if self._cached is not None and timedelta(0) <= now - self._cached[0] < self.max_age:
-                return self._cached[1]
+            mark = self._generation()
+            cached = self._cached
+            if cached is not None and timedelta(0) <= now - cached[0] < self.max_age and cached[1] == mark:
+                return cached[2]
             token = self._build(now)
-            self._cached = (now, token)
+            self._cached = (now, mark, token)
             return token
 
 

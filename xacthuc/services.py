@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from ledger.anchoring import Anchorer, WorkerConfig
 from ledger.chain import RegistryClient
 from ledger.chain_index import ChainIndexer, IndexedStatusReader
 from ledger.errors import ChainUnavailable
+from ledger.outbox import send_everything_again
 from ledger.revocation import RegistryStatusReader
 from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts
 from xacthuc.database import migrate
@@ -38,7 +39,8 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     chain: ChainHandle | None = None
     registry_client: RegistryClient | None = None
-    signing_accounts: dict[str, Any] = field(default_factory=dict)
+    # address -> account; or a callable the worker asks at every pass (``citysetup.anchoring_accounts``)
+    signing_accounts: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
     worker: WorkerThread | None = None
     city: City | None = None
     indexer: ChainIndexer | None = None
@@ -117,21 +119,30 @@ def prepare_data_dir(settings: Settings) -> None:
     settings.data_dir.chmod(0o700)
 
 
-def build_services(settings: Settings, *, start_node: bool = True, with_chain: bool = True) -> Services:
-    """Open the database (migrated), the keys and the chain; deploy the registry on a fresh dev chain."""
+def build_services(
+    settings: Settings, *, start_node: bool = True, with_chain: bool = True, create_city: bool = False
+) -> Services:
+    """Open the database (migrated), the keys and the chain; deploy the registry on a fresh dev chain.
+
+    The data dir must hold a city (``CITY_NOT_FOUND`` otherwise, with nothing written there) unless
+    ``create_city`` (``serve --dev``) asks to create one on a fresh data dir.
+    """
+    from xacthuc.citysetup import attach_city, require_city, resolve_passphrase
+
+    if not create_city:
+        require_city(settings)
+    passphrase = resolve_passphrase(settings)
     prepare_data_dir(settings)
     engine = make_engine(settings.resolved_database_url())
-    migrate(engine)
     services = Services(settings=settings, engine=engine)
-    from xacthuc.citysetup import attach_city
-
-    attach_city(services)
-    if with_chain:
-        try:
+    try:
+        migrate(engine)
+        attach_city(services, passphrase, create=create_city)
+        if with_chain:
             attach_chain(services, start_node=start_node)
-        except Exception:
-            services.close()
-            raise
+    except BaseException:
+        services.close()
+        raise
     return services
 
 
@@ -141,9 +152,19 @@ def attach_chain(services: Services, *, start_node: bool = True) -> None:
     settings = services.settings
     services.chain = connect(settings, start_node=start_node)
     w3 = services.chain.w3
-    accounts = anchoring_accounts(services)
     admin = admin_account(services)
-    if services.chain.node is not None:  # our own dev chain: fund the agencies
-        fund_dev_accounts(w3, [admin.address, *accounts])
-    services.registry_client = ensure_registry(settings, w3, admin, admin.address)
-    services.signing_accounts = accounts
+    own_node = services.chain.node is not None
+    if own_node:  # our own dev chain: fund the admin (the agencies are funded as the worker finds them)
+        fund_dev_accounts(w3, [admin.address])
+    services.registry_client = ensure_registry(
+        settings, w3, admin, admin.address, resend_all=lambda: resend_everything(services.engine)
+    )
+    services.signing_accounts = anchoring_accounts(services, fund_dev=own_node)
+
+
+def resend_everything(engine: Engine) -> tuple[int, int]:
+    """Every stored batch and revocation back in the outbox (a dev chain lost the registry): (batches, revocations)."""
+    with Session(engine) as session:
+        counts = send_everything_again(session)
+        session.commit()
+    return counts
