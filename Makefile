@@ -20,7 +20,7 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 run: install
-	$(BIN)/xacthuc serve
+	$(BIN)/xacthuc serve --dev
 
 test: install
 	bash scripts/test.sh

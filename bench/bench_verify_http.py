@@ -84,7 +84,7 @@ class Server:
         xacthuc = Path(sys.executable).with_name("xacthuc")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(xacthuc), "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                [str(xacthuc), "serve", "--dev", "--data-dir", str(self.data_dir), "--port", str(self.port)],
                 env=self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -224,7 +224,7 @@ def _in_process(data_dir: Path, links: list[str], n: int) -> dict[str, Any]:
     from xacthuc.services import build_services
     from xacthuc.settings import Settings
 
-    services = build_services(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    services = build_services(Settings(_env_file=None, data_dir=data_dir, dev_mode=True))  # type: ignore[call-arg]
     try:
         services.indexer = ChainIndexer(services.engine, services.registry(), services.clock)
         services.indexer.sync()

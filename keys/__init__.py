@@ -14,7 +14,7 @@ from keys.agencies import (
     require_role,
     revoke_api_key,
 )
-from keys.bootstrap import City, bootstrap_city
+from keys.bootstrap import City, bootstrap_city, city_exists, create_city, load_city
 from keys.errors import InvalidInput, KeystoreError, NotFound, XacthucError
 from keys.generate import LocalSigner, generate_eth_account, generate_signing_key
 from keys.jwk import jwk_thumbprint
@@ -52,7 +52,9 @@ __all__ = [
     "bearer_token",
     "bootstrap_city",
     "check_valid_at",
+    "city_exists",
     "create_agency",
+    "create_city",
     "dev_passphrase",
     "disable_agency",
     "generate_eth_account",
@@ -60,6 +62,7 @@ __all__ = [
     "issue_api_key",
     "jwk_thumbprint",
     "list_agencies",
+    "load_city",
     "passphrase_from_file",
     "require_role",
     "revoke_api_key",

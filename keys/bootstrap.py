@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from keys import agencies as ag
-from keys.errors import AgencyExists, InvalidInput, KeyNotFound
+from keys.errors import AgencyExists, CityNotFound, InvalidInput, KeyNotFound, KeystoreExists
 from keys.keyring import AgencyProfile, KeyRecord, KeyRing
 from keys.keystore import KdfParams, Keystore, Passphrase, atomic_write, ensure_private_dir
 from keys.protocols import Signer
@@ -64,7 +64,8 @@ class ProvisionedAgency:
 
 
 class City:
-    """The unlocked keys of the city: root key, agency key rings, Ethereum accounts. Built by ``bootstrap_city``."""
+    """The unlocked keys of the city: root key, agency key rings, Ethereum accounts. Built by ``create_city`` or
+    ``load_city``."""
 
     def __init__(self, data_dir: Path, keystore: Keystore) -> None:
         self.data_dir = data_dir
@@ -107,6 +108,11 @@ class City:
 
     def eth_address(self, agency_id: str) -> str:
         return self.keystore.eth_address(agency_id)
+
+    @property
+    def admin_address(self) -> str:
+        """The city admin's Ethereum address, read without unlocking its key."""
+        return self.keystore.eth_address(ADMIN_ACCOUNT)
 
     @property
     def admin_account(self) -> LocalAccount:
@@ -190,7 +196,61 @@ class City:
         return record
 
 
-# --- bootstrap ------------------------------------------------------------------------------------------------------
+# --- creating and opening a city ------------------------------------------------------------------------------------
+
+
+def city_exists(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds a city: its keystore."""
+    return Keystore.exists(data_dir / "keys")
+
+
+def create_city(
+    data_dir: Path,
+    session: Session,
+    passphrase: Passphrase | str,
+    now: datetime,
+    *,
+    kdf: KdfParams | None = None,
+    demo: bool = False,
+) -> City:
+    """A new city in ``data_dir``: keystore, root key, the admin's Ethereum account and the city's own row.
+
+    Only with ``demo`` (development mode): the demo agencies, an admin API key, and their secrets written to
+    ``dev-credentials.json``. Without it no agency is created and no secret leaves the keystore.
+    """
+    if city_exists(data_dir):
+        raise KeystoreExists(f"{data_dir} already holds a city")
+    ensure_private_dir(data_dir)
+    keystore = Keystore.create(data_dir / "keys", passphrase, kdf=kdf)
+    city = City(data_dir, keystore)
+    KeyRing.create(keystore, ROOT_RING, now)
+    from keys.generate import generate_eth_account
+
+    keystore.save_eth_account(ADMIN_ACCOUNT, bytes(generate_eth_account().key))
+    credentials: dict[str, Any] = {"admin_token": None, "agencies": []}
+    if demo:
+        for d in DEMO_AGENCIES:
+            p = city.provision_agency(
+                session, name=d.name_vi, name_en=d.name_en, roles=list(d.roles), now=now, agency_id=d.id
+            )
+            assert p.api_key is not None
+            credentials["agencies"].append(_cred(p.agency, p.api_key))
+    log.info("created a new city in %s%s", data_dir, " with the demo agencies" if demo else "")
+    return _settle(city, session, now, credentials, demo=demo)
+
+
+def load_city(
+    data_dir: Path, session: Session, passphrase: Passphrase | str, now: datetime, *, demo: bool = False
+) -> City:
+    """The city in ``data_dir``, unlocked; ``CityNotFound`` (and nothing created) when there is none.
+
+    Database rows missing for keystore agencies are recreated (a new database on an old data dir); only with
+    ``demo`` do the recreated demo agencies and the city get API keys, merged into ``dev-credentials.json``.
+    """
+    if not city_exists(data_dir):
+        raise CityNotFound(f"no city in {data_dir}: it has no keystore", data_dir=str(data_dir))
+    city = City(data_dir, Keystore.open(data_dir / "keys", passphrase))
+    return _settle(city, session, now, {"admin_token": None, "agencies": []}, demo=demo)
 
 
 def bootstrap_city(
@@ -202,36 +262,20 @@ def bootstrap_city(
     kdf: KdfParams | None = None,
     demo: bool = True,
 ) -> City:
-    """On a fresh data dir: root key, admin token, demo agencies, ``dev-credentials.json``. Otherwise: load.
+    """Development mode (``serve --dev``) and tests: ``create_city`` on a fresh data dir, else ``load_city``."""
+    if city_exists(data_dir):
+        return load_city(data_dir, session, passphrase, now, demo=demo)
+    return create_city(data_dir, session, passphrase, now, kdf=kdf, demo=demo)
 
-    Either way, database rows missing for keystore agencies are recreated (a new database on an old data dir), and
-    plain key files left by the old layout are encrypted into the keystore and deleted.
-    """
-    ensure_private_dir(data_dir)
-    root = data_dir / "keys"
-    fresh = not Keystore.exists(root)
-    keystore = Keystore.create(root, passphrase, kdf=kdf) if fresh else Keystore.open(root, passphrase)
-    city = City(data_dir, keystore)
-    credentials: dict[str, Any] = {"admin_token": None, "agencies": []}
-    if fresh:
-        KeyRing.create(keystore, ROOT_RING, now)
-        from keys.generate import generate_eth_account
 
-        keystore.save_eth_account(ADMIN_ACCOUNT, bytes(generate_eth_account().key))
-        if demo:
-            for d in DEMO_AGENCIES:
-                p = city.provision_agency(
-                    session, name=d.name_vi, name_en=d.name_en, roles=list(d.roles), now=now, agency_id=d.id
-                )
-                assert p.api_key is not None
-                credentials["agencies"].append(_cred(p.agency, p.api_key))
-        log.info("bootstrapped a new city in %s", data_dir)
-    credentials = _ensure_rows(city, session, now, credentials)
+def _settle(city: City, session: Session, now: datetime, credentials: dict[str, Any], *, demo: bool) -> City:
+    """Rows for every keystore agency, legacy plain keys encrypted, and (demo only) the credentials file."""
+    credentials = _ensure_rows(city, session, now, credentials, demo=demo)
     from keys.migrate import migrate_plain_keys
 
     migrate_plain_keys(city, now)
-    if credentials["admin_token"] is not None or credentials["agencies"]:
-        _write_credentials(data_dir / CREDENTIALS_FILE, credentials)
+    if demo and (credentials["admin_token"] is not None or credentials["agencies"]):
+        _write_credentials(city.data_dir / CREDENTIALS_FILE, credentials)
     return city
 
 
@@ -239,8 +283,8 @@ def _cred(agency: ag.Agency, key: ag.IssuedApiKey) -> dict[str, Any]:
     return {"id": agency.id, "name": agency.name, "roles": list(key.roles), "api_key": key.token}
 
 
-def _ensure_rows(city: City, session: Session, now: datetime, creds: dict[str, Any]) -> dict[str, Any]:
-    """Database rows for the city and every keystore agency; new API keys go into ``creds``."""
+def _ensure_rows(city: City, session: Session, now: datetime, creds: dict[str, Any], *, demo: bool) -> dict[str, Any]:
+    """Database rows for the city and every keystore agency; with ``demo``, new API keys go into ``creds``."""
     if session.get(ag.Agency, CITY_ID) is None:
         ag.create_agency(
             session,
@@ -251,7 +295,8 @@ def _ensure_rows(city: City, session: Session, now: datetime, creds: dict[str, A
             agency_id=CITY_ID,
             eth_address=city.keystore.eth_address(ADMIN_ACCOUNT),
         )
-        creds["admin_token"] = ag.issue_api_key(session, CITY_ID, ["admin"], now).token
+        if demo:
+            creds["admin_token"] = ag.issue_api_key(session, CITY_ID, ["admin"], now).token
     demo_roles = {d.id: d.api_roles for d in DEMO_AGENCIES}
     for agency_id in city.agency_ids():
         profile = city.keyring(agency_id).profile
@@ -270,8 +315,10 @@ def _ensure_rows(city: City, session: Session, now: datetime, creds: dict[str, A
         except AgencyExists:
             continue
         row.disabled = profile.disabled
-        if agency_id in demo_roles and not profile.disabled:
+        if demo and agency_id in demo_roles and not profile.disabled:
             creds["agencies"].append(_cred(row, ag.issue_api_key(session, agency_id, list(demo_roles[agency_id]), now)))
+        else:
+            log.warning("recreated the database row of agency %s; it has no API key", agency_id)
     session.flush()
     return creds
 
@@ -294,4 +341,14 @@ def _write_credentials(path: Path, new: dict[str, Any]) -> None:
     atomic_write(path, (json.dumps(merged, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
 
 
-__all__ = ["CITY_ID", "DEMO_AGENCIES", "City", "ProvisionedAgency", "bootstrap_city"]
+__all__ = [
+    "CITY_ID",
+    "CREDENTIALS_FILE",
+    "DEMO_AGENCIES",
+    "City",
+    "ProvisionedAgency",
+    "bootstrap_city",
+    "city_exists",
+    "create_city",
+    "load_city",
+]

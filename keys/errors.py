@@ -98,6 +98,24 @@ class KeystoreExists(KeystoreError):
     http_status = 409
 
 
+class KeystorePassphraseMissing(KeystoreError):
+    """No usable keystore passphrase was given."""
+
+    code = "KEYSTORE_PASSPHRASE_MISSING"
+    http_status = 500
+
+
+class CityNotFound(KeystoreError, LookupError):
+    """The data directory holds no city (no keystore)."""
+
+    code = "CITY_NOT_FOUND"
+    http_status = 500
+
+    def __init__(self, message: str | None = None, *, data_dir: str | None = None) -> None:
+        super().__init__(message)
+        self.data_dir = data_dir
+
+
 class KeyNotFound(KeystoreError, LookupError):
     """No such key."""
 

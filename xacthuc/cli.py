@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from keys.errors import XacthucError
 from xacthuc.settings import Settings, load_settings
@@ -41,12 +43,46 @@ def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
     return load_settings(data_dir, **overrides)
 
 
+class StorageUnavailable(XacthucError):
+    """The data directory or the database could not be used."""
+
+    code = "STORAGE_UNAVAILABLE"
+    http_status = 503
+
+
 def fail(message: str, code: str = "ERROR", exit_code: int = 2, as_json: bool = False) -> typer.Exit:
+    return _report({"code": code, "message": message}, exit_code, as_json)
+
+
+def error_exit(exc: XacthucError, as_json: bool = False) -> typer.Exit:
+    """The one way a command reports a typed error: ``{"error": ...}`` on stdout with ``--json``, else one line on
+    standard error; exit code 2. Never a traceback."""
+    return _report(exc.to_dict(), 2, as_json)
+
+
+def _report(error: dict[str, str], exit_code: int, as_json: bool) -> typer.Exit:
     if as_json:
-        print(json.dumps({"error": {"code": code, "message": message}}))
-    else:
-        err.print(f"[red]error[/red] {code}: {message}")
+        print(json.dumps({"error": error}, ensure_ascii=False))
+    else:  # messages hold [brackets] and paths: never markup
+        err.print(f"[red]error[/red] {escape(error['code'])}: {escape(error['message'])}", highlight=False)
     return typer.Exit(exit_code)
+
+
+def _as_typed(exc: BaseException) -> XacthucError | None:
+    """The typed error for what a command let through: a database or file it could not use (a mistyped data dir,
+    a missing permission), else None (a bug, which keeps its traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, XacthucError):
+        return exc
+    if isinstance(exc, SQLAlchemyError):
+        cause = getattr(exc, "orig", None) or exc
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        return StorageUnavailable(f"the database could not be used: {first}")
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return StorageUnavailable(f"{where}{exc.strerror or type(exc).__name__}")
+    return None
 
 
 def _setup_logging() -> None:
@@ -62,20 +98,32 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the anchoring worker")] = True,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="Development mode (also XACTHUC_DEV_MODE=true): a fresh data dir gets a city with a generated "
+            "passphrase and demo agencies",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the API, the web pages and the anchoring worker (and the embedded anvil without XACTHUC_RPC_URL)."""
+    """Serve the API, the web pages and the anchoring worker (and the embedded anvil without XACTHUC_RPC_URL).
+
+    Outside development mode the data dir must hold a city (`xacthuc init`) and the keystore passphrase must be
+    given (XACTHUC_KEYSTORE_PASSPHRASE or _FILE)."""
     import uvicorn
 
+    from keys.bootstrap import CREDENTIALS_FILE
     from xacthuc.app import create_app
     from xacthuc.services import build_services
 
     _setup_logging()
-    settings = settings_for(data_dir, host=host, port=port)
-    credentials = settings.data_dir / "dev-credentials.json"
-    fresh = not credentials.exists()
-    services = build_services(settings)
+    settings = settings_for(data_dir, host=host, port=port, dev_mode=True if dev else None)
+    credentials = settings.data_dir / CREDENTIALS_FILE
+    fresh = settings.dev_mode and not credentials.exists()
+    services = build_services(settings, create_city=settings.dev_mode)
     if fresh and credentials.exists():
-        _print_dev_credentials(credentials)
+        _announce_dev_credentials(credentials)
     # uvicorn re-raises SIGTERM after its graceful shutdown; by default that would end the process before the
     # finally below stops the worker and the embedded node. As an exception, it unwinds through it.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -84,7 +132,8 @@ def serve(
             services.start_worker()
         services.start_indexer()  # every replica follows the registry's events for its verifications
         application = create_app(services)
-        err.print(f"xacthuc serving on http://{settings.host}:{settings.port} (data dir {settings.data_dir})")
+        mode = " in DEVELOPMENT mode" if settings.dev_mode else ""
+        err.print(f"xacthuc serving on http://{settings.host}:{settings.port}{mode} (data dir {settings.data_dir})")
         uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
     finally:
         services.close()
@@ -95,8 +144,14 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _print_dev_credentials(path: Path) -> None:
-    """Shown once, on the terminal only (never logged): the demo agencies' API keys of a fresh data dir."""
+def _announce_dev_credentials(path: Path) -> None:
+    """Development mode, a fresh data dir: the demo API keys, shown once on an interactive terminal only.
+
+    When standard error is not a terminal (a log file, a service manager's journal) only the file's path is said:
+    a key in a log outlives the terminal it was meant for."""
+    if not sys.stderr.isatty():
+        print(f"New data dir: demo credentials written to {path} (mode 0600).", file=sys.stderr)
+        return
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [f"New data dir: demo credentials (also in {path}, mode 0600). They are shown only once."]
     if data.get("admin_token"):
@@ -104,6 +159,36 @@ def _print_dev_credentials(path: Path) -> None:
     for agency in data.get("agencies", []):
         lines.append(f"  {agency['name']} ({agency['id']}; {', '.join(agency['roles'])}):\n    {agency['api_key']}")
     print("\n".join(lines), file=sys.stderr)  # plain print: a wrapped key would be copied wrong
+
+
+@app.command()
+def init(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Create a new city in the data dir: its keystore (passphrase from XACTHUC_KEYSTORE_PASSPHRASE or _FILE) and
+    root key. No agency is created and no secret is printed: add agencies with `xacthuc agency create`."""
+    from datetime import UTC, datetime
+
+    from xacthuc.citysetup import init_city
+
+    settings = load_settings(data_dir)
+    try:
+        city = init_city(settings, datetime.now(UTC))
+    except XacthucError as exc:
+        raise error_exit(exc, as_json) from None
+    result = {
+        "data_dir": str(settings.data_dir),
+        "root_kid": city.root_signer.kid,
+        "admin_address": city.admin_address,
+        "dev_mode": settings.dev_mode,
+    }
+    if as_json:
+        print(json.dumps(result))
+        return
+    print(f"city created in {settings.data_dir}")
+    print(f"root key: {result['root_kid']} (third parties pin it: GET /v1/trust-root)")
+    print(f"admin account (deploys the registry; fund it on your chain): {result['admin_address']}")
+    if settings.dev_mode:
+        print(f"development mode: the demo agencies' API keys are in {settings.data_dir / 'dev-credentials.json'}")
+    print("next: xacthuc agency create --name NAME --roles ROLES")
 
 
 @app.command("worker")
@@ -145,7 +230,7 @@ def anchor(
     try:
         result = run_anchor(load_settings(data_dir), wait=wait, timeout=timeout, progress=not as_json)
     except XacthucError as exc:
-        raise fail(exc.message, exc.code, as_json=as_json) from None
+        raise error_exit(exc, as_json) from None
     if as_json:
         print(json.dumps(result))
     else:
@@ -163,7 +248,7 @@ def chain_status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     try:
         info = status(load_settings(data_dir))
     except XacthucError as exc:
-        raise fail(exc.message, exc.code, as_json=as_json) from None
+        raise error_exit(exc, as_json) from None
     if as_json:
         print(json.dumps(info))
         return
@@ -171,6 +256,7 @@ def chain_status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
         out.print(f"{key:>16}: {value}")
 
 
+@functools.cache  # once per process: main() may run more than once in one (tests)
 def _register_part_commands() -> None:
     """The sub-commands of the other parts (keys, documents, identity, verifier), imported when the CLI runs."""
     from xacthuc import cli_docs, cli_identity, cli_keys
@@ -192,3 +278,8 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # the last line of defence: a user error is one line, never a traceback
+        typed = _as_typed(exc)
+        if typed is None:
+            raise
+        raise SystemExit(error_exit(typed, "--json" in sys.argv[1:]).exit_code) from None

@@ -20,6 +20,7 @@ from identity.errors import WalletError
 from identity.wallet import Wallet, create_wallet, open_wallet, verification_link
 from keys.bootstrap import City
 from keys.errors import InvalidInput, XacthucError
+from xacthuc.cli import error_exit as _fail
 from xacthuc.settings import load_settings
 
 id_app = typer.Typer(help="Digital IDs: register citizens, issue and revoke credentials.", no_args_is_help=True)
@@ -35,14 +36,6 @@ AgencyOpt = Annotated[
 ]
 WalletOpt = Annotated[Path | None, typer.Option("--wallet", help="Wallet file (default: <data dir>/wallet.json)")]
 WALLET_PASSPHRASE_ENV = "XACTHUC_WALLET_PASSPHRASE"  # noqa: S105 (the variable's name, not a secret)
-
-
-def _fail(exc: XacthucError, as_json: bool) -> typer.Exit:
-    if as_json:
-        print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
-    else:
-        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
-    return typer.Exit(2)
 
 
 def _print(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:

@@ -15,10 +15,11 @@ from rich.table import Table
 from sqlmodel import Session
 
 from keys import agencies as ag
-from keys.bootstrap import City, bootstrap_city
+from keys.bootstrap import City, load_city
 from keys.errors import XacthucError
 from keys.keyring import KeyRecord
-from xacthuc.citysetup import resolve_passphrase
+from xacthuc.citysetup import require_city, resolve_passphrase
+from xacthuc.cli import error_exit as _fail
 from xacthuc.settings import load_settings
 
 agency_app = typer.Typer(help="Agencies and their API keys.", no_args_is_help=True)
@@ -33,33 +34,26 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 @contextmanager
 def open_city(data_dir: Path | None) -> Iterator[tuple[City, Session]]:
-    """The unlocked city and a database session that commits on success."""
+    """The unlocked city and a database session that commits on success.
+
+    A data dir without a city is refused (``CITY_NOT_FOUND``) before anything is written into it.
+    """
     from xacthuc.db import make_engine, session_scope
 
     settings = load_settings(data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    require_city(settings)
+    passphrase = resolve_passphrase(settings)
+    if passphrase.dev_mode:
+        err.print("[yellow]dev mode:[/yellow] the keystore passphrase is in the data dir; never use this in production")
     engine = make_engine(settings.resolved_database_url())
     try:
         from xacthuc.database import migrate
 
         migrate(engine)
-        passphrase = resolve_passphrase(settings)
-        if passphrase.dev_mode:
-            err.print(
-                "[yellow]dev mode:[/yellow] the keystore passphrase is in the data dir; never use this in production"
-            )
         with session_scope(engine) as session:
-            yield bootstrap_city(settings.data_dir, session, passphrase, datetime.now(UTC)), session
+            yield load_city(settings.data_dir, session, passphrase, datetime.now(UTC), demo=settings.dev_mode), session
     finally:
         engine.dispose()
-
-
-def _fail(exc: XacthucError, as_json: bool) -> typer.Exit:
-    if as_json:
-        print(json.dumps({"error": exc.to_dict()}))
-    else:
-        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
-    return typer.Exit(2)
 
 
 def _iso(dt: datetime | None) -> str | None:

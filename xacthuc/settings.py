@@ -44,7 +44,11 @@ class Settings(BaseSettings):
         description="Port of the embedded anvil; unset: a free port chosen at start (recorded in the data dir)",
     )
     chain_id: int = 31337
-    dev_mode: bool = Field(default=True, description="Generate a dev passphrase and demo agencies")
+    dev_mode: bool = Field(
+        default=False,
+        description="Development mode (`serve --dev`): a fresh data dir gets a generated passphrase, demo agencies "
+        "and dev-credentials.json",
+    )
     kb_freshness_seconds: int = Field(default=300, ge=1)
     offline_bundle_ttl: int = Field(default=86400, ge=60, description="Seconds an offline bundle stays valid")
     index_max_age: float = Field(

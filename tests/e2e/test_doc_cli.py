@@ -47,6 +47,7 @@ class Cli:
             XACTHUC_DATA_DIR=str(data_dir),
             XACTHUC_ANVIL_PORT=str(self.anvil_port),
             XACTHUC_PUBLIC_URL=PUBLIC,
+            XACTHUC_DEV_MODE="true",  # the data dir of `make run` (serve --dev): its generated passphrase
             COLUMNS="200",  # one progress line, whatever the terminal
         )
 
@@ -89,6 +90,7 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[Cli]:
     c = Cli(tmp_path / "var")
+    c.run("init")  # in development mode: the demo agencies, as `make run` makes them
     try:
         yield c
     finally:

@@ -19,6 +19,7 @@ from keys.bootstrap import bootstrap_city
 from verifier.dispatch import VerifyRequest
 from verifier.payload import parse_payload
 from verifier.qr import decode_qr_image
+from xacthuc.citysetup import init_city
 from xacthuc.cli_identity import id_app, wallet_app
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
@@ -44,6 +45,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     monkeypatch.setenv("XACTHUC_PUBLIC_URL", PUBLIC)
     monkeypatch.delenv("XACTHUC_DATABASE_URL", raising=False)
     monkeypatch.setattr("keys.keystore.KdfParams.__init__.__defaults__", (2**10, 8, 1, 2**10))
+    init_city(load_settings(dev_mode=True), datetime.now(UTC))  # `XACTHUC_DEV_MODE=true xacthuc init`: demo agencies
     app = typer.Typer()
     app.add_typer(id_app, name="id")
     app.add_typer(wallet_app, name="wallet")
@@ -60,7 +62,7 @@ def _run(cli: typer.Typer, *args: str, code: int = 0) -> Any:
 def server_verifier(cli: typer.Typer) -> Iterator[ServerVerifier]:
     """What ``POST /v1/verify`` runs, over the CLI's data dir (no chain: citizen IDs need none)."""
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
     with Session(engine) as session:

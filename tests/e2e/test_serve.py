@@ -1,5 +1,5 @@
-"""The service as a user runs it: ``xacthuc serve`` on a fresh data dir with the embedded anvil, its health probes,
-Ctrl-C with no orphan process, a restart that finds the same chain, and ``xacthuc anchor --wait``."""
+"""The service as a user runs it: ``xacthuc serve --dev`` on a fresh data dir with the embedded anvil, its health
+probes, Ctrl-C with no orphan process, a restart that finds the same chain, and ``xacthuc anchor --wait``."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Server:
 
     def start(self) -> dict[str, Any]:
         self.proc = subprocess.Popen(
-            _xacthuc("serve"),
+            _xacthuc("serve", "--dev"),
             cwd=ROOT,
             env=_env(self.data_dir, self.port, self.anvil_port),
             stdout=subprocess.DEVNULL,
@@ -113,6 +113,10 @@ def test_serve_is_ready_stops_cleanly_and_keeps_its_chain(server: Server) -> Non
     anvil = server.anvil_pid()
 
     server.interrupt()
+    assert server.proc is not None and server.proc.stderr is not None
+    log = server.proc.stderr.read().decode()
+    assert str(creds_path) in log  # its standard error is a pipe, not a terminal: where the keys are, never a key
+    assert not any(a["api_key"] in log for a in creds["agencies"]) and creds["admin_token"] not in log
     deadline = time.monotonic() + 15
     while _alive(anvil):
         assert time.monotonic() < deadline, "anvil outlived the server"
@@ -139,7 +143,9 @@ def test_a_terminated_or_killed_server_leaves_no_node_behind(server: Server, sig
 
 def test_anchor_wait_and_chain_status_from_the_command_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    env = _env(data_dir, free_port(), free_port())
+    env = {**_env(data_dir, free_port(), free_port()), "XACTHUC_DEV_MODE": "true"}
+    init = subprocess.run(_xacthuc("init"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
     status = subprocess.run(
         _xacthuc("chain", "status", "--json"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
