@@ -431,6 +431,24 @@ class RegistryClient:
         call = self._revoke_calldata(agency or account_address, root, data, proof, reason, replaced_by)
         self._raise_simulated({"from": account_address, "to": self.address, "data": call})
 
+    # --- The revocation outbox's look-up (ledger.anchoring adopts a revocation already on chain) ------------------
+
+    def find_revoke_tx(self, agency: str, root: bytes, data: bytes) -> bytes | None:
+        """The hash of the transaction that revoked document ``data`` under ``agency``'s ``root`` (its Revoked
+        event: sent by the agency or by the city admin), or None."""
+        topic_agency = bytes(12) + bytes.fromhex(_address(agency)[2:])
+        topics: list[Any] = [
+            self.artifact.event_topic("Revoked"),
+            topic_agency,
+            _bytes32(root, "root"),
+            _bytes32(data, "data"),
+        ]
+        with _rpc():
+            logs = self.w3.eth.get_logs(
+                {"address": self.address, "topics": topics, "fromBlock": self.from_block, "toBlock": "latest"}
+            )
+        return bytes(logs[0]["transactionHash"]) if logs else None
+
     # --- Convenience ----------------------------------------------------------------------------------------------
 
     def anchor(self, account: LocalAccount, root: bytes, count: int, *, timeout: float = 60.0) -> AnchorResult:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
 from ledger.documents import _CONFIRMED, BUNDLE_TYPE, DocumentNotFound, DocumentRow, receipt_json
-from ledger.outbox import as_utc, leaf_proof
+from ledger.outbox import CONFIRMED_STATES, RevocationTx, as_utc, leaf_proof, revocation_of
 from ledger.proof import Proof
 from ledger.receipt import (
     verify_link,
@@ -20,11 +21,12 @@ __all__ = ["DocumentView", "build_bundle", "document_json", "get_document", "pro
 # ------------------------------------------------------------------------------------------------------ reading
 @dataclass(frozen=True)
 class DocumentView:
-    """A stored document with its derived status and, once anchored, its proof."""
+    """A stored document with its derived status, its proof once anchored, and its revocation once recorded."""
 
     row: DocumentRow
     status: str
     proof: Proof | None
+    revocation: RevocationTx | None = None
 
 
 def _proof(session: Session, leaf: bytes, chain_id: int, contract: str) -> Proof | None:
@@ -56,9 +58,14 @@ def proof_for(session: Session, leaf: bytes) -> Proof | None:
     return _proof(session, leaf, doc[0], doc[1])
 
 
-def status_of(row: DocumentRow, proof: Proof | None) -> str:
-    """pending, anchored, revoked or superseded: derived, never stored."""
-    if row.revoked_at is not None:
+def status_of(row: DocumentRow, proof: Proof | None, revocation: RevocationTx | None = None) -> str:
+    """pending, anchored, revoked or superseded: derived from the chain's state as the worker saw it, never stored.
+
+    A revocation counts once its transaction is confirmed on chain, as it does for a verifier; while it is on its
+    way (or sent again after a re-organisation) the document is still ``anchored``, its ``revocation`` says where
+    the revocation is.
+    """
+    if revocation is not None and revocation.state in CONFIRMED_STATES:
         return "superseded" if row.revocation_reason == "replaced" else "revoked"
     return "anchored" if proof is not None else "pending"
 
@@ -71,7 +78,8 @@ def get_document(session: Session, document_id: str) -> DocumentView:
     if row is None:
         raise DocumentNotFound("no such document")
     proof = _proof(session, row.commitment, row.chain_id, row.contract)
-    return DocumentView(row, status_of(row, proof), proof)
+    revocation = revocation_of(session, row.id) if row.revoked_at is not None else None
+    return DocumentView(row, status_of(row, proof, revocation), proof, revocation)
 
 
 def replacement_for(session: Session, leaf: bytes) -> dict[str, Any] | None:
@@ -97,14 +105,22 @@ def document_json(view: DocumentView, public_url: str) -> dict[str, Any]:
     if view.proof is not None:
         body["proof"] = view.proof.to_dict()
     if row.revoked_at is not None:
+        sent = view.revocation
         body["revocation"] = {
             "reason": row.revocation_reason,
             "note": row.revocation_note,
             "replaced_by": row.replaced_by,
-            "revoked_at": as_utc(row.revoked_at).isoformat().replace("+00:00", "Z"),
-            "tx_hash": row.revocation_tx,
+            "revoked_at": _iso(row.revoked_at),  # when the agency recorded it
+            "state": None if sent is None else sent.state,  # built, sent, confirmed, final or failed
+            "tx_hash": None if sent is None else sent.tx_hash,
+            "block": None if sent is None else sent.block_number,
+            "confirmed_at": None if sent is None or sent.mined_at is None else _iso(sent.mined_at),  # block time
         }
     return body
+
+
+def _iso(t: datetime) -> str:
+    return as_utc(t).isoformat().replace("+00:00", "Z")
 
 
 def build_bundle(view: DocumentView, *, trust_list: str, root_kid: str, public_url: str) -> dict[str, Any]:

@@ -7,8 +7,9 @@ queued before the caller answers. No function here commits: the caller owns the 
 
 ``status`` is derived, never stored: ``revoked``/``superseded`` once a revocation is confirmed on chain, else
 ``anchored`` once the leaf's batch is confirmed, else ``pending``. Revoking a pending document is refused
-(``DOC_PENDING_ANCHOR``, 409): the registry can only revoke what it knows, and recording a revocation to send later
-would show verifiers a document as in force that its agency already withdrew. Retry once it is anchored.
+(``DOC_PENDING_ANCHOR``, 409): queued behind its anchor, the revocation would reach the chain a block or more after
+the anchor, and in between verifiers would see ``valid`` a document its agency had already withdrawn, with no
+sign of it. Retry once it is anchored (seconds with the default batch interval).
 """
 
 from __future__ import annotations
@@ -129,8 +130,7 @@ class DocumentRow(SQLModel, table=True):
     revocation_reason: str | None = Field(default=None, max_length=16)
     revocation_note: str | None = Field(default=None, max_length=1000)
     replaced_by: str | None = Field(default=None, max_length=26)
-    revoked_at: datetime | None = None
-    revocation_tx: str | None = Field(default=None, max_length=66)
+    revoked_at: datetime | None = None  # when the agency recorded its revocation (its transaction: ledger_revocation)
 
     @property
     def metadata_dict(self) -> dict[str, Any]:

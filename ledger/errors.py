@@ -55,6 +55,22 @@ class ChainUnavailable(LedgerError):
     http_status = 503
 
 
+class RegistryMissing(LedgerError):
+    """The registry this data dir recorded is not on the chain the node serves.
+
+    No code at its address, or another chain id: the node's chain was reset, or it is another node. Outside
+    development mode this stops the start.
+    """
+
+    code = "REGISTRY_MISSING"
+    http_status = 503
+
+    def __init__(self, message: str, *, address: str, chain_id: int) -> None:
+        self.address = address
+        self.chain_id = chain_id
+        super().__init__(message)
+
+
 class ChainInputError(LedgerError, ValueError):
     """A chain call got malformed input (a root or data not 32 bytes, a count out of range)."""
 

@@ -1,7 +1,9 @@
-"""The anchoring outbox: leaves wait here, durable, until a batch takes them.
+"""The anchoring outbox: what must reach the chain waits here, durable, until the worker has put it there.
 
-A leaf is written in the same database transaction as the thing it commits to (a document, a revocation), so an
-accepted document is never lost: whatever dies afterwards, the worker finds the leaf here and anchors it.
+A leaf is written in the same database transaction as the document it commits to, and a revocation in the same
+transaction as the agency's decision, so neither is ever lost: whatever dies afterwards, the worker finds it here.
+Batches (one ``anchor`` transaction for many leaves) and revocations (one ``revoke`` transaction for a document) are
+both an :class:`OutboxTx`: the same persisted steps, driven by the same code in ``ledger.anchoring``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from ledger.merkle import MerkleTree
 
 
 class BatchState(StrEnum):
-    BUILT = "built"  # tree built, leaves assigned, nothing sent
+    """The steps of an outbox transaction (a batch's anchor or a document's revocation), each persisted."""
+
+    BUILT = "built"  # ready to sign (a batch: tree built, leaves assigned; a revocation: recorded), nothing sent
     SENT = "sent"  # signed transaction persisted (nonce, hash, raw bytes) and broadcast at least once
     CONFIRMED = "confirmed"  # receipt with status 1 seen at block N with enough confirmations
     FINAL = "final"  # deeper than the finality depth: no longer re-checked for re-organisations
@@ -41,25 +45,70 @@ class AnchorLeaf(SQLModel, table=True):
     batch_id: int | None = Field(default=None, foreign_key="ledger_batch.id")
 
 
-class AnchorBatch(SQLModel, table=True):
-    __tablename__ = "ledger_batch"
+class OutboxTx(SQLModel):
+    """The columns of one transaction the worker sends from an agency's account, one persisted step at a time."""
 
-    id: int | None = Field(default=None, primary_key=True)
     account: str = Field(index=True, max_length=42)
-    root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
-    count: int
-    tree: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # MerkleTree.to_bytes(): every proof
     state: str = Field(default=BatchState.BUILT, index=True, max_length=16)
-    created_at: datetime
     nonce: int | None = None
     tx_hash: str | None = Field(default=None, max_length=66)
-    raw_tx: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    raw_tx: bytes | None = Field(default=None, sa_type=LargeBinary)  # the signed bytes, re-broadcast as they are
     sent_at: datetime | None = None
     block_number: int | None = None
     block_hash: str | None = Field(default=None, max_length=66)
-    anchored_at: datetime | None = None
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
+
+    def set_mined(self, block_number: int | None, block_hash: str | None, when: datetime | None) -> None:
+        """Where the transaction was mined: its block and the block's time (all None: nowhere, any more)."""
+        self.block_number = block_number
+        self.block_hash = block_hash
+        self._set_block_time(when)
+
+    def clear_sent(self) -> None:
+        """Forget the transaction (signed bytes, nonce, hash) and where it was mined: it will be signed anew."""
+        self.nonce = self.tx_hash = self.raw_tx = self.sent_at = None
+        self.set_mined(None, None, None)
+
+    def _set_block_time(self, when: datetime | None) -> None:
+        raise NotImplementedError
+
+
+class AnchorBatch(OutboxTx, table=True):
+    """One ``anchor(root, count)`` transaction for the leaves of a Merkle tree."""
+
+    __tablename__ = "ledger_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    count: int
+    tree: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # MerkleTree.to_bytes(): every proof
+    created_at: datetime
+    anchored_at: datetime | None = None  # the confirming block's time
+
+    def _set_block_time(self, when: datetime | None) -> None:
+        self.anchored_at = when
+
+
+class RevocationTx(OutboxTx, table=True):
+    """One ``revoke`` transaction for a stored document, written with the agency's decision (``ledger.revocation``).
+
+    It is sent once the document's batch is confirmed, with the Merkle proof read from that batch's tree.
+    """
+
+    __tablename__ = "ledger_revocation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # No foreign key to ledger_document: SQLite (foreign keys on) could then never rebuild that table in a migration.
+    document_id: str = Field(max_length=26, unique=True)
+    data: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))  # the document's leaf
+    reason: int  # ledger.proof.RevocationReason
+    replaced_by: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))  # its leaf
+    created_at: datetime
+    mined_at: datetime | None = None  # the confirming block's time
+
+    def _set_block_time(self, when: datetime | None) -> None:
+        self.mined_at = when
 
 
 @dataclass(frozen=True)
@@ -196,3 +245,56 @@ def leaf_proof(session: Session, data: bytes) -> LeafProof | None:
     tree = MerkleTree.from_bytes(row.tree)
     index = tree.index_of(data)
     return LeafProof(batch=row, index=index, path=tree.proof(index))
+
+
+# ---------------------------------------------------------------------------------------------------- revocations
+CONFIRMED_STATES = (BatchState.CONFIRMED.value, BatchState.FINAL.value)
+OPEN_STATES = (BatchState.BUILT.value, BatchState.SENT.value)
+
+
+def enqueue_revocation(
+    session: Session,
+    *,
+    document_id: str,
+    account: str,
+    data: bytes,
+    reason: int,
+    replaced_by: bytes | None,
+    now: datetime,
+) -> RevocationTx:
+    """Queue the revocation of the document whose leaf is ``data``; the caller's commit makes it durable."""
+    if len(data) != 32 or (replaced_by is not None and len(replaced_by) != 32):
+        raise LedgerError("a leaf is exactly 32 bytes")
+    row = RevocationTx(
+        document_id=document_id,
+        account=account,
+        data=data,
+        reason=reason,
+        replaced_by=replaced_by,
+        created_at=as_utc(now),
+    )
+    session.add(row)
+    return row
+
+
+def revocation_of(session: Session, document_id: str) -> RevocationTx | None:
+    """The revocation recorded for a document, whatever its state; None if there is none."""
+    return session.exec(select(RevocationTx).where(RevocationTx.document_id == document_id)).first()
+
+
+def send_everything_again(session: Session) -> tuple[int, int]:
+    """Every batch and revocation back to ``built``, as if never sent: for a registry that replaced a vanished one.
+
+    Returns (batches, revocations). The caller commits.
+    """
+    counts = []
+    for model in (AnchorBatch, RevocationTx):
+        rows = session.exec(select(model)).all()
+        for row in rows:
+            row.clear_sent()
+            row.state = BatchState.BUILT
+            row.attempts = 0
+            row.last_error = None
+            session.add(row)
+        counts.append(len(rows))
+    return counts[0], counts[1]

@@ -1,8 +1,14 @@
-"""Revoking or superseding a stored document on chain, and reading the registry's answer for verifiers."""
+"""Revoking or superseding a stored document (recorded here, sent to the chain by the anchoring worker), and
+reading the registry's answer for verifiers.
+
+A revocation is written to the outbox (``ledger.outbox.RevocationTx``) in the same transaction as the agency's
+decision, so once the caller commits it is never lost: ``ledger.anchoring.Anchorer`` sends it from the document's
+anchoring account with persisted steps, re-checks it until it is final, and sends it again when a re-organisation
+drops it. The document counts as revoked once that transaction is confirmed on chain (docs/documents.md).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -10,7 +16,7 @@ from sqlmodel import Session
 from web3 import HTTPProvider, Web3
 
 from keys.errors import Forbidden, InvalidInput
-from ledger.document_status import DocumentView, get_document, status_of
+from ledger.document_status import DocumentView, get_document
 from ledger.documents import (
     REASONS,
     DocumentPendingAnchor,
@@ -18,30 +24,14 @@ from ledger.documents import (
     DocumentRow,
     ReplacementInvalid,
 )
-from ledger.errors import AlreadyRevoked, ChainUnavailable, LedgerError
-from ledger.outbox import as_utc
+from ledger.errors import ChainUnavailable, LedgerError
+from ledger.outbox import BatchState, as_utc, enqueue_revocation, revocation_of
 from ledger.proof import DocumentChainStatus
 
-__all__ = ["RegistryStatusReader", "RevokingRegistry", "revoke_document"]
+__all__ = ["RegistryStatusReader", "revoke_document"]
 
 
 # ----------------------------------------------------------------------------------------------------- revoking
-class RevokingRegistry(Protocol):
-    """What revocation needs from ``ledger.chain.RegistryClient``."""
-
-    def revoke(
-        self,
-        account: Any,
-        root: bytes,
-        data: bytes,
-        proof: Sequence[bytes],
-        reason: int,
-        replaced_by: bytes | None = None,
-        *,
-        timeout: float = 60.0,
-    ) -> Any: ...
-
-
 def _reason(reason: str | None, replaced_by: str | None) -> str:
     if reason is None or reason == "":
         reason = "replaced" if replaced_by else None
@@ -54,8 +44,6 @@ def _reason(reason: str | None, replaced_by: str | None) -> str:
 
 def revoke_document(
     session: Session,
-    registry: RevokingRegistry,
-    account: Any,
     document: DocumentRow,
     *,
     agency_id: str,
@@ -64,48 +52,55 @@ def revoke_document(
     replaced_by: str | None,
     now: datetime,
 ) -> DocumentView:
-    """Revoke (or supersede) an anchored document on chain with its Merkle proof, then record it.
+    """Record the revocation (or supersession) of an anchored document; the anchoring worker puts it on chain.
 
-    Only the issuing agency may (``FORBIDDEN`` otherwise; the contract would revert ``NotAnchorer`` anyway).
-    A revocation already on chain (a retry after a crash) is recorded, not refused.
+    Only the issuing agency may (``FORBIDDEN`` otherwise; the contract would revert ``NotAnchorer`` anyway). A
+    document whose revocation is already recorded is refused (``DOC_ALREADY_REVOKED``), unless that revocation
+    failed for good: this one then replaces it and is sent anew. A pending document is refused
+    (``DOC_PENDING_ANCHOR``). The returned view shows the revocation's state; the caller commits.
     """
     if document.agency_id != agency_id:
         raise Forbidden("this document belongs to another agency")
     code = _reason(reason, replaced_by)
     if note is not None and len(note) > 1000:
         raise InvalidInput("note: at most 1000 characters")
-    if document.revoked_at is not None:
-        raise DocumentRevoked(f"the document was already {status_of(document, None)}")
+    existing = revocation_of(session, document.id)
+    if existing is not None and existing.state != BatchState.FAILED:
+        view = get_document(session, document.id)
+        if view.status in ("revoked", "superseded"):
+            raise DocumentRevoked(f"the document was already {view.status}")
+        raise DocumentRevoked("the document's revocation is already recorded and on its way to the chain")
     replacement: DocumentRow | None = None
     if replaced_by:
         replacement = session.get(DocumentRow, replaced_by.upper()) if len(replaced_by) <= 26 else None
         if replacement is None or replacement.id == document.id:
             raise ReplacementInvalid("replaced_by: no such other document")
-    view = get_document(session, document.id)
-    if view.proof is None:
+    if get_document(session, document.id).proof is None:
         raise DocumentPendingAnchor("the document is not anchored yet; revoke it once it is")
-    proof = view.proof
-    tx_hash: str | None = None
-    try:
-        receipt = registry.revoke(
-            account,
-            proof.root,
-            proof.leaf,
-            proof.path,
-            int(REASONS[code]),
-            None if replacement is None else replacement.commitment,
-        )
-        tx_hash = "0x" + bytes(receipt.tx_hash).hex()
-    except AlreadyRevoked:
-        pass  # sent before, not recorded (a crash between the two): record it now
     document.revocation_reason = code
     document.revocation_note = note
     document.replaced_by = None if replacement is None else replacement.id
     document.revoked_at = as_utc(now)
-    document.revocation_tx = tx_hash
     session.add(document)
+    leaf = None if replacement is None else replacement.commitment
+    if existing is None:
+        enqueue_revocation(
+            session,
+            document_id=document.id,
+            account=document.account,
+            data=document.commitment,
+            reason=int(REASONS[code]),
+            replaced_by=leaf,
+            now=now,
+        )
+    else:  # a revocation that failed for good: send this one instead
+        existing.clear_sent()
+        existing.reason, existing.replaced_by = int(REASONS[code]), leaf
+        existing.state, existing.attempts, existing.last_error = BatchState.BUILT, 0, None
+        existing.created_at = as_utc(now)
+        session.add(existing)
     session.flush()
-    return DocumentView(document, status_of(document, proof), proof)
+    return get_document(session, document.id)
 
 
 # ---------------------------------------------------------------------------------------------------- the chain

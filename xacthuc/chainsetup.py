@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from web3 import Web3
 
 from ledger.chain import RegistryClient
-from ledger.errors import ChainUnavailable
+from ledger.errors import ChainUnavailable, RegistryMissing
 from ledger.rpc_transport import DeadlineHTTPProvider
 from xacthuc.devchain import AnvilNode, find_anvil_binary
 from xacthuc.settings import Settings
@@ -96,22 +97,64 @@ def _write_private_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def ensure_registry(settings: Settings, w3: Web3, deployer: Any, admin: str) -> RegistryClient:
-    """The registry named by the settings, or the one this data dir deployed, or a new deployment (dev chains)."""
+def ensure_registry(
+    settings: Settings,
+    w3: Web3,
+    deployer: Any,
+    admin: str,
+    *,
+    resend_all: Callable[[], tuple[int, int]] | None = None,
+) -> RegistryClient:
+    """The registry named by the settings, or the one this data dir recorded, or a new deployment.
+
+    A data dir without a record deploys one. A recorded registry the chain does not hold (no code at its address,
+    or the node serves another chain id) is ``REGISTRY_MISSING`` outside development mode: whatever was anchored
+    there is gone. In development mode a new registry is deployed, after ``resend_all()`` has put every stored
+    batch and revocation back in the outbox (it returns their counts), so all of it is anchored again on the new
+    one; the log says so.
+    """
     if settings.registry_address:
         return RegistryClient(w3, Web3.to_checksum_address(settings.registry_address))
     record_path = settings.data_dir / REGISTRY_FILE
     chain_id = w3.eth.chain_id
+    vanished: str | None = None
     if record_path.exists():
         record = json.loads(record_path.read_text(encoding="utf-8"))
         address = Web3.to_checksum_address(record["address"])
+        recorded_chain = int(record.get("chain_id") or 0)
         # A registry from an older build (anchors keyed by root alone) is not one this code can use: treated as gone.
-        if record.get("chain_id") == chain_id and RegistryClient(w3, address).has_current_interface():
+        if recorded_chain == chain_id and RegistryClient(w3, address).has_current_interface():
             return RegistryClient(w3, address)
-        log.warning("the registry recorded in %s is not on this chain: deploying a new one", record_path)
+        if not settings.dev_mode:
+            raise RegistryMissing(
+                f"the registry recorded in {record_path} ({address} on chain {recorded_chain}) is not on the chain"
+                f" the node serves (chain {chain_id}): that chain was reset, or this is another node. Connect to the"
+                " chain that holds it (XACTHUC_RPC_URL); only development mode (--dev) deploys a new registry and"
+                " anchors every stored document again",
+                address=address,
+                chain_id=recorded_chain,
+            )
+        vanished = address
+    # Back in the outbox before the deployment is recorded: a crash in between deploys (and resends) once more.
+    counts = resend_all() if vanished is not None and resend_all is not None else (0, 0)
     client = RegistryClient.deploy(w3, deployer, admin)
     _write_private_json(record_path, {"chain_id": chain_id, "address": client.address, "block": w3.eth.block_number})
     log.info("deployed DocumentRegistry at %s on chain %s", client.address, chain_id)
+    if vanished is not None:
+        log.warning(
+            "DEV MODE: the registry recorded in %s (%s) is not on this chain; deployed a new one at %s and every"
+            " stored batch (%d) and revocation (%d) will be anchored on it again",
+            record_path,
+            vanished,
+            client.address,
+            *counts,
+        )
+        if client.address != vanished:
+            log.warning(
+                "DEV MODE: receipts issued before name the vanished registry %s: those documents do not verify"
+                " against the new one",
+                vanished,
+            )
     return client
 
 

@@ -4,7 +4,7 @@ from identity.models import Citizen, Credential, StatusListRow
 from keys.agencies import Agency, ApiKey
 from ledger.chain_index import ChainCursor, IndexedAnchor, IndexedRevocation
 from ledger.documents import DocumentRow
-from ledger.outbox import AnchorBatch, AnchorLeaf
+from ledger.outbox import AnchorBatch, AnchorLeaf, RevocationTx
 
 __all__ = [
     "Agency",
@@ -17,5 +17,6 @@ __all__ = [
     "DocumentRow",
     "IndexedAnchor",
     "IndexedRevocation",
+    "RevocationTx",
     "StatusListRow",
 ]

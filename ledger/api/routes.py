@@ -22,7 +22,7 @@ from keys.protocols import Signer
 from ledger.document_status import DocumentView, build_bundle, document_json, get_document
 from ledger.documents import MAX_FILE_BYTES, DocumentFileTooLarge, issue_batch, issue_document
 from ledger.receipt import Registry, verify_link
-from ledger.revocation import RevokingRegistry, revoke_document
+from ledger.revocation import revoke_document
 
 MAX_BATCH = 1000
 
@@ -60,7 +60,6 @@ def build_router(
     signer_for: Callable[[str, datetime], Signer],
     account_for: Callable[[str], Any],
     registry: Callable[[], Registry],
-    registry_client: Callable[[], RevokingRegistry],
     trust_list: Callable[[], tuple[str, str]],
     clock: Callable[[], datetime],
     public_url: str,
@@ -206,19 +205,18 @@ def build_router(
         response.headers["Content-Disposition"] = f'attachment; filename="{view.row.id}.bundle.json"'
         return build_bundle(view, trust_list=token, root_kid=root_kid, public_url=base)
 
-    @router.post("/v1/documents/{document_id}/revoke")
+    @router.post("/v1/documents/{document_id}/revoke", status_code=202)
     def revoke(
         document_id: str,
         body: RevokeIn,
         principal: Annotated[Principal, Depends(require_revoke)],
         db: Annotated[Session, db_dep],
     ) -> dict[str, Any]:
-        """Revoke or supersede an anchored document on chain (only its issuing agency may)."""
+        """Revoke or supersede an anchored document (only its issuing agency may): 202 once the revocation is
+        recorded; the anchoring worker sends it, and the document is ``revoked`` once it is confirmed on chain."""
         view = _view(db, document_id)
         result = revoke_document(
             db,
-            registry_client(),
-            account_for(principal.agency_id) if view.row.agency_id == principal.agency_id else None,
             view.row,
             agency_id=principal.agency_id,
             reason=body.reason,

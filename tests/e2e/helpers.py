@@ -6,13 +6,15 @@ import time
 
 from sqlmodel import Session, select
 
+from ledger.anchoring import pending_revocations
 from ledger.document_status import proof_for
 from ledger.documents import DocumentRow
 from xacthuc.services import Services
 
 
 def anchor_all(services: Services, timeout: float = 60.0) -> None:
-    """Drive the worker (no waiting on its interval) until every stored document has its proof."""
+    """Drive the worker (no waiting on its interval) until every stored document has its proof and every recorded
+    revocation is confirmed on chain."""
     anchorer = services.anchorer()
     deadline = time.monotonic() + timeout
     with Session(services.engine) as s:
@@ -20,6 +22,6 @@ def anchor_all(services: Services, timeout: float = 60.0) -> None:
     while True:
         anchorer.step(force=True)
         with Session(services.engine) as s:
-            if all(proof_for(s, c) is not None for c in commitments):
+            if all(proof_for(s, c) is not None for c in commitments) and pending_revocations(s) == 0:
                 return
         assert time.monotonic() < deadline, "documents not anchored in time"

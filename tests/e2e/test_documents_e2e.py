@@ -199,8 +199,11 @@ def test_revoked_and_superseded(stack: Stack) -> None:
         json={"reason": "annulled", "note": "sai thẩm quyền"},
         headers=stack.auth("ubnd-hcm"),
     )
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "revoked"
+    assert r.status_code == 202, r.text  # recorded; on chain once the worker has sent it
+    assert r.json()["status"] == "anchored" and r.json()["revocation"]["state"] == "built"
+    assert stack.verify(annulled["verify_url"])["verdict"] == "valid"  # the verdict follows the chain
+    stack.anchor()
+    assert stack.client.get(f"/v1/documents/{annulled['id']}").json()["status"] == "revoked"
     report = stack.verify(annulled["verify_url"])
     assert report["verdict"] == "revoked"
     assert _checks(report)["not_revoked"] == "DOC_REVOKED"
@@ -208,8 +211,9 @@ def test_revoked_and_superseded(stack: Stack) -> None:
     r = stack.client.post(
         f"/v1/documents/{old['id']}/revoke", json={"replaced_by": new["id"]}, headers=stack.auth("ubnd-hcm")
     )
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "superseded"
+    assert r.status_code == 202, r.text
+    stack.anchor()
+    assert stack.client.get(f"/v1/documents/{old['id']}").json()["status"] == "superseded"
     report = stack.verify(old["verify_url"])
     assert report["verdict"] == "superseded"
     check = next(c for c in report["checks"] if c["name"] == "not_revoked")
@@ -307,6 +311,7 @@ def test_bundle_verifies_with_only_rpc_and_pinned_root(stack: Stack, tmp_path: P
     r = runner.invoke(app, [*args, str(tmp_path / "root.jwk"), "--json", "--file", str(tmp_path / "other.pdf")])
     assert r.exit_code == 1 and json.loads(r.output)["verdict"] == "invalid"
     stack.client.post(f"/v1/documents/{doc['id']}/revoke", json={"reason": "annulled"}, headers=stack.auth("ubnd-hcm"))
+    stack.anchor()
     r = runner.invoke(app, [*args, str(tmp_path / "root.jwk"), "--json"])
     assert r.exit_code == 1 and json.loads(r.output)["verdict"] == "revoked"
     # A root key that did not sign the trust list: refused, exit 2.

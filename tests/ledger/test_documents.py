@@ -6,6 +6,7 @@ import hashlib
 import json
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -147,19 +148,22 @@ def test_batch_is_all_or_nothing(engine: Engine, registry: RegistryClient, agenc
         assert s.exec(select(func.count()).select_from(DocumentRow)).one() == 200
 
 
+def _revoke(s: Session, row: DocumentRow, agency: str = "ubnd-hcm", **kw: object) -> Any:
+    args: dict[str, Any] = {"reason": None, "note": None, "replaced_by": None, "now": NOW, **kw}
+    return revoke_document(s, row, agency_id=agency, **args)
+
+
 def test_anchor_proof_revoke_and_supersede(
     engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
 ) -> None:
-    account, other = agency_accounts[0], agency_accounts[1]
+    account = agency_accounts[0]
     with Session(engine, expire_on_commit=False) as s:
         old = _issue(s, registry, account, file=b"old")
         new = _issue(s, registry, account, file=b"new", fields={"number": "2400/QĐ-UBND"})
         row = s.get(DocumentRow, old)
         assert row is not None
         with pytest.raises(DocumentPendingAnchor):
-            revoke_document(
-                s, registry, account, row, agency_id="ubnd-hcm", reason="annulled", note=None, replaced_by=None, now=NOW
-            )
+            _revoke(s, row, reason="annulled")
     _anchor(engine, registry, account)
     with Session(engine, expire_on_commit=False) as s:
         view = get_document(s, old)
@@ -174,35 +178,32 @@ def test_anchor_proof_revoke_and_supersede(
 
         row = view.row
         with pytest.raises(Forbidden):
-            revoke_document(
-                s, registry, other, row, agency_id="ubnd-q1", reason="error", note=None, replaced_by=None, now=NOW
-            )
+            _revoke(s, row, agency="ubnd-q1", reason="error")
         with pytest.raises(ReplacementInvalid):
-            revoke_document(
-                s, registry, account, row, agency_id="ubnd-hcm", reason="error", note=None, replaced_by=new, now=NOW
-            )
+            _revoke(s, row, reason="error", replaced_by=new)
         with pytest.raises(ReplacementInvalid):
-            revoke_document(
-                s, registry, account, row, agency_id="ubnd-hcm", reason=None, note=None, replaced_by=old, now=NOW
-            )
-        done = revoke_document(
-            s, registry, account, row, agency_id="ubnd-hcm", reason=None, note="thay thế", replaced_by=new, now=NOW
-        )
+            _revoke(s, row, replaced_by=old)
+        recorded = _revoke(s, row, note="thay thế", replaced_by=new)
         s.commit()
+        # Recorded, not yet on chain: still anchored, the revocation on its way.
+        assert recorded.status == "anchored" and recorded.revocation is not None
+        assert recorded.revocation.state == "built"
+        assert chain.status(account.address, proof.root, proof.leaf).reason == RevocationReason.NONE
+    _anchor(engine, registry, account)
+    with Session(engine, expire_on_commit=False) as s:
+        done = get_document(s, old)
         assert done.status == "superseded"
         status = chain.status(account.address, proof.root, proof.leaf)
         assert status.reason == RevocationReason.REPLACED
         assert status.replaced_by == get_document(s, new).row.commitment
         with pytest.raises(DocumentRevoked):
-            revoke_document(
-                s, registry, account, row, agency_id="ubnd-hcm", reason="other", note=None, replaced_by=None, now=NOW
-            )
+            _revoke(s, done.row, reason="other")
 
 
-def test_revocation_already_on_chain_is_recorded(
+def test_revocation_already_on_chain_is_adopted(
     engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
 ) -> None:
-    """A crash after the revoke transaction and before the commit: the retry records it instead of failing."""
+    """Revoked on chain by other means (by hand, or by the city admin) before the worker sends it: adopted."""
     account = agency_accounts[0]
     with Session(engine, expire_on_commit=False) as s:
         doc = _issue(s, registry, account)
@@ -211,18 +212,16 @@ def test_revocation_already_on_chain_is_recorded(
         view = get_document(s, doc)
         assert view.proof is not None
         registry.revoke(account, view.proof.root, view.proof.leaf, view.proof.path, int(RevocationReason.ANNULLED))
-        done = revoke_document(
-            s,
-            registry,
-            account,
-            view.row,
-            agency_id="ubnd-hcm",
-            reason="annulled",
-            note=None,
-            replaced_by=None,
-            now=NOW + timedelta(seconds=1),
+        _revoke(s, view.row, reason="annulled", now=NOW + timedelta(seconds=1))
+        s.commit()
+    _anchor(engine, registry, account)
+    with Session(engine, expire_on_commit=False) as s:
+        done = get_document(s, doc)
+        assert done.status == "revoked" and done.revocation is not None
+        assert (
+            done.revocation.tx_hash
+            == "0x" + (registry.find_revoke_tx(account.address, view.proof.root, view.proof.leaf) or b"").hex()
         )
-        assert done.status == "revoked"
 
 
 def test_batch_rows_and_answers_match_the_single_issue(

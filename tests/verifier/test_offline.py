@@ -1,6 +1,6 @@
 """verifier.offline on both databases: the bundle built from stored documents, status lists and a bootstrapped city,
 then verified with nothing else (no chain, no server). Anchoring is recorded in the database as the worker would
-(batch cut and confirmed); revocation goes through ledger.documents with a fake registry."""
+(batch cut and confirmed); revocation is recorded through ledger.revocation and confirmed as the worker would."""
 
 from __future__ import annotations
 
@@ -81,17 +81,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> City:
     return c
 
 
-class FakeRegistry:
-    """Revocation succeeds on this "chain"; the database then records it, as after a mined transaction."""
-
-    @dataclass
-    class _Receipt:
-        tx_hash: bytes = b"\x11" * 32
-
-    def revoke(self, *args: Any, **kwargs: Any) -> Any:
-        return self._Receipt()
-
-
 @dataclass
 class World:
     session: Session
@@ -124,13 +113,14 @@ class World:
             self.session.add(batch)
         self.session.commit()
 
-    def revoke(self, doc_id: str, reason: str | None = "annulled", replaced_by: str | None = None) -> None:
+    def revoke(
+        self, doc_id: str, reason: str | None = "annulled", replaced_by: str | None = None, block: int = 9
+    ) -> None:
+        """Recorded through ledger.revocation, then what the worker records: its transaction confirmed at ``block``."""
         row = self.session.get(DocumentRow, doc_id)
         assert row is not None
-        revoke_document(
+        view = revoke_document(
             self.session,
-            FakeRegistry(),
-            None,
             row,
             agency_id="ubnd-hcm",
             reason=reason,
@@ -138,6 +128,12 @@ class World:
             replaced_by=replaced_by,
             now=NOW + timedelta(minutes=30),
         )
+        sent = view.revocation
+        assert sent is not None
+        sent.state = BatchState.CONFIRMED
+        sent.tx_hash = "0x" + f"{block:064x}"
+        sent.set_mined(block, "0x" + f"{block:064x}", NOW + timedelta(minutes=30, seconds=block))
+        self.session.add(sent)
         self.session.commit()
 
     def credential(self, cccd: str = CITIZEN["cccd"]) -> tuple[str, str, P256Key]:
