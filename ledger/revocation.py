@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from web3 import HTTPProvider, Web3
 
@@ -99,7 +100,10 @@ def revoke_document(
         existing.state, existing.attempts, existing.last_error = BatchState.BUILT, 0, None
         existing.created_at = as_utc(now)
         session.add(existing)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent revocation of the same document was recorded first
+        raise DocumentRevoked("the document's revocation is already recorded and on its way to the chain") from None
     return get_document(session, document.id)
 
 

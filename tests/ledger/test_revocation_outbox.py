@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from ledger.anchoring import Anchorer, WorkerConfig, pending_revocations
 from ledger.chain import RegistryClient
 from ledger.document_status import get_document
-from ledger.documents import DocumentRow, issue_document
+from ledger.documents import DocumentRevoked, DocumentRow, issue_document
 from ledger.errors import ChainUnavailable
 from ledger.outbox import BatchState, RevocationTx
 from ledger.proof import RevocationReason
@@ -296,3 +296,27 @@ def test_reorg_that_drops_a_revocation_is_detected_and_it_is_sent_again(
     assert after.state == BatchState.CONFIRMED and after.block_hash != before.block_hash
     assert chain_reason(anvil_registry, engine, doc) == RevocationReason.ANNULLED
     assert revoked_events(anvil_registry) == 1
+
+
+def test_concurrent_revocations_of_one_document_record_one(
+    engine: Engine, registry: RegistryClient, account: LocalAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests revoke the same document at once: the unique outbox row keeps one, the other is refused."""
+    import ledger.revocation as module
+
+    (doc,) = issue(engine, registry, account)
+    run_until(Anchorer(engine, registry, {account.address: account}, WorkerConfig()), all_done(engine))
+    enqueue = module.enqueue_revocation
+
+    def first_request_commits_in_between(*args: Any, **kwargs: Any) -> RevocationTx:
+        monkeypatch.setattr(module, "enqueue_revocation", enqueue)
+        revoke(engine, doc, reason="annulled")  # checked after the second request's check, written before its write
+        return enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(module, "enqueue_revocation", first_request_commits_in_between)
+    with Session(engine) as second:
+        row = second.get(DocumentRow, doc)
+        assert row is not None
+        with pytest.raises(DocumentRevoked):
+            revoke_document(second, row, agency_id="ubnd-hcm", reason="error", note=None, replaced_by=None, now=NOW)
+    assert revocation(engine, doc).reason == RevocationReason.ANNULLED
