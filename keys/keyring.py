@@ -1,8 +1,9 @@
 """Key rings: an agency's signature keys over time, persisted as a MACed record in the keystore.
 
 Signing uses the newest active key valid now; verification accepts any key that was valid at the signing time
-(``keys.validity``). Rotation makes a new key active and retires the old one at that instant, so whatever the old
-key signed keeps verifying.
+(``keys.validity``). Rotation makes a new key active at once and retires the old one ``ROTATION_OVERLAP`` later, so
+whatever the old key signed keeps verifying, including what a process holding the ring from just before the rotation
+signs in that overlap (it has not seen the new key yet). Retiring or compromising a key takes effect at once.
 
 Published before it signs: the ring record is what the trust list is built from, and ``signer`` only picks keys
 of a ring that was loaded from, or has just been saved to, that record (a failed save puts the object back). So a
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from keys.errors import InvalidInput, KeyNotFound, KeystoreCorrupt, NoActiveKey, UnknownKey
@@ -35,6 +36,10 @@ from keys.validity import (
     to_seconds,
     utc,
 )
+
+ROTATION_OVERLAP = timedelta(seconds=60)
+"""How long a rotated-out key stays valid for new signatures: longer than any process keeps a ring without seeing
+the keystore's new generation, so nothing signed in the race of a rotation is left unverifiable."""
 
 
 @dataclass(frozen=True)
@@ -278,11 +283,13 @@ class KeyRing:
         return record
 
     def rotate(self, now: datetime, *, alg: str | None = None) -> KeyRecord:
-        """A new active key from ``now``; every other active key retires at ``now`` and keeps verifying before it."""
+        """A new active key from ``now``, which signs from then on; every other active key retires at
+        ``now + ROTATION_OVERLAP`` and keeps verifying what it signed before."""
         with self._mutating():
             t = to_seconds(now)
+            end = t + ROTATION_OVERLAP
             self.keys = [
-                replace(k, status=RETIRED, not_after=t if k.not_after is None else min(k.not_after, t))
+                replace(k, status=RETIRED, not_after=end if k.not_after is None else min(k.not_after, end))
                 if k.status == ACTIVE
                 else k
                 for k in self.keys

@@ -6,7 +6,7 @@ import pytest
 
 from keys.errors import KeyCompromised, KeyNotValidAt, KeystoreCorrupt, NoActiveKey, UnknownKey
 from keys.jws import sign_jws, verify_jws
-from keys.keyring import KeyRing
+from keys.keyring import ROTATION_OVERLAP, KeyRing
 from keys.keystore import Keystore
 
 from .conftest import NOW, PASSPHRASE
@@ -33,7 +33,7 @@ def test_receipt_signed_before_rotation_verifies_after_it(keystore: Keystore) ->
     _verify(reloaded, token, DAY)
     assert reloaded.signer(NOW + 3 * DAY).kid == new.kid != old_kid
     old = reloaded.get(old_kid)
-    assert old is not None and old.status == "retired" and old.not_after == NOW + 2 * DAY
+    assert old is not None and old.status == "retired" and old.not_after == NOW + 2 * DAY + ROTATION_OVERLAP
 
 
 def test_key_used_outside_its_window_rejected(keystore: Keystore) -> None:
@@ -46,14 +46,18 @@ def test_key_used_outside_its_window_rejected(keystore: Keystore) -> None:
         _verify(ring, token, -DAY)  # ... or before it existed
 
 
-def test_at_the_rotation_instant_only_the_new_key_is_valid(keystore: Keystore) -> None:
-    ring = KeyRing.create(keystore, "ubnd-hcm", NOW)
-    old = ring.signer(NOW).kid
+def test_a_signature_by_a_ring_loaded_just_before_a_rotation_still_verifies(keystore: Keystore) -> None:
+    """Another process (the server) holds the ring from before a CLI rotation and signs once more with the old key:
+    that signature stays valid, while the reloaded ring signs with the new key at once."""
+    stale = KeyRing.create(keystore, "ubnd-hcm", NOW)
+    ring = KeyRing.load(Keystore.open(keystore.root, PASSPHRASE), "ubnd-hcm")
     new = ring.rotate(NOW + DAY).kid
-    assert ring.signer(NOW + DAY).kid == new
+    old = stale.signer(NOW + DAY + timedelta(seconds=5)).kid
+    assert old != new and ring.signer(NOW + DAY).kid == new
+    ring.verify_key(old, NOW + DAY + timedelta(seconds=5))
     ring.verify_key(new, NOW + DAY)
     with pytest.raises(KeyNotValidAt):
-        ring.verify_key(old, NOW + DAY)
+        ring.verify_key(old, NOW + DAY + ROTATION_OVERLAP)  # the overlap ends; later signatures are refused
 
 
 def test_compromised_key_rejected_unless_anchored_before_compromise(keystore: Keystore) -> None:
