@@ -290,6 +290,7 @@ def document_routers(services: Services) -> list[APIRouter]:
             qr_png=qr_png,
             qr_svg=qr_svg,
             file_limit=settings.upload_limit,
+            revoke_wait=settings.revoke_wait,
         ),
         verify_router(verify=verifier, file_limit=settings.upload_limit),
         build_offline_router(bundle=_offline_bundle(services)),

@@ -23,6 +23,13 @@ class Settings(BaseSettings):
         description="Seconds one call to the Ethereum node may take; a node that does not answer in time is reported "
         "down (verifications answer error, /readyz 503) and, for a moment, not asked again",
     )
+    revoke_wait: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="Seconds POST /v1/documents/{id}/revoke waits for its revocation to be confirmed on chain "
+        "(200, revoked) before answering 202 with the revocation on its way; 0: answer 202 at once",
+    )
     registry_address: str | None = Field(default=None, description="DocumentRegistry address on rpc_url")
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of verification links (default: this server's address)"

@@ -8,6 +8,7 @@ Issuing and revoking need ``documents:issue`` / ``documents:revoke``, and only t
 
 import base64
 import binascii
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -66,11 +67,13 @@ def build_router(
     qr_png: Callable[..., bytes],
     qr_svg: Callable[..., str],
     file_limit: int = MAX_FILE_BYTES,
+    revoke_wait: float = 0.0,
 ) -> APIRouter:
     """The document routes. ``signer_for(agency, now)`` and ``account_for(agency)`` give an agency's receipt signer
     and Ethereum account; ``registry()`` the configured registry; ``trust_list()`` ``(token, root kid)``;
     ``qr_png(text, scale=)`` and ``qr_svg(text, scale=)`` render a link as a QR code (the verifier's renderer:
-    ledger/ does not import verifier/)."""
+    ledger/ does not import verifier/). A revocation waits up to ``revoke_wait`` seconds for the worker (in this
+    process or another) to confirm it on chain."""
     router = APIRouter(tags=["documents"])
     db_dep = Depends(session)
     base = public_url.rstrip("/")
@@ -205,15 +208,21 @@ def build_router(
         response.headers["Content-Disposition"] = f'attachment; filename="{view.row.id}.bundle.json"'
         return build_bundle(view, trust_list=token, root_kid=root_kid, public_url=base)
 
-    @router.post("/v1/documents/{document_id}/revoke", status_code=202)
+    @router.post(
+        "/v1/documents/{document_id}/revoke",
+        status_code=200,
+        responses={202: {"description": "Recorded; the revocation is on its way to the chain"}},
+    )
     def revoke(
         document_id: str,
         body: RevokeIn,
         principal: Annotated[Principal, Depends(require_revoke)],
         db: Annotated[Session, db_dep],
+        response: Response,
     ) -> dict[str, Any]:
-        """Revoke or supersede an anchored document (only its issuing agency may): 202 once the revocation is
-        recorded; the anchoring worker sends it, and the document is ``revoked`` once it is confirmed on chain."""
+        """Revoke or supersede an anchored document (only its issuing agency may). The revocation is recorded
+        durably first; the anchoring worker sends it. 200 with the document ``revoked``/``superseded`` once it is
+        confirmed on chain within the server's wait, else 202 with the revocation on its way (it still arrives)."""
         view = _view(db, document_id)
         result = revoke_document(
             db,
@@ -225,6 +234,19 @@ def build_router(
             now=clock(),
         )
         db.commit()
+        result = _await_revocation(db, result, revoke_wait)
+        if result.status == "anchored":
+            response.status_code = 202
         return document_json(result, base)
 
     return router
+
+
+def _await_revocation(db: Session, view: DocumentView, wait: float, poll: float = 0.05) -> DocumentView:
+    """The document once its recorded revocation is confirmed on chain, or as it stands after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while view.status == "anchored" and time.monotonic() < deadline:
+        time.sleep(poll)
+        db.expire_all()  # read what the worker committed
+        view = get_document(db, view.row.id)
+    return view

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -110,7 +111,13 @@ def stack(
         account = city.eth_account(agency)
         fund(anvil.url, account.address, 10**20)
         accounts[account.address] = account
-    settings = Settings(_env_file=None, data_dir=data_dir, public_url=PUBLIC, database_url=str(engine.url))  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=data_dir,
+        public_url=PUBLIC,
+        database_url=str(engine.url),
+        revoke_wait=0,  # no worker thread: the tests drive it step by step, so a revocation answers 202 at once
+    )
     services = Services(
         settings=settings,
         engine=engine,
@@ -318,3 +325,39 @@ def test_bundle_verifies_with_only_rpc_and_pinned_root(stack: Stack, tmp_path: P
     (tmp_path / "evil.jwk").write_text(json.dumps(generate_signing_key("ES256").public_jwk()), encoding="utf-8")
     r = runner.invoke(app, [*args, str(tmp_path / "evil.jwk"), "--json"])
     assert r.exit_code == 2, r.output
+
+
+def test_revoke_answers_revoked_once_the_running_worker_has_it_on_chain(stack: Stack) -> None:
+    """With the anchoring worker running, the agency's revoke answers 200 with the document ``revoked`` and every
+    verifier agrees at once (the revocation is recorded first, so it still reaches the chain if the wait ends)."""
+    settings = stack.services.settings.model_copy(update={"revoke_wait": 30.0, "batch_interval": 0.2})
+    services = Services(
+        settings=settings,
+        engine=stack.services.engine,
+        city=stack.city,
+        registry_client=stack.registry,
+        signing_accounts=stack.services.signing_accounts,
+    )
+    services.start_worker()
+    try:
+        with TestClient(create_app(services)) as client:
+            r = client.post(
+                "/v1/documents",
+                data=META,
+                files={"file": ("decision.pdf", FILE, "application/pdf")},
+                headers=stack.auth("ubnd-hcm"),
+            )
+            doc = r.json()
+            deadline = time.monotonic() + 60
+            while client.get(f"/v1/documents/{doc['id']}").json()["status"] != "anchored":
+                assert time.monotonic() < deadline, "not anchored in time"
+                time.sleep(0.05)
+            r = client.post(
+                f"/v1/documents/{doc['id']}/revoke", json={"reason": "annulled"}, headers=stack.auth("ubnd-hcm")
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "revoked" and r.json()["revocation"]["state"] in ("confirmed", "final")
+            report = client.post("/v1/verify", json={"payload": doc["verify_url"]}).json()
+            assert report["verdict"] == "revoked"
+    finally:
+        services.worker and services.worker.stop()

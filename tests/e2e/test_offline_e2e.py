@@ -114,7 +114,9 @@ def stack(engine: Engine, tmp_path: Path, anvil: AnvilNode, anvil_registry: Regi
         session.commit()
     account = city.eth_account("ubnd-hcm")
     fund(anvil.url, account.address, 10**20)
-    settings = Settings(_env_file=None, data_dir=data_dir, public_url=PUBLIC, database_url=str(engine.url))
+    settings = Settings(  # the worker is driven step by step: a revocation answers 202 at once
+        _env_file=None, data_dir=data_dir, public_url=PUBLIC, database_url=str(engine.url), revoke_wait=0
+    )
     services = Services(
         settings=settings,
         engine=engine,
