@@ -19,9 +19,9 @@ from eth_account import Account
 from sqlmodel import Session
 from web3 import HTTPProvider, Web3
 
-from ledger.anchoring import Anchorer, WorkerConfig, pending_count
-from ledger.chain import RegistryClient
-from ledger.outbox import enqueue_many
+from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_count
+from ledger.chain.client import RegistryClient
+from ledger.chain.outbox import enqueue_many
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
 from xacthuc.devchain import AnvilNode, fund

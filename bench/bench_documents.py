@@ -4,7 +4,7 @@
 ``LocalSigner``; the file hash and metadata digest are inputs, as the service computes them on upload).
 ``verify``: ``verify_document`` on the QR payload with the proof and the registry status served from memory, so it
 measures the pipeline itself (decode, trust lookup, signature, Merkle path of a 1,024-leaf batch, status, report).
-``bulk``: ``ledger.documents.issue_batch`` into a fresh SQLite file (parse, hash, sign, rows + outbox leaves in
+``bulk``: ``ledger.documents.issuing.issue_batch`` into a fresh SQLite file (parse, hash, sign, rows + outbox leaves in
 multi-row INSERTs, committed per chunk of 1,000). Verification over HTTP: bench/bench_verify_http.py.
 ``peer``: OpenAttestation's figures on this machine (../shared/peers/openattestation/README.md), side by side.
 Targets: >= 5,000 issued/s, verification p50 <= 2 ms.
@@ -24,10 +24,10 @@ from typing import Any
 
 from keys.generate import generate_signing_key
 from keys.protocols import Signer, TrustedKey
-from ledger.document import parse_document
-from ledger.merkle import MerkleTree
-from ledger.proof import DocumentChainStatus, Proof
-from ledger.receipt import (
+from ledger.chain.merkle import MerkleTree
+from ledger.chain.proof import DocumentChainStatus, Proof
+from ledger.documents.metadata import parse_document
+from ledger.documents.receipt import (
     Receipt,
     ReceiptFields,
     Registry,
@@ -256,7 +256,7 @@ def bulk(n: int = 5000, chunk: int = 1000, rounds: int = 3) -> dict[str, Any]:
 
     from sqlmodel import Session
 
-    from ledger.documents import issue_batch
+    from ledger.documents.issuing import issue_batch
     from xacthuc.database import migrate
     from xacthuc.db import make_engine
 

@@ -19,7 +19,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from identity import transport
-from identity._crypto import P256Key, b64u_encode
+from keys.encoding import b64url_encode
+from keys.holder_key import P256Key
 from identity.presentation import present
 from identity.sdjwt import issue_sd_jwt
 from identity.status_list import StatusList, StatusListCache, status_list_jwt
@@ -92,8 +93,8 @@ def run(n: int = 400) -> dict[str, Any]:
         "status": {"status_list": {"idx": 4242, "uri": STATUS_URI}},
     }
 
-    ref_issuer_key = JWK.from_json(json.dumps({**issuer.public_jwk(), "d": b64u_encode(issuer.private_bytes())}))
-    ref_holder_key = JWK.from_json(json.dumps({**hjwk, "d": b64u_encode(holder.private_bytes())}))
+    ref_issuer_key = JWK.from_json(json.dumps({**issuer.public_jwk(), "d": b64url_encode(issuer.private_bytes())}))
+    ref_holder_key = JWK.from_json(json.dumps({**hjwk, "d": b64url_encode(holder.private_bytes())}))
     ref_claims = {k: v for k, v in visible.items() if k != "cnf"} | {SDObj(k): v for k, v in CLAIMS.items()}
     _log("identity bench: issuing (ours and reference, interleaved)")
     ours_issue, ref_issue = _paired(

@@ -218,7 +218,7 @@ def serve_and_measure(n_docs: int, n_verify: int, workers: int, env: dict[str, s
 def _in_process(data_dir: Path, links: list[str], n: int) -> dict[str, Any]:
     """The server's own verification path (``ServerVerifier``: trust list, proof, chain index) without HTTP, on the
     running server's data dir (its database, keys and embedded node), one thread."""
-    from ledger.chain_index import ChainIndexer
+    from ledger.chain.index import ChainIndexer
     from verifier.dispatch import VerifyRequest
     from xacthuc.docs_service import ServerVerifier
     from xacthuc.services import build_services

@@ -1,6 +1,6 @@
 // Compiles contracts/DocumentRegistry.sol with the pinned npm solc (standard JSON) into the committed artefacts:
 //   contracts/artifacts/DocumentRegistry.json   (the reference copy)
-//   ledger/registry_artifact.json               (the same bytes, shipped as package data for ledger/chain.py)
+//   ledger/chain/registry_artifact.json               (the same bytes, shipped as package data for ledger/chain/client.py)
 // Usage: node contracts/build.mjs            write both files
 //        node contracts/build.mjs --check    rebuild in memory; exit 1 if a committed file differs
 //        node contracts/build.mjs --out DIR  write DocumentRegistry.json into DIR only
@@ -18,7 +18,7 @@ const CONTRACT = "DocumentRegistry";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
 const sourceName = `${CONTRACT}.sol`;
-const targets = [join(here, "artifacts", `${CONTRACT}.json`), join(root, "ledger", "registry_artifact.json")];
+const targets = [join(here, "artifacts", `${CONTRACT}.json`), join(root, "ledger", "chain", "registry_artifact.json")];
 
 // cancun: the newest EVM version that both py-evm 0.12.1b1 (eth-tester) and anvil 1.7.1 run, and solc's default.
 const settings = {

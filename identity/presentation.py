@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from identity._crypto import public_jwk_only, sha256_b64u
 from identity.errors import ClaimNotAvailable, SdJwtMalformed
 from identity.sdjwt import KB_JWT_TYP, Disclosure, SdJwt, parse_disclosure, parse_jws, sign_jws, split_compact
+from keys.encoding import sha256_b64url
+from keys.jwk import public_jwk_members
 from keys.protocols import Signer
 
 
@@ -20,7 +21,7 @@ def available_claims(credential: str) -> dict[str, Any]:
 
 def sd_hash(presented: str) -> str:
     """``sd_hash`` of a KB-JWT: SHA-256 over the ASCII of the presented SD-JWT, up to and including the last ``~``."""
-    return sha256_b64u(presented.encode("ascii"))
+    return sha256_b64url(presented.encode("ascii"))
 
 
 def select(credential: str, claims: Iterable[str]) -> SdJwt:
@@ -51,7 +52,7 @@ def present(
     chosen = select(credential, claims)
     cnf = parse_jws(chosen.issuer_jwt).payload.get("cnf")
     try:
-        bound = isinstance(cnf, dict) and public_jwk_only(cnf["jwk"]) == public_jwk_only(holder.public_jwk())
+        bound = isinstance(cnf, dict) and public_jwk_members(cnf["jwk"]) == public_jwk_members(holder.public_jwk())
     except (KeyError, ValueError):
         bound = False
     if not bound:

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
-from identity._crypto import b64u_decode, b64u_encode, json_bytes, json_loads, sha256_b64u
 from identity.errors import DisclosureInvalid, SdJwtMalformed
+from keys.encoding import b64url_decode, b64url_encode, json_bytes, json_loads, sha256_b64url
+from keys.jws import sign_jws as _sign_jws
 from keys.protocols import Signer
 
 SD_ALG = "sha-256"
@@ -58,19 +59,19 @@ def make_disclosure(salt: str, name: str | None, value: Any) -> Disclosure:
     if name is not None and name in ("_sd", "..."):
         raise DisclosureInvalid("reserved claim name", claim=name)
     head = "[" + encode_basestring(salt) + ("," if name is None else "," + encode_basestring(name) + ",")
-    encoded = b64u_encode((head + _json_text(value) + "]").encode("utf-8"))
-    return Disclosure(encoded, salt, name, value, sha256_b64u(encoded.encode("ascii")))
+    encoded = b64url_encode((head + _json_text(value) + "]").encode("utf-8"))
+    return Disclosure(encoded, salt, name, value, sha256_b64url(encoded.encode("ascii")))
 
 
 def parse_disclosure(encoded: str) -> Disclosure:
     """Decode a disclosure, keeping its text. Raises :class:`DisclosureInvalid`."""
     try:
-        array = json_loads(b64u_decode(encoded))  # b64u_decode refuses non-ASCII text
+        array = json_loads(b64url_decode(encoded))  # b64url_decode refuses non-ASCII text
     except ValueError as exc:
         raise DisclosureInvalid("a disclosure is not base64url JSON") from exc
     if not isinstance(array, list) or len(array) not in (2, 3) or not isinstance(array[0], str):
         raise DisclosureInvalid("a disclosure is not a [salt, (name,) value] array")
-    digest = sha256_b64u(encoded.encode("ascii"))
+    digest = sha256_b64url(encoded.encode("ascii"))
     if len(array) == 2:
         return Disclosure(encoded, array[0], None, array[1], digest)
     if not isinstance(array[1], str):
@@ -81,7 +82,7 @@ def parse_disclosure(encoded: str) -> Disclosure:
 
 
 def new_salt(rng: Rng) -> str:
-    return b64u_encode(rng(SALT_BYTES))
+    return b64url_encode(rng(SALT_BYTES))
 
 
 class Jws(NamedTuple):
@@ -103,9 +104,9 @@ def parse_jws(compact: str) -> Jws:
     if len(parts) != 3 or not compact.isascii():
         raise SdJwtMalformed("not a compact JWS")
     try:
-        header = json_loads(b64u_decode(parts[0]))
-        payload = json_loads(b64u_decode(parts[1]))
-        signature = b64u_decode(parts[2])
+        header = json_loads(b64url_decode(parts[0]))
+        payload = json_loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
     except ValueError as exc:
         raise SdJwtMalformed("a JWS part is not base64url JSON") from exc
     if type(header) is not dict or type(payload) is not dict:
@@ -114,12 +115,12 @@ def parse_jws(compact: str) -> Jws:
 
 
 def sign_jws(signer: Signer, header: Mapping[str, Any], payload: Mapping[str, Any], *, with_kid: bool = True) -> str:
-    """Sign a compact JWS; ``alg`` and ``kid`` come from the signer, never from the caller's header."""
-    full_header = {"alg": signer.alg, **{k: v for k, v in header.items() if k not in ("alg", "kid")}}
-    if with_kid:
-        full_header["kid"] = signer.kid
-    signing_input = b64u_encode(json_bytes(full_header)) + "." + b64u_encode(json_bytes(dict(payload)))
-    return signing_input + "." + b64u_encode(signer.sign(signing_input.encode("ascii")))
+    """Sign a compact JWS (``keys.jws.sign_jws``); ``alg`` and ``kid`` come from the signer, never from ``header``.
+
+    The header is ``alg``, the caller's members, then ``kid``: the bytes the transport dictionary and vectors expect.
+    """
+    extra = {k: v for k, v in header.items() if k not in ("alg", "kid")}
+    return _sign_jws(signer, payload, extra, kid=with_kid, kid_last=True)
 
 
 @dataclass(frozen=True)
@@ -178,11 +179,11 @@ def issue_sd_jwt(
     if clash:
         raise DisclosureInvalid("claims cannot be both visible and selectively disclosable", claim=sorted(clash)[0])
     pool = rng(SALT_BYTES * (len(selective) + decoys))  # one call for all salts
-    salts = [b64u_encode(pool[i : i + SALT_BYTES]) for i in range(0, len(pool), SALT_BYTES)]
+    salts = [b64url_encode(pool[i : i + SALT_BYTES]) for i in range(0, len(pool), SALT_BYTES)]
     pairs = zip(salts, selective.items(), strict=False)
     disclosures = [make_disclosure(salt, name, value) for salt, (name, value) in pairs]
     digests = [d.digest for d in disclosures]
-    digests += [sha256_b64u(salt.encode("ascii")) for salt in salts[len(selective) :]]
+    digests += [sha256_b64url(salt.encode("ascii")) for salt in salts[len(selective) :]]
     payload = {**visible, "_sd": sorted(digests), "_sd_alg": SD_ALG}
     jwt = sign_jws(signer, {"typ": typ}, payload)
     return IssuedSdJwt("~".join([jwt, *(d.encoded for d in disclosures)]) + "~", disclosures)

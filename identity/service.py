@@ -16,7 +16,6 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from identity._crypto import b64u_encode, jwk_thumbprint, public_jwk_only
 from identity.cccd import CitizenInput, age_on, check_birth_date, parse_citizen
 from identity.errors import (
     CitizenExists,
@@ -29,7 +28,9 @@ from identity.errors import (
 from identity.models import Citizen, Credential, StatusListRow
 from identity.sdjwt import Rng, issue_sd_jwt
 from identity.status_list import DEFAULT_SIZE, StatusList, status_list_jwt
+from keys.encoding import b64url_encode
 from keys.errors import Forbidden
+from keys.jwk import jwk_thumbprint, public_jwk_members
 from keys.protocols import Signer
 
 VCT = "urn:vn:hcm:xacthuc:citizen_id:1"
@@ -46,7 +47,7 @@ def _new_id(rng: Rng) -> str:
 
 def _short_id(rng: Rng) -> str:
     # Status list ids go into every credential and so every QR code: 96 random bits are plenty and short.
-    return b64u_encode(rng(12))
+    return b64url_encode(rng(12))
 
 
 def register_citizen(
@@ -169,7 +170,7 @@ def issue_credential(
     holder = None
     if holder_jwk is not None:
         try:
-            holder = public_jwk_only(holder_jwk)
+            holder = public_jwk_members(holder_jwk)
         except ValueError as exc:
             raise HolderKeyInvalid() from exc
     row, idx = _allocate_index(session, issuer_id, now, rng, list_size)

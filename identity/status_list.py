@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from identity._crypto import b64u_decode, b64u_encode
 from identity.errors import StatusListInvalid
 from identity.sdjwt import Jws, parse_jws, sign_jws
+from keys.encoding import b64url_decode, b64url_encode
 from keys.protocols import Signer
 
 STATUS_LIST_TYP = "statuslist+jwt"
@@ -49,13 +49,13 @@ class StatusList:
 
     def encode(self) -> str:
         """The ``lst`` member: base64url of the zlib (RFC 1950) compressed bytes."""
-        return b64u_encode(zlib.compress(self.to_bytes(), 9))
+        return b64url_encode(zlib.compress(self.to_bytes(), 9))
 
     @classmethod
     def decode(cls, lst: str, max_bits: int = MAX_BITS) -> StatusList:
         try:
             d = zlib.decompressobj()
-            raw = d.decompress(b64u_decode(lst), max_bits // 8 + 1)
+            raw = d.decompress(b64url_decode(lst), max_bits // 8 + 1)
         except (ValueError, zlib.error) as exc:
             raise StatusListInvalid("status list is not base64url zlib data") from exc
         if len(raw) > max_bits // 8 or d.unconsumed_tail or not d.eof:

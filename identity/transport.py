@@ -25,11 +25,11 @@ from __future__ import annotations
 import re
 import zlib
 
-from identity._crypto import b64u_decode, b64u_encode, b64u_is_canonical, sha256_b64u
 from identity.errors import SdJwtMalformed, TransportError, TransportTooLarge
 from identity.presentation import sd_hash
 from identity.sdjwt import SdJwt, split_compact
 from keys import qrtext
+from keys.encoding import b64url_decode, b64url_encode, sha256_b64url
 
 PREFIX = "XI2:"
 PREFIX_V1 = "XI1:"  # base45, which needs percent-encoding in a link; decoded, never produced
@@ -126,9 +126,10 @@ def _pack_json(seg: bytes, computed: dict[str, bytes] | None = None) -> bytes:
         text = m.group(1).decode("ascii")
         if computed and text in computed:
             return computed[text]
-        if not b64u_is_canonical(text):
+        try:
+            raw = b64url_decode(text)  # strict: only a canonical text decodes, so re-encoding gives it back
+        except ValueError:
             return m.group(0)
-        raw = b64u_decode(text)
         return bytes([_ESC, len(raw)]) + raw
 
     return _B64_STRING.sub(repl, seg)
@@ -147,7 +148,7 @@ def _unpack_json(seg: bytes, digests: list[str] | None = None, presented_hash: s
             if j + 1 >= len(seg) or j + 2 + seg[j + 1] > len(seg):
                 raise TransportError("container has a truncated escape")
             n = seg[j + 1]
-            text, i = b64u_encode(seg[j + 2 : j + 2 + n]), j + 2 + n
+            text, i = b64url_encode(seg[j + 2 : j + 2 + n]), j + 2 + n
         elif seg[j] == _REF:
             if digests is None or j + 1 >= len(seg) or seg[j + 1] >= len(digests):
                 raise TransportError("container refers to a missing disclosure")
@@ -160,11 +161,11 @@ def _unpack_json(seg: bytes, digests: list[str] | None = None, presented_hash: s
 
 
 def _container(sd: SdJwt) -> bytes:
-    refs = {sha256_b64u(d.encode("ascii")): bytes([_REF, i]) for i, d in enumerate(sd.disclosures) if i < 256}
-    h, p, sig = (b64u_decode(x) for x in sd.issuer_jwt.split("."))
-    segments = [_pack_json(h), _pack_json(p, refs), sig] + [_pack_json(b64u_decode(d)) for d in sd.disclosures]
+    refs = {sha256_b64url(d.encode("ascii")): bytes([_REF, i]) for i, d in enumerate(sd.disclosures) if i < 256}
+    h, p, sig = (b64url_decode(x) for x in sd.issuer_jwt.split("."))
+    segments = [_pack_json(h), _pack_json(p, refs), sig] + [_pack_json(b64url_decode(d)) for d in sd.disclosures]
     if sd.kb_jwt is not None:
-        kh, kp, ksig = (b64u_decode(x) for x in sd.kb_jwt.split("."))
+        kh, kp, ksig = (b64url_decode(x) for x in sd.kb_jwt.split("."))
         segments += [_pack_json(kh), _pack_json(kp, {sd_hash(sd.presented): bytes([_SD_HASH])}), ksig]
     body = bytearray([_HAS_KB if sd.kb_jwt is not None else 0])
     body += _varint(len(sd.disclosures))
@@ -224,16 +225,16 @@ def _restore(body: bytes, *, refs: bool) -> str:
     if r.pos != len(body):
         raise TransportError("container has trailing data")
     # Disclosures first: the issuer payload may refer to their digests, and the KB-JWT to the presented SD-JWT.
-    disclosures = [b64u_encode(_unpack_json(seg)) for seg in segs[3 : 3 + n]]
-    digests = [sha256_b64u(d.encode("ascii")) for d in disclosures] if refs else None
-    header, payload = (b64u_encode(_unpack_json(seg, digests)) for seg in segs[:2])
-    presented = "~".join([f"{header}.{payload}.{b64u_encode(segs[2])}", *disclosures]) + "~"
+    disclosures = [b64url_encode(_unpack_json(seg)) for seg in segs[3 : 3 + n]]
+    digests = [sha256_b64url(d.encode("ascii")) for d in disclosures] if refs else None
+    header, payload = (b64url_encode(_unpack_json(seg, digests)) for seg in segs[:2])
+    presented = "~".join([f"{header}.{payload}.{b64url_encode(segs[2])}", *disclosures]) + "~"
     if not flags & _HAS_KB:
         return presented
     kh, kp, ksig = segs[3 + n :]
     hashed = sd_hash(presented) if refs else None
-    kb = [b64u_encode(_unpack_json(seg, digests, hashed)) for seg in (kh, kp)]
-    return presented + ".".join([*kb, b64u_encode(ksig)])
+    kb = [b64url_encode(_unpack_json(seg, digests, hashed)) for seg in (kh, kp)]
+    return presented + ".".join([*kb, b64url_encode(ksig)])
 
 
 def decode(payload: str) -> str:

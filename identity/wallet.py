@@ -1,4 +1,6 @@
-"""The citizen's wallet: the holder's P-256 key and credentials, sealed in one file (scrypt + AES-256-GCM).
+"""The citizen's wallet: the holder's P-256 key and credentials, sealed in one file (``keys.sealing``: scrypt,
+HKDF and AES-256-GCM, the keystore's scheme). Files of the first format (``xacthuc-wallet/1``) still open; saving
+writes the current one.
 
 The CLI (``xacthuc wallet import|show|present``) calls :func:`create_wallet`, :func:`open_wallet`,
 :meth:`Wallet.import_credential`, :meth:`Wallet.show`, :meth:`Wallet.present` and :meth:`Wallet.save`.
@@ -15,11 +17,17 @@ from typing import Any
 from urllib.parse import quote
 
 from identity import presentation, transport
-from identity._crypto import SCRYPT_N, P256Key, b64u_decode, b64u_encode, jwk_thumbprint, seal, unseal
 from identity.errors import WalletError, WalletLocked
 from identity.sdjwt import parse_jws, split_compact
+from keys.encoding import b64url_decode, b64url_encode
+from keys.holder_key import P256Key
+from keys.jwk import jwk_thumbprint
+from keys.sealing import ScryptParams, UnsealFailed, seal, unseal, unseal_wallet_v1
 
-FORMAT = "xacthuc-wallet/1"
+FORMAT = "xacthuc-wallet/2"
+FORMAT_V1 = "xacthuc-wallet/1"  # read only: wallets sealed before the keys.sealing scheme
+SCRYPT_N = 2**15
+_SEAL_INFO = b"xacthuc wallet"
 # Base45 uses space and "%": a link must percent-encode those two and may keep the rest of the QR alphabet as is.
 _LINK_SAFE = "$*+-./:"
 
@@ -109,10 +117,16 @@ class Wallet:
 
     def save(self, passphrase: str) -> None:
         content = {
-            "holder_key": b64u_encode(self.key.private_bytes()),
+            "holder_key": b64url_encode(self.key.private_bytes()),
             "credentials": [e.__dict__ for e in self.entries],
         }
-        box = {"format": FORMAT, **seal(json.dumps(content).encode("utf-8"), passphrase, n=self.scrypt_n)}
+        box = seal(
+            json.dumps(content).encode("utf-8"),
+            passphrase,
+            info=_SEAL_INFO,
+            header={"format": FORMAT},
+            params=ScryptParams(n=self.scrypt_n),
+        )
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -137,15 +151,19 @@ def open_wallet(path: Path, passphrase: str) -> Wallet:
         box = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise WalletError("the wallet file cannot be read") from exc
-    if not isinstance(box, dict) or box.get("format") != FORMAT:
+    if not isinstance(box, dict) or box.get("format") not in (FORMAT, FORMAT_V1):
         raise WalletError("not a xacthuc wallet file")
-    plain = unseal(box, passphrase)
-    if plain is None:
-        raise WalletLocked()
+    try:
+        if box["format"] == FORMAT:
+            plain = unseal(box, passphrase, info=_SEAL_INFO)
+        else:
+            plain = unseal_wallet_v1(box, passphrase)
+    except UnsealFailed:
+        raise WalletLocked() from None
     content = json.loads(plain)
     return Wallet(
         path=path,
-        key=P256Key.from_private_bytes(b64u_decode(content["holder_key"])),
+        key=P256Key.from_private_bytes(b64url_decode(content["holder_key"])),
         entries=[WalletEntry(**e) for e in content["credentials"]],
         scrypt_n=int(box["kdf"]["n"]),
     )

@@ -1,9 +1,8 @@
-"""Every low-level call into ``cryptography`` for keys/ sits here; the rest of the package uses these recipes."""
+"""Every low-level call into ``cryptography`` in xacthuc sits here; everything else uses the recipes built on it
+(``keys.jws``, ``keys.jwk``, ``keys.sealing``, ``keys.generate``, ``keys.holder_key``, the keystore)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -18,36 +17,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from keys.encoding import CryptoInputError as CryptoInputError
+from keys.encoding import b64url_decode as b64url_decode
+from keys.encoding import b64url_encode as b64url_encode
+
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 SIGNATURE_ALGS = ("ES256", "EdDSA")
 _P256_ORDER_BYTES = 32
-
-
-class CryptoInputError(ValueError):
-    """Bytes that are not a key, a JWK or a ciphertext we can use (mapped to typed errors by callers)."""
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_TO_STANDARD = str.maketrans("-_", "+/")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Strict base64url without padding: anything else is an error, so one token has one encoding."""
-    if not isinstance(text, str) or "=" in text or len(text) % 4 == 1 or not text.isascii():
-        raise CryptoInputError("not base64url")
-    rem = len(text) % 4
-    try:
-        raw = binascii.a2b_base64((text + "=" * (-len(text) % 4)).translate(_TO_STANDARD), strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
-        raise CryptoInputError("not base64url") from exc
-    if rem and b64url_encode(raw[-(rem - 1) :])[-1] != text[-1]:
-        raise CryptoInputError("not canonical base64url")  # unused low bits must be zero
-    return raw
 
 
 # --- signature keys -------------------------------------------------------------------------------------------------
@@ -102,6 +80,15 @@ def private_key_from_pkcs8(der: bytes) -> PrivateKey:
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         return key
     raise CryptoInputError("unsupported private key type")
+
+
+def private_key_to_raw(key: PrivateKey) -> bytes:
+    """The raw private scalar (P-256) or seed (Ed25519), 32 bytes: what a wallet keeps, sealed."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+    return key.private_numbers().private_value.to_bytes(_P256_ORDER_BYTES, "big")
 
 
 def public_jwk_of(key: PrivateKey | PublicKey) -> dict[str, str]:

@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from keys._crypto import CryptoInputError, alg_for_jwk, b64url_encode, public_key_from_jwk
+from keys._crypto import public_key_from_jwk
+from keys.encoding import CryptoInputError, sha256_b64url
 from keys.errors import InvalidInput
+
+__all__ = ["checked_public_jwk", "jwk_alg", "jwk_thumbprint", "public_jwk_members"]
 
 # RFC 7638 section 3.2: the required members of each key type, nothing else, in lexicographic order.
 _REQUIRED = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
 _PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "alg", "use"}
 
 
-def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+def jwk_alg(jwk: Mapping[str, Any]) -> str | None:
+    """The one JWS algorithm a public JWK may be used with (the key decides, never a token header), or ``None``."""
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if kty == "EC" and crv == "P-256":
+        return "ES256"
+    if kty == "OKP" and crv == "Ed25519":
+        return "EdDSA"
+    return None
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """The RFC 7638 thumbprint of ``jwk``: base64url(SHA-256(canonical JSON of its required members))."""
     members = _REQUIRED.get(str(jwk.get("kty")))
     if members is None or any(not isinstance(jwk.get(m), str) for m in members):
         raise InvalidInput("the JWK lacks the members its thumbprint needs")
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
+    return sha256_b64url(canonical.encode("utf-8"))
+
+
+def public_jwk_members(jwk: Any) -> dict[str, str]:
+    """Only the required members of a usable P-256 or Ed25519 public JWK (a holder key as ``cnf`` carries it).
+
+    Raises ``InvalidInput`` (a ``ValueError``) for anything else: a private member, another key type, a point off the
+    curve. Unlike :func:`checked_public_jwk` a ``kid`` is not looked at: it is dropped.
+    """
+    if not isinstance(jwk, Mapping) or "d" in jwk:
+        raise InvalidInput("not a public JWK")
+    alg = jwk_alg(jwk)
+    if alg is None:
+        raise InvalidInput("unsupported JWK (only EC P-256 and OKP Ed25519)")
+    out = {m: jwk.get(m) for m in _REQUIRED[str(jwk["kty"])]}
+    if not all(isinstance(v, str) for v in out.values()):
+        raise InvalidInput("incomplete JWK")
+    try:
+        public_key_from_jwk(out)
+    except CryptoInputError as exc:
+        raise InvalidInput(f"unusable JWK: {exc}") from None
+    return {k: str(v) for k, v in out.items()}
 
 
 def checked_public_jwk(jwk: Any) -> dict[str, Any]:
@@ -52,8 +86,10 @@ _CHECKED: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}  # verification
 def _check(jwk: dict[str, Any]) -> dict[str, Any]:
     if "d" in jwk:
         raise InvalidInput("a private JWK is never accepted as a public key")
+    alg = jwk_alg(jwk)
+    if alg is None:
+        raise InvalidInput("unusable JWK: unsupported JWK (only EC P-256 and OKP Ed25519)")
     try:
-        alg = alg_for_jwk(jwk)
         public_key_from_jwk(jwk)
     except CryptoInputError as exc:
         raise InvalidInput(f"unusable JWK: {exc}") from None

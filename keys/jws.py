@@ -1,4 +1,4 @@
-"""Compact JWS recipes: ``sign_jws`` and ``verify_jws``.
+"""JWS for every package: ``sign_jws``, ``verify_jws``, and the signature checks beneath them.
 
 Rules, each a defence against a known attack on JOSE libraries:
 - the verification key decides the algorithm; the header's ``alg`` must merely agree with it and be allowed
@@ -7,16 +7,23 @@ Rules, each a defence against a known attack on JOSE libraries:
   so nothing is fetched and no key embedded by the signer is trusted;
 - ``crit`` is refused, since we understand no extension;
 - with a resolver, the key is looked up by issuer *and* ``kid``, so a kid naming another agency's key finds nothing.
+
+Compact JWS signatures are checked by PyJWT (``jwt.api_jws.PyJWS``, given exactly the one algorithm the key
+allows and the parsed key itself); the rules above are checked around it, before the key is chosen. Signing stays
+here: a ``Signer`` may keep its key where PyJWT cannot reach it, and the header bytes are part of our formats.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jwt.api_jws import PyJWS
+from jwt.exceptions import InvalidAlgorithmError, InvalidSignatureError, PyJWTError
+
 from keys import _crypto
+from keys.encoding import CryptoInputError, b64url_decode, b64url_encode, json_bytes, json_loads
 from keys.errors import (
     InvalidInput,
     JwsAlgorithmRejected,
@@ -25,13 +32,28 @@ from keys.errors import (
     JwsSignatureInvalid,
     UnknownKey,
 )
-from keys.jwk import checked_public_jwk
+from keys.jwk import checked_public_jwk, jwk_alg
 from keys.protocols import KeyResolver, Signer, TrustedKey
 
-DEFAULT_ALLOWED_ALGS: tuple[str, ...] = ("ES256", "EdDSA")
+__all__ = [
+    "ALLOWED_ALGS",
+    "DEFAULT_ALLOWED_ALGS",
+    "FORBIDDEN_HEADERS",
+    "VerifiedJWS",
+    "decode_unverified",
+    "sign_jws",
+    "verify_compact",
+    "verify_jws",
+    "verify_signature",
+]
+
+ALLOWED_ALGS: frozenset[str] = frozenset(_crypto.SIGNATURE_ALGS)
+DEFAULT_ALLOWED_ALGS: tuple[str, ...] = _crypto.SIGNATURE_ALGS
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "crit"})
 _RESERVED = FORBIDDEN_HEADERS | {"alg", "kid"}
 _MAX_TOKEN = 1 << 20  # a trust list of thousands of agencies fits; a megabyte-plus token is an attack
+# PyJWT with its own allow-list: even a caller's mistake cannot make it accept none or an HMAC algorithm.
+_PYJWS = PyJWS(algorithms=list(_crypto.SIGNATURE_ALGS))
 
 
 @dataclass(frozen=True)
@@ -46,55 +68,112 @@ class VerifiedJWS:
     def claims(self) -> dict[str, Any]:
         """The payload parsed as a JSON object."""
         try:
-            value = json.loads(self.payload)
-        except (ValueError, UnicodeDecodeError):
+            value = json_loads(self.payload)
+        except ValueError:
             raise JwsMalformed("the payload is not JSON") from None
         if not isinstance(value, dict):
             raise JwsMalformed("the payload is not a JSON object")
         return value
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)  # built once: hot path
+# --- signing --------------------------------------------------------------------------------------------------------
 
 
-def _json_bytes(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
+def sign_jws(
+    signer: Signer,
+    payload: bytes | Mapping[str, Any],
+    header_extra: Mapping[str, Any] | None = None,
+    *,
+    kid: bool = True,
+    kid_last: bool = False,
+) -> str:
+    """A compact JWS of ``payload`` (bytes as is, a mapping as compact JSON); ``alg`` and ``kid`` come from ``signer``.
 
-
-def sign_jws(signer: Signer, payload: bytes | Mapping[str, Any], header_extra: Mapping[str, Any] | None = None) -> str:
-    """A compact JWS of ``payload`` (bytes as is, a mapping as JSON), ``alg`` and ``kid`` taken from ``signer``."""
+    The header is ``{"alg", "kid", **header_extra}``; ``kid_last`` puts ``kid`` after the extra members (the SD-JWT
+    formats, whose bytes are fixed) and ``kid=False`` leaves it out (a KB-JWT: the verifier takes the key from cnf).
+    """
     extra = dict(header_extra) if header_extra else {}
     bad = _RESERVED & extra.keys() if extra else None
     if bad:
         raise InvalidInput(f"header members set by the signer or refused by verifiers: {', '.join(sorted(bad))}")
-    body = payload if isinstance(payload, bytes) else _json_bytes(dict(payload))
-    signing_input = _encoded_header(signer.alg, signer.kid, extra) + "." + _crypto.b64url_encode(body)
+    body = payload if isinstance(payload, bytes) else json_bytes(dict(payload))
+    placement = 0 if not kid else (2 if kid_last else 1)
+    signing_input = _encoded_header(signer.alg, signer.kid, extra, placement) + "." + b64url_encode(body)
     signature = signer.sign(signing_input.encode("ascii"))
-    return signing_input + "." + _crypto.b64url_encode(signature)
+    return signing_input + "." + b64url_encode(signature)
 
 
-_HEADERS: dict[tuple[str, str, str], str] = {}
+_HEADERS: dict[tuple[str, str, str, int], str] = {}
 
 
-def _encoded_header(alg: str, kid: str, extra: dict[str, Any]) -> str:
+def _encoded_header(alg: str, kid: str, extra: dict[str, Any], placement: int) -> str:
     """The base64url header; memoised since a signer sends the same header again and again."""
-    extra_json = _json_bytes(extra).decode("utf-8") if extra else ""
-    key = (alg, kid, extra_json)
+    extra_json = json_bytes(extra).decode("utf-8") if extra else ""
+    key = (alg, kid, extra_json, placement)
     encoded = _HEADERS.get(key)
     if encoded is None:
+        if placement == 0:
+            header = {"alg": alg, **extra}
+        elif placement == 1:
+            header = {"alg": alg, "kid": kid, **extra}
+        else:
+            header = {"alg": alg, **extra, "kid": kid}
         if len(_HEADERS) >= 1024:
             _HEADERS.clear()
-        encoded = _HEADERS[key] = _crypto.b64url_encode(_json_bytes({"alg": alg, "kid": kid, **extra}))
+        encoded = _HEADERS[key] = b64url_encode(json_bytes(header))
     return encoded
+
+
+# --- the signature checks -------------------------------------------------------------------------------------------
+
+
+def _public_key(alg: str, jwk: Mapping[str, Any]) -> _crypto.PublicKey | None:
+    """The parsed public key of ``jwk`` if it is one for ``alg`` (the key decides), else ``None``."""
+    if alg not in ALLOWED_ALGS or not isinstance(jwk, Mapping) or "d" in jwk or jwk_alg(jwk) != alg:
+        return None
+    try:
+        return _crypto.public_key_from_jwk(jwk)
+    except (CryptoInputError, TypeError):
+        return None
+
+
+def verify_signature(alg: str, jwk: Mapping[str, Any], message: bytes, signature: bytes) -> bool:
+    """Check a signature over raw bytes (a receipt's signed message; a JWS signing input).
+
+    ``alg`` comes from the trust list, never from the signed data; it must be allowed and be the one algorithm the
+    key's type allows. Anything else (``none``, ``HS256``, a key of another type, a malformed or private JWK) is
+    ``False``.
+    """
+    key = _public_key(alg, jwk)
+    return key is not None and _crypto.verify(key, message, signature)
+
+
+def verify_compact(token: str, alg: str, jwk: Mapping[str, Any]) -> bool:
+    """Check a compact JWS's signature with ``jwk`` for ``alg`` (as for :func:`verify_signature`) through PyJWT.
+
+    The token's header ``alg`` must be ``alg``. Parsing and the header rules are the caller's (``verify_jws``, the
+    SD-JWT parser); a padded or otherwise malformed token is ``False``.
+    """
+    key = _public_key(alg, jwk)
+    if key is None or not isinstance(token, str) or "=" in token:
+        return False
+    try:
+        _PYJWS.decode_complete(token, key, algorithms=[alg])
+    except PyJWTError:
+        return False
+    return True
+
+
+# --- compact JWS with the header rules ------------------------------------------------------------------------------
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], bytes]:
     """Header and payload of a token, NOT verified: only for finding which issuer and key to verify with."""
-    header, payload, _sig, _input = _split(token)
+    header, payload, _sig = _split(token)
     return header, payload
 
 
-def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+def _split(token: str) -> tuple[dict[str, Any], bytes, bytes]:
     if not isinstance(token, str) or len(token) > _MAX_TOKEN:
         raise JwsMalformed("not a compact JWS")
     parts = token.split(".")
@@ -102,10 +181,10 @@ def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
         raise JwsMalformed("a compact JWS has three parts")
     try:
         header = _decode_header(parts[0])
-        payload, signature = _crypto.b64url_decode(parts[1]), _crypto.b64url_decode(parts[2])
-    except (_crypto.CryptoInputError, ValueError, UnicodeDecodeError):
+        payload, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
+    except ValueError:
         raise JwsMalformed("not a compact JWS") from None
-    return header, payload, signature, (parts[0] + "." + parts[1]).encode("ascii")
+    return header, payload, signature
 
 
 _DECODED_HEADERS: dict[str, dict[str, Any]] = {}
@@ -115,7 +194,7 @@ def _decode_header(segment: str) -> dict[str, Any]:
     """The parsed header (a fresh copy); memoised because one issuer's tokens share a handful of headers."""
     header = _DECODED_HEADERS.get(segment)
     if header is None:
-        header = json.loads(_crypto.b64url_decode(segment))
+        header = json_loads(b64url_decode(segment))
         if not isinstance(header, dict):
             raise JwsMalformed("the JWS header is not a JSON object")
         if len(segment) <= 1024:
@@ -129,7 +208,7 @@ def _check_header(header: dict[str, Any], allowed_algs: Sequence[str]) -> str:
     alg = header.get("alg")
     if not isinstance(alg, str) or alg.lower() == "none" or alg.upper().startswith("HS"):
         raise JwsAlgorithmRejected(f"algorithm {alg!r} is never accepted")
-    if alg not in allowed_algs or alg not in _crypto.SIGNATURE_ALGS:
+    if alg not in allowed_algs or alg not in ALLOWED_ALGS:
         raise JwsAlgorithmRejected(f"algorithm {alg!r} is not allowed here")
     refused = FORBIDDEN_HEADERS & header.keys()
     if refused:
@@ -150,7 +229,7 @@ def verify_jws(
     Only the signature is checked here; the caller checks the key's validity at the signing time
     (``KeyRing.verify_key`` or ``keys.validity.check_valid_at``) and its role.
     """
-    header, payload, signature, signing_input = _split(token)
+    header, payload, _signature = _split(token)
     header_alg = _check_header(header, allowed_algs)
     kid = header.get("kid")
     trusted: TrustedKey | None = None
@@ -176,15 +255,21 @@ def verify_jws(
         raise JwsAlgorithmRejected("the trusted key's algorithm does not match its JWK")
     if header_alg != jwk["alg"]:
         raise JwsAlgorithmRejected(f"this key verifies {jwk['alg']} only, the token says {header_alg}")
-    if not _crypto.verify(_crypto.public_key_from_jwk(jwk), signing_input, signature):
-        raise JwsSignatureInvalid()
+    try:
+        _PYJWS.decode_complete(token, _crypto.public_key_from_jwk(jwk), algorithms=[header_alg])
+    except InvalidSignatureError:
+        raise JwsSignatureInvalid() from None
+    except InvalidAlgorithmError:
+        raise JwsAlgorithmRejected(f"algorithm {header_alg!r} is not allowed here") from None
+    except PyJWTError:
+        raise JwsMalformed("not a compact JWS") from None
     return VerifiedJWS(header=header, payload=payload, jwk=jwk, trusted_key=trusted)
 
 
 def _issuer_of(payload: bytes) -> str:
     try:
-        iss = json.loads(payload).get("iss")
-    except (ValueError, AttributeError, UnicodeDecodeError):
+        iss = json_loads(payload).get("iss")
+    except (ValueError, AttributeError):
         iss = None
     if not isinstance(iss, str):
         raise UnknownKey("no issuer given and the payload has no iss")

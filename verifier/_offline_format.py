@@ -13,8 +13,8 @@ from typing import Any
 
 from keys.errors import InvalidInput
 from keys.validity import from_epoch
-from ledger.merkle import node_hash
-from ledger.proof import RevocationReason
+from ledger.chain.merkle import node_hash
+from ledger.chain.proof import RevocationReason
 
 from .errors import VerificationError
 
@@ -207,7 +207,7 @@ def parse_revocation(raw: Any) -> Revocation:
 
 
 def tree_levels(leaves: tuple[bytes, ...]) -> list[list[bytes]]:
-    """Every level of the tree over ``leaves`` (leaf hashes), by ledger.merkle's rule."""
+    """Every level of the tree over ``leaves`` (leaf hashes), by ledger.chain.merkle's rule."""
     levels = [list(leaves)]
     while len(levels[-1]) > 1:
         level = levels[-1]

@@ -16,10 +16,10 @@ from typing import Any
 from keys.errors import InvalidInput
 from keys.protocols import KeyResolver
 from keys.trust_list import RefreshingTrustList, TrustList, verify_trust_list
-from ledger.proof import ChainStatusReader, Proof
-from ledger.receipt import Registry
+from ledger.chain.proof import ChainStatusReader, Proof
+from ledger.documents.receipt import Registry
+from verifier.document import verify_document
 
-from .document import verify_document
 from .report import Report
 
 __all__ = [

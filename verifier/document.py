@@ -27,9 +27,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from keys.errors import XacthucError
 from keys.protocols import KeyResolver, RefreshableResolver, TrustedKey
+from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason, proof_root
+from ledger.documents.receipt import ALLOWED_ALGS, Receipt, Registry, commitment, decode_payload, verify_signature
 from ledger.errors import ChainUnavailable
-from ledger.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason, proof_root
-from ledger.receipt import ALLOWED_ALGS, Receipt, Registry, commitment, decode_payload, verify_signature
 
 from .errors import ProofUnavailable
 from .metadata import MetadataLookup, MetadataMatchesCheck, document_claims

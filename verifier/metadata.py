@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ledger.document import DOCUMENT_FIELDS, metadata_digest, parse_number
-from ledger.document_errors import DocumentFieldInvalid
-from ledger.receipt import Receipt
+from ledger.documents.errors import DocumentFieldInvalid
+from ledger.documents.metadata import DOCUMENT_FIELDS, metadata_digest, parse_number
+from ledger.documents.receipt import Receipt
 
 from .report import CheckResult, invalid, skipped, valid
 

@@ -40,9 +40,10 @@ from keys.jws import decode_unverified, sign_jws, verify_jws
 from keys.protocols import Signer
 from keys.trust_list import TrustList, verify_trust_list
 from keys.validity import epoch, utc
-from ledger.merkle import leaf_hash
-from ledger.proof import DocumentChainStatus, Proof
-from ledger.receipt import Registry
+from ledger.chain.merkle import leaf_hash
+from ledger.chain.proof import DocumentChainStatus, Proof
+from ledger.documents.receipt import Registry
+from verifier.document import verify_document
 
 from ._offline_format import (
     AnchoredRoot,
@@ -65,7 +66,6 @@ from ._offline_format import (
 )
 from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_metadata, bundle_registry
 from .credential import verify_credential
-from .document import verify_document
 from .payload import PayloadKind, parse_payload
 from .report import Report, Status
 
@@ -228,7 +228,7 @@ class OfflineState:
             out |= {"block": self.block, "chain_id": self.registry.chain_id, "contract": self.registry.hex_address}
         return out
 
-    # -- ledger.proof.ChainStatusReader
+    # -- ledger.chain.proof.ChainStatusReader
     def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         """The registry's ``status(agency, root, data)`` as of the bundle: a root ``agency`` did not anchor is not
         anchored (whoever else did)."""

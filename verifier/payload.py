@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
-from ledger.receipt import PAYLOAD_PREFIX as DOCUMENT_PREFIX
+from ledger.documents.receipt import PAYLOAD_PREFIX as DOCUMENT_PREFIX
 
 from .errors import InputTooLarge, PayloadUnrecognized
 

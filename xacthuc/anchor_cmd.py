@@ -10,8 +10,8 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
-from ledger.anchoring import pending_count, pending_revocations
-from ledger.chain import redact_rpc_url
+from ledger.chain.anchoring import pending_count, pending_revocations
+from ledger.chain.client import redact_rpc_url
 from xacthuc.services import Services, build_services
 from xacthuc.settings import Settings
 from xacthuc.worker import worker_lock

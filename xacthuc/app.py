@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
-from ledger.rpc_transport import rpc_deadline
+from ledger.chain.rpc_transport import rpc_deadline
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.services import Services

@@ -12,9 +12,9 @@ from typing import Any
 
 from web3 import Web3
 
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
+from ledger.chain.rpc_transport import DeadlineHTTPProvider
 from ledger.errors import ChainUnavailable, RegistryMissing
-from ledger.rpc_transport import DeadlineHTTPProvider
 from xacthuc.devchain import AnvilNode, find_anvil_binary
 from xacthuc.settings import Settings
 
@@ -41,7 +41,8 @@ class ChainHandle:
 
 
 def web3_for(url: str, settings: Settings) -> Web3:
-    """A ``Web3`` over ``url`` whose every call has the ``XACTHUC_RPC_TIMEOUT`` deadline (``ledger.rpc_transport``)."""
+    """A ``Web3`` over ``url`` whose every call has the ``XACTHUC_RPC_TIMEOUT`` deadline
+    (``ledger.chain.rpc_transport``)."""
     return Web3(DeadlineHTTPProvider(url, timeout=settings.rpc_timeout))
 
 

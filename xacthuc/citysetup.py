@@ -112,7 +112,7 @@ def anchoring_accounts(services: Services, *, fund_dev: bool) -> AgencyAccounts:
     agency's documents from its own. ``fund_dev``: our own development node funds new accounts."""
     from functools import partial
 
-    from ledger.chain import ANCHOR_GAS_LIMIT
+    from ledger.chain.client import ANCHOR_GAS_LIMIT
     from xacthuc.anchor_accounts import AgencyAccounts
     from xacthuc.chainsetup import fund_dev_accounts
 

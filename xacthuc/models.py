@@ -2,9 +2,9 @@
 
 from identity.models import Citizen, Credential, StatusListRow
 from keys.agencies import Agency, ApiKey
-from ledger.chain_index import ChainCursor, IndexedAnchor, IndexedRevocation
-from ledger.documents import DocumentRow
-from ledger.outbox import AnchorBatch, AnchorLeaf, RevocationTx
+from ledger.chain.index import ChainCursor, IndexedAnchor, IndexedRevocation
+from ledger.chain.outbox import AnchorBatch, AnchorLeaf, RevocationTx
+from ledger.documents.issuing import DocumentRow
 
 __all__ = [
     "Agency",

@@ -25,10 +25,10 @@ from keys.errors import XacthucError
 from keys.protocols import Signer
 from keys.trust_list import DEFAULT_TTL as DEFAULT_TRUST_TTL
 from keys.validity import utc
-from ledger.documents import REASONS, DocumentRow
-from ledger.merkle import MerkleTree
-from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, RevocationTx, as_utc
-from ledger.receipt import Registry
+from ledger.chain.merkle import MerkleTree
+from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState, RevocationTx, as_utc
+from ledger.documents.issuing import REASONS, DocumentRow
+from ledger.documents.receipt import Registry
 from verifier.offline import (
     DEFAULT_TTL,
     AnchoredRoot,

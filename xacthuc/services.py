@@ -13,12 +13,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from keys.bootstrap import City
-from ledger.anchoring import Anchorer, WorkerConfig
-from ledger.chain import RegistryClient
-from ledger.chain_index import ChainIndexer, IndexedStatusReader
+from ledger.chain.anchoring import Anchorer, WorkerConfig
+from ledger.chain.client import RegistryClient
+from ledger.chain.index import ChainIndexer, IndexedStatusReader
+from ledger.chain.outbox import send_everything_again
+from ledger.documents.revocation import RegistryStatusReader
 from ledger.errors import ChainUnavailable
-from ledger.outbox import send_everything_again
-from ledger.revocation import RegistryStatusReader
 from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts
 from xacthuc.database import migrate
 from xacthuc.db import make_engine

@@ -18,8 +18,8 @@ from typing import IO
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.anchoring import Anchorer, StepReport
-from ledger.chain_index import ChainIndexer
+from ledger.chain.anchoring import Anchorer, StepReport
+from ledger.chain.index import ChainIndexer
 from ledger.errors import ChainUnavailable
 
 log = logging.getLogger("xacthuc.worker")

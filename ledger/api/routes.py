@@ -1,4 +1,4 @@
-"""Thin HTTP layer over ledger.documents: parse, call the domain function, commit, map the result.
+"""Thin HTTP layer over ledger.documents.issuing: parse, call the domain function, commit, map the result.
 
 Reading a document (``GET /v1/documents/{id}``, its QR codes and bundle) needs no API key: the id is 128 bits (80
 of them random) printed on the paper itself, and what these answer is what the paper and its QR code already show.
@@ -14,36 +14,57 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Response, UploadFile
-from pydantic import BaseModel, ConfigDict
+from pydantic import WithJsonSchema
 from sqlmodel import Session
 
 from keys.agencies import Principal
+from keys.api import AUTH_ERRORS, error_responses
 from keys.errors import InvalidInput
 from keys.protocols import Signer
-from ledger.document_status import DocumentView, build_bundle, document_json, get_document
-from ledger.documents import MAX_FILE_BYTES, DocumentFileTooLarge, issue_batch, issue_document
-from ledger.receipt import Registry, verify_link
-from ledger.revocation import revoke_document
+from ledger.api.schema import (
+    BatchIssuedOut,
+    BundleOut,
+    DocumentOut,
+    IssuedOut,
+    RevokeIn,
+    batch_schema,
+    signing_form_schema,
+)
+from ledger.documents.errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
+from ledger.documents.issuing import (
+    MAX_FILE_BYTES,
+    DocumentFileTooLarge,
+    DocumentNotFound,
+    DocumentPendingAnchor,
+    DocumentRevoked,
+    ReplacementInvalid,
+    issue_batch,
+    issue_document,
+)
+from ledger.documents.receipt import Registry, verify_link
+from ledger.documents.revocation import revoke_document
+from ledger.documents.status import DocumentView, build_bundle, document_json, get_document
+from ledger.errors import ChainUnavailable
 
 MAX_BATCH = 1000
+_BINARY = {"type": "string", "format": "binary"}
+_TEXT = {"type": "string"}
 
-
-class RevokeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = None
-    note: str | None = None
-    replaced_by: str | None = None
-
-
-class IssuedOut(BaseModel):
-    id: str
-    sha256: str
-    status: str
-    receipt: dict[str, Any]
-    verify_url: str
-    qr_url: str
-    metadata: dict[str, Any]
+# What the routes answer besides their own JSON: every body is ``ErrorResponse`` (keys.api.schema).
+_ISSUE_ERRORS = error_responses(
+    *AUTH_ERRORS,
+    DocumentFileTooLarge,
+    413,
+    InvalidInput,
+    DocumentFieldMissing,
+    DocumentFieldInvalid,
+    DocumentNumberInvalid,
+    ChainUnavailable,
+)
+_READ_ERRORS = error_responses(DocumentNotFound)
+_REVOKE_ERRORS = error_responses(
+    *AUTH_ERRORS, DocumentNotFound, DocumentRevoked, DocumentPendingAnchor, 413, InvalidInput, ReplacementInvalid
+)
 
 
 def _read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -78,18 +99,23 @@ def build_router(
     db_dep = Depends(session)
     base = public_url.rstrip("/")
 
-    def _issued(issued: Any) -> IssuedOut:
-        return IssuedOut(
-            id=issued.id,
-            sha256=issued.sha256,
-            status=issued.status,
-            receipt=issued.receipt,
-            verify_url=issued.verify_url,
-            qr_url=f"{base}/v1/documents/{issued.id}/qr.png",
-            metadata=issued.metadata,
-        )
+    def _issued(issued: Any) -> dict[str, Any]:
+        return {
+            "id": issued.id,
+            "sha256": issued.sha256,
+            "status": issued.status,
+            "receipt": issued.receipt,
+            "verify_url": issued.verify_url,
+            "qr_url": f"{base}/v1/documents/{issued.id}/qr.png",
+            "metadata": issued.metadata,
+        }
 
-    @router.post("/v1/documents", status_code=201, response_model=IssuedOut)
+    @router.post(
+        "/v1/documents",
+        status_code=201,
+        response_model=None,
+        responses={201: {"model": IssuedOut, "description": "Issued"}, **_ISSUE_ERRORS},
+    )
     def issue(
         principal: Annotated[Principal, Depends(require_issue)],
         db: Annotated[Session, db_dep],
@@ -101,8 +127,12 @@ def build_router(
         issued_on: Annotated[str | None, Form(description="YYYY-MM-DD")] = None,
         signer_name: Annotated[str | None, Form()] = None,
         signer_title: Annotated[str | None, Form()] = None,
-        signing_form: Annotated[str | None, Form(description="TM., KT., TL., TUQ. or Q.")] = None,
-    ) -> IssuedOut:
+        signing_form: Annotated[
+            str | None,
+            WithJsonSchema(signing_form_schema()),
+            Form(description="TM., KT., TL., TUQ. or Q. (any case, the dot optional); none when signed in person"),
+        ] = None,
+    ) -> dict[str, Any]:
         """Issue a document: hash, sign a receipt, store, queue for anchoring; durable before this answers."""
         if file is None:
             raise InvalidInput("file: is required")
@@ -136,16 +166,19 @@ def build_router(
         db.commit()
         return _issued(issued)
 
-    @router.post("/v1/documents:batch", status_code=201)
+    @router.post(
+        "/v1/documents:batch",
+        status_code=201,
+        response_model=None,
+        responses={201: {"model": BatchIssuedOut, "description": "Issued, all of them"}, **_ISSUE_ERRORS},
+    )
     def issue_many(
         principal: Annotated[Principal, Depends(require_issue)],
         db: Annotated[Session, db_dep],
         body: Annotated[
             Any,
-            Body(
-                description='{"documents": [{"file_base64": "...", "number": "...", ...}]}, at most 1000; '
-                "all or nothing"
-            ),
+            WithJsonSchema(batch_schema(MAX_BATCH)),
+            Body(description=f"At most {MAX_BATCH} documents, issued all or none"),
         ],
     ) -> dict[str, Any]:
         """Issue many documents in one transaction (an agency's archive)."""
@@ -174,17 +207,25 @@ def build_router(
             public_url=base,
         )
         db.commit()
-        return {"documents": [_issued(d).model_dump() for d in issued]}
+        return {"documents": [_issued(d) for d in issued]}
 
     def _view(db: Session, document_id: str) -> DocumentView:
         return get_document(db, document_id)
 
-    @router.get("/v1/documents/{document_id}")
+    @router.get(
+        "/v1/documents/{document_id}",
+        response_model=None,
+        responses={200: {"model": DocumentOut, "description": "The document"}, **_READ_ERRORS},
+    )
     def show(document_id: str, db: Annotated[Session, db_dep]) -> dict[str, Any]:
         """The stored metadata, hash, status, receipt, verification link and, once anchored, the proof."""
         return document_json(_view(db, document_id), base)
 
-    @router.get("/v1/documents/{document_id}/qr.png", response_class=Response)
+    @router.get(
+        "/v1/documents/{document_id}/qr.png",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {"schema": _BINARY}}, "description": "The QR code"}, **_READ_ERRORS},
+    )
     def qr_png_route(
         document_id: str, db: Annotated[Session, db_dep], scale: Annotated[int, Query(ge=1, le=32)] = 8
     ) -> Response:
@@ -192,7 +233,11 @@ def build_router(
         row = _view(db, document_id).row
         return Response(qr_png(verify_link(base, row.payload), scale=scale), media_type="image/png")
 
-    @router.get("/v1/documents/{document_id}/qr.svg", response_class=Response)
+    @router.get(
+        "/v1/documents/{document_id}/qr.svg",
+        response_class=Response,
+        responses={200: {"content": {"image/svg+xml": {"schema": _TEXT}}, "description": "The QR code"}, **_READ_ERRORS},
+    )
     def qr_svg_route(
         document_id: str, db: Annotated[Session, db_dep], scale: Annotated[int, Query(ge=1, le=32)] = 8
     ) -> Response:
@@ -200,7 +245,11 @@ def build_router(
         row = _view(db, document_id).row
         return Response(qr_svg(verify_link(base, row.payload), scale=scale), media_type="image/svg+xml")
 
-    @router.get("/v1/documents/{document_id}/bundle")
+    @router.get(
+        "/v1/documents/{document_id}/bundle",
+        response_model=None,
+        responses={200: {"model": BundleOut, "description": "The proof bundle"}, **_READ_ERRORS},
+    )
     def bundle(document_id: str, db: Annotated[Session, db_dep], response: Response) -> dict[str, Any]:
         """The proof bundle: verify it with only a JSON-RPC node and the pinned root key."""
         view = _view(db, document_id)
@@ -211,7 +260,12 @@ def build_router(
     @router.post(
         "/v1/documents/{document_id}/revoke",
         status_code=200,
-        responses={202: {"description": "Recorded; the revocation is on its way to the chain"}},
+        response_model=None,
+        responses={
+            200: {"model": DocumentOut, "description": "Revoked or superseded: confirmed on chain"},
+            202: {"model": DocumentOut, "description": "Recorded; the revocation is on its way to the chain"},
+            **_REVOKE_ERRORS,
+        },
     )
     def revoke(
         document_id: str,

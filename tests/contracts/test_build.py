@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger._abi import REVERT_ERRORS, load_artifact
+from ledger.chain._abi import REVERT_ERRORS, load_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = ROOT / "contracts" / "artifacts" / "DocumentRegistry.json"
-PACKAGED = ROOT / "ledger" / "registry_artifact.json"
+PACKAGED = ROOT / "ledger" / "chain" / "registry_artifact.json"
 
 
 def node() -> str:

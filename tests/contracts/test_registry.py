@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain import RegistryClient, RevocationReason
+from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.merkle import MerkleTree, keccak256, leaf_hash, node_hash
 from ledger.errors import (
     AlreadyRevoked,
     EmptyBatch,
@@ -24,7 +25,6 @@ from ledger.errors import (
     RootNotAnchored,
     ZeroRoot,
 )
-from ledger.merkle import MerkleTree, keccak256, leaf_hash, node_hash
 
 BACKENDS = ["eth-tester", pytest.param("anvil", marks=pytest.mark.anvil)]
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain import RegistryClient, RevocationReason
+from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.merkle import MerkleTree
 from ledger.errors import InvalidProof
-from ledger.merkle import MerkleTree
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "merkle"
 VECTOR_FILES = sorted(VECTORS.glob("*.json"))

@@ -6,9 +6,9 @@ import time
 
 from sqlmodel import Session, select
 
-from ledger.anchoring import pending_revocations
-from ledger.document_status import proof_for
-from ledger.documents import DocumentRow
+from ledger.chain.anchoring import pending_revocations
+from ledger.documents.issuing import DocumentRow
+from ledger.documents.status import proof_for
 from xacthuc.services import Services
 
 

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from keys.bootstrap import bootstrap_city
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
-from ledger.documents import DocumentRow
+from ledger.chain.client import RegistryClient
+from ledger.documents.issuing import DocumentRow
 from tests.e2e.helpers import anchor_all
 from xacthuc.app import create_app
 from xacthuc.devchain import AnvilNode, fund
@@ -79,9 +79,8 @@ class Stack:
 
     def cli_verify(self, bundle: dict[str, Any], *, as_json: bool = True) -> tuple[int, str]:
         """``xacthuc verify BUNDLE --rpc-url URL --trust-root ROOT``: a third party with a node and the pinned root."""
-        from xacthuc.cli import _register_part_commands, app
+        from xacthuc.cli import app
 
-        _register_part_commands()
         root = self.write("root.jwk", self.client.get("/v1/trust-root").text)
         path = self.write("bundle.json", json.dumps(bundle, ensure_ascii=False))
         args = ["verify", path, "--rpc-url", self.anvil.url, "--trust-root", root]

@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 from keys.bootstrap import City, bootstrap_city
 from keys.generate import generate_signing_key
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
-from ledger.document_status import proof_for
-from ledger.documents import DocumentRow
+from ledger.chain.client import RegistryClient
+from ledger.documents.issuing import DocumentRow
+from ledger.documents.receipt import ReceiptFields, Registry, encode_payload, new_document_id, sign_receipt, verify_link
+from ledger.documents.status import proof_for
 from ledger.errors import NotAnchorer
-from ledger.receipt import ReceiptFields, Registry, encode_payload, new_document_id, sign_receipt, verify_link
 from tests.e2e.helpers import anchor_all
 from tests.verifier.test_qr import _jpeg, _noise, _perspective, _png, _rotate
 from verifier.qr import decode_qr_image
@@ -299,7 +299,7 @@ def test_auth_roles_and_other_agencies(stack: Stack, agency_accounts: list[Local
 
 
 def test_bundle_verifies_with_only_rpc_and_pinned_root(stack: Stack, tmp_path: Path) -> None:
-    from xacthuc.cli import _register_part_commands, app
+    from xacthuc.cli import app
 
     doc = stack.issue()
     stack.anchor()
@@ -308,7 +308,6 @@ def test_bundle_verifies_with_only_rpc_and_pinned_root(stack: Stack, tmp_path: P
     (tmp_path / "bundle.json").write_text(json.dumps(bundle), encoding="utf-8")
     (tmp_path / "root.jwk").write_text(stack.client.get("/v1/trust-root").text, encoding="utf-8")
     (tmp_path / "doc.pdf").write_bytes(FILE)
-    _register_part_commands()
     runner = CliRunner()
     args = ["verify", str(tmp_path / "bundle.json"), "--rpc-url", stack.anvil.url, "--trust-root"]
     r = runner.invoke(app, [*args, str(tmp_path / "root.jwk"), "--json", "--file", str(tmp_path / "doc.pdf")])

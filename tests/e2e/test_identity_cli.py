@@ -20,7 +20,7 @@ from verifier.dispatch import VerifyRequest
 from verifier.payload import parse_payload
 from verifier.qr import decode_qr_image
 from xacthuc.citysetup import init_city
-from xacthuc.cli_identity import id_app, wallet_app
+from xacthuc.cli.identity import id_app, wallet_app
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
 from xacthuc.docs_service import ServerVerifier

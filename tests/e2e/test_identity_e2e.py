@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from identity import service
-from identity._crypto import P256Key
+from keys.holder_key import P256Key
 from identity.presentation import present, sd_hash
 from identity.sdjwt import KB_JWT_TYP, parse_disclosure, sign_jws, split_compact
 from identity.wallet import Wallet, create_wallet, verification_link

@@ -22,7 +22,7 @@ from identity.wallet import Wallet, create_wallet
 from keys.bootstrap import City, bootstrap_city
 from keys.generate import generate_signing_key
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
 from tests.e2e.helpers import anchor_all
 from verifier.api.routes import build_offline_router
 from verifier.offline import sign_offline_bundle
@@ -98,9 +98,8 @@ class Stack:
         return str(path)
 
     def cli(self, *args: str) -> tuple[int, dict[str, Any]]:
-        from xacthuc.cli import _register_part_commands, app
+        from xacthuc.cli import app
 
-        _register_part_commands()
         r = CliRunner().invoke(app, ["verify", *args, "--json"])
         return r.exit_code, json.loads(r.output)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from ledger.proof import RevocationReason
+from ledger.chain.proof import RevocationReason
 from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the fixture)
 from xacthuc.devchain import anvil_rpc
 

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from identity._crypto import P256Key, verify_signature
+from keys.holder_key import P256Key
+from keys.jws import verify_signature
 from identity.api import build_router
 from identity.sdjwt import parse_jws
 from identity.status_list import parse_status_list_jwt

@@ -19,7 +19,7 @@ from sd_jwt.verifier import SDJWTVerifier
 from sqlmodel import Session
 
 from identity import service
-from identity._crypto import P256Key
+from keys.holder_key import P256Key
 from identity.presentation import present
 from tests.identity.conftest import CITIZEN, ISSUER, NOW, STATUS_BASE, DictResolver, TestSigner
 from verifier.credential import verify_credential
@@ -28,9 +28,9 @@ from verifier.credential import verify_credential
 def _jwcrypto(jwk: dict[str, Any], private: bytes | None = None) -> JWK:
     members = {k: jwk[k] for k in ("kty", "crv", "x", "y")}
     if private is not None:
-        from identity._crypto import b64u_encode
+        from keys.encoding import b64url_encode
 
-        members["d"] = b64u_encode(private)
+        members["d"] = b64url_encode(private)
     return JWK.from_json(json.dumps(members))
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import Session, select
 
 from identity import service
-from identity._crypto import P256Key
+from keys.holder_key import P256Key
 from identity.errors import (
     CitizenExists,
     CitizenNotFound,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from identity._crypto import b64u_encode
+from keys.encoding import b64url_encode
 from identity.errors import StatusListInvalid
 from identity.status_list import StatusList, StatusListCache, parse_status_list_jwt, status_list_jwt
 from tests.identity.conftest import NOW, TestSigner
@@ -32,7 +32,7 @@ def test_encode_decode_round_trip(revoked: set[int]) -> None:
 
 
 def test_compressed_bomb_is_refused() -> None:
-    lst = b64u_encode(zlib.compress(bytes(64 * 1024 * 1024)))
+    lst = b64url_encode(zlib.compress(bytes(64 * 1024 * 1024)))
     with pytest.raises(StatusListInvalid):
         StatusList.decode(lst)
 

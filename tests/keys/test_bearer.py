@@ -20,7 +20,7 @@ from keys.agencies import bearer_token
 from keys.bootstrap import bootstrap_city
 from keys.errors import Unauthenticated
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
 from xacthuc.app import create_app
 from xacthuc.services import Services
 from xacthuc.settings import Settings

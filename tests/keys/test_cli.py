@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from xacthuc.citysetup import init_city
-from xacthuc.cli_keys import agency_app, keys_app
+from xacthuc.cli.keys import agency_app, keys_app
 from xacthuc.settings import load_settings
 
 

@@ -12,8 +12,8 @@ from sqlmodel import Session
 from keys.bootstrap import City
 from keys.keystore import Keystore
 from keys.trust_list import RefreshingTrustList, TrustList, verify_trust_list
-from ledger.proof import DocumentChainStatus
-from ledger.receipt import sign_receipt
+from ledger.chain.proof import DocumentChainStatus
+from ledger.documents.receipt import sign_receipt
 from tests.ledger.test_receipt_fixtures import REGISTRY, fields
 from verifier.document import verify_document
 from verifier.report import Verdict

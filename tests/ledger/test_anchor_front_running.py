@@ -20,14 +20,14 @@ from sqlmodel import Session, select
 
 from keys.bootstrap import City
 from keys.generate import generate_signing_key
-from ledger.anchoring import Anchorer, WorkerConfig
-from ledger.chain import RegistryClient, RevocationReason
-from ledger.chain_index import ChainIndexer, IndexedStatusReader
-from ledger.documents import DocumentRow
-from ledger.merkle import MerkleTree, leaf_hash
-from ledger.outbox import AnchorBatch, BatchState, enqueue_many
-from ledger.proof import DocumentChainStatus
-from ledger.revocation import RegistryStatusReader
+from ledger.chain.anchoring import Anchorer, WorkerConfig
+from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.index import ChainIndexer, IndexedStatusReader
+from ledger.chain.merkle import MerkleTree, leaf_hash
+from ledger.chain.outbox import AnchorBatch, BatchState, enqueue_many
+from ledger.chain.proof import DocumentChainStatus
+from ledger.documents.issuing import DocumentRow
+from ledger.documents.revocation import RegistryStatusReader
 from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the documents end-to-end stack)
 from tests.ledger.test_anchoring import T0, Clock, leaves
 from tests.ledger.test_chain_index import MAX_AGE, Issuer

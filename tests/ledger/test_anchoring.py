@@ -12,10 +12,10 @@ from eth_account import Account
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from ledger.anchoring import Anchorer, WorkerConfig, pending_count
-from ledger.chain import RegistryClient
-from ledger.merkle import compute_root
-from ledger.outbox import AnchorBatch, AnchorLeaf, BatchState, enqueue_many, leaf_proof
+from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_count
+from ledger.chain.client import RegistryClient
+from ledger.chain.merkle import compute_root
+from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState, enqueue_many, leaf_proof
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

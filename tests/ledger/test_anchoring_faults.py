@@ -17,9 +17,9 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from ledger.anchoring import Anchorer, WorkerConfig, pending_count
-from ledger.chain import RegistryClient
-from ledger.outbox import AnchorBatch, BatchState, enqueue_many
+from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_count
+from ledger.chain.client import RegistryClient
+from ledger.chain.outbox import AnchorBatch, BatchState, enqueue_many
 from tests.ledger.test_anchoring import assert_all_anchored_once
 from xacthuc.devchain import AnvilNode, anvil_rpc
 

@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 
 from keys.generate import generate_signing_key
 from keys.protocols import Signer, TrustedKey
-from ledger.chain import RegistryClient
-from ledger.chain_index import (
+from ledger.chain.client import RegistryClient
+from ledger.chain.index import (
     ChainCursor,
     ChainIndexer,
     ChainIndexStale,
@@ -24,11 +24,11 @@ from ledger.chain_index import (
     IndexedRevocation,
     IndexedStatusReader,
 )
+from ledger.chain.merkle import MerkleTree
+from ledger.chain.proof import DocumentChainStatus, Proof, RevocationReason
+from ledger.documents.receipt import Receipt, ReceiptFields, Registry, commitment, sign_receipt
+from ledger.documents.revocation import RegistryStatusReader
 from ledger.errors import ChainUnavailable
-from ledger.merkle import MerkleTree
-from ledger.proof import DocumentChainStatus, Proof, RevocationReason
-from ledger.receipt import Receipt, ReceiptFields, Registry, commitment, sign_receipt
-from ledger.revocation import RegistryStatusReader
 from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the documents end-to-end stack)
 from verifier.document import verify_document
 from xacthuc.devchain import AnvilNode, anvil_rpc, mine

@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keys.errors import InvalidInput
-from ledger.document import (
+from ledger.documents.errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
+from ledger.documents.metadata import (
     DOCUMENT_FIELDS,
     Document,
     metadata_digest,
@@ -23,7 +24,6 @@ from ledger.document import (
     parse_document,
     parse_number,
 )
-from ledger.document_errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "documents"
 NUMBERS = json.loads((VECTORS / "numbers.json").read_text("utf-8"))

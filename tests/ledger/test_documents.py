@@ -1,4 +1,4 @@
-"""ledger.documents on both databases with the eth-tester registry: issue, bulk issue, anchor, prove, revoke."""
+"""ledger.documents.issuing on both databases with the eth-tester registry: issue, bulk issue, anchor, prove, revoke."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from sqlmodel import Session, func, select
 
 from keys.errors import Forbidden
 from keys.generate import generate_signing_key
-from ledger.anchoring import Anchorer, WorkerConfig
-from ledger.chain import RegistryClient
-from ledger.document_errors import DocumentFieldInvalid
-from ledger.document_status import get_document, proof_for, replacement_for
-from ledger.documents import (
+from ledger.chain.anchoring import Anchorer, WorkerConfig
+from ledger.chain.client import RegistryClient
+from ledger.chain.merkle import compute_root
+from ledger.chain.outbox import AnchorLeaf, as_utc
+from ledger.chain.proof import RevocationReason
+from ledger.documents.errors import DocumentFieldInvalid
+from ledger.documents.issuing import (
     DocumentPendingAnchor,
     DocumentRevoked,
     DocumentRow,
@@ -28,11 +30,9 @@ from ledger.documents import (
     issue_document,
     receipt_json,
 )
-from ledger.merkle import compute_root
-from ledger.outbox import AnchorLeaf, as_utc
-from ledger.proof import RevocationReason
-from ledger.receipt import Registry, commitment, decode_payload
-from ledger.revocation import RegistryStatusReader, revoke_document
+from ledger.documents.receipt import Registry, commitment, decode_payload
+from ledger.documents.revocation import RegistryStatusReader, revoke_document
+from ledger.documents.status import get_document, proof_for, replacement_for
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 SIGNER = generate_signing_key("ES256")

@@ -11,8 +11,8 @@ from Crypto.Hash import keccak as pycryptodome_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.chain.merkle import MAX_PROOF_LENGTH, MerkleTree, compute_root, leaf_hash, node_hash, verify_proof
 from ledger.errors import EmptyMerkleTree, MerkleInputError, ProofTooLong
-from ledger.merkle import MAX_PROOF_LENGTH, MerkleTree, compute_root, leaf_hash, node_hash, verify_proof
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "merkle"
 VECTOR_FILES = sorted(VECTORS.glob("*.json"))

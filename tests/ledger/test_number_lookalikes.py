@@ -21,9 +21,9 @@ from sqlmodel import Session
 
 from keys.bootstrap import bootstrap_city
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
-from ledger.document import parse_document, parse_number
-from ledger.document_errors import DocumentNumberInvalid
+from ledger.chain.client import RegistryClient
+from ledger.documents.errors import DocumentNumberInvalid
+from ledger.documents.metadata import parse_document, parse_number
 from xacthuc.app import create_app
 from xacthuc.services import Services
 from xacthuc.settings import Settings

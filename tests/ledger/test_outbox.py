@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ledger.chain.merkle import compute_root
+from ledger.chain.outbox import AnchorBatch, AnchorLeaf, cut_batches, enqueue, enqueue_many, leaf_proof
 from ledger.errors import LedgerError
-from ledger.merkle import compute_root
-from ledger.outbox import AnchorBatch, AnchorLeaf, cut_batches, enqueue, enqueue_many, leaf_proof
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 ACCOUNT = "0x" + "11" * 20

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from test_receipt_fixtures import EDDSA_SIGNER, ES256_SIGNER, REGISTRY, T0, FixedSigner, fields
 
 from keys.generate import generate_signing_key
-from ledger.document_errors import (
+from ledger.documents.errors import (
     PayloadInvalid,
     PayloadTooLarge,
     PayloadVersionUnsupported,
@@ -22,7 +22,7 @@ from ledger.document_errors import (
     RegistryUnknown,
     SignerUnsupported,
 )
-from ledger.receipt import (
+from ledger.documents.receipt import (
     MAX_PAYLOAD_CHARS,
     Receipt,
     Registry,

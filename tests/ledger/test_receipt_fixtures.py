@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from keys.jwk import jwk_thumbprint
-from ledger.receipt import ReceiptFields, Registry
+from ledger.documents.receipt import ReceiptFields, Registry
 
 
 def _b64(raw: bytes) -> str:

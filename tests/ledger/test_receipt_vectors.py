@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from test_receipt_fixtures import EDDSA_SIGNER, ES256_SIGNER, fields
 
-from ledger.receipt import Registry, commitment, decode_payload, encode_payload, sign_receipt, signed_bytes
+from ledger.documents.receipt import Registry, commitment, decode_payload, encode_payload, sign_receipt, signed_bytes
 
 DIR = Path(__file__).parents[1] / "vectors" / "receipts"
 SIGNERS = {"ES256": ES256_SIGNER, "EdDSA": EDDSA_SIGNER}

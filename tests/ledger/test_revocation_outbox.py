@@ -20,15 +20,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from ledger.anchoring import Anchorer, WorkerConfig, pending_revocations
-from ledger.chain import RegistryClient
-from ledger.document_status import get_document
-from ledger.documents import DocumentRevoked, DocumentRow, issue_document
+from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_revocations
+from ledger.chain.client import RegistryClient
+from ledger.chain.outbox import BatchState, RevocationTx
+from ledger.chain.proof import RevocationReason
+from ledger.documents.issuing import DocumentRevoked, DocumentRow, issue_document
+from ledger.documents.receipt import Registry
+from ledger.documents.revocation import revoke_document
+from ledger.documents.status import get_document
 from ledger.errors import ChainUnavailable
-from ledger.outbox import BatchState, RevocationTx
-from ledger.proof import RevocationReason
-from ledger.receipt import Registry
-from ledger.revocation import revoke_document
 from tests.ledger.test_documents import META, SIGNER
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
@@ -302,7 +302,7 @@ def test_concurrent_revocations_of_one_document_record_one(
     engine: Engine, registry: RegistryClient, account: LocalAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two requests revoke the same document at once: the unique outbox row keeps one, the other is refused."""
-    import ledger.revocation as module
+    import ledger.documents.revocation as module
 
     (doc,) = issue(engine, registry, account)
     run_until(Anchorer(engine, registry, {account.address: account}, WorkerConfig()), all_done(engine))

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 from web3 import Web3
 
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
+from ledger.chain.rpc_transport import DeadlineHTTPProvider, NodeNotAnswering, rpc_deadline
 from ledger.errors import ChainUnavailable
-from ledger.rpc_transport import DeadlineHTTPProvider, NodeNotAnswering, rpc_deadline
 
 
 class SilentNode:

@@ -12,8 +12,8 @@ from datetime import timedelta
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from ledger.anchoring import Anchorer, WorkerConfig
-from ledger.chain import RegistryClient
+from ledger.chain.anchoring import Anchorer, WorkerConfig
+from ledger.chain.client import RegistryClient
 from xacthuc.db import make_engine
 
 

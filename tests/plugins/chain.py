@@ -22,8 +22,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 
-from ledger.chain import RegistryClient
-from ledger.merkle import keccak256
+from ledger.chain.client import RegistryClient
+from ledger.chain.merkle import keccak256
 from xacthuc.devchain import AnvilNode, find_anvil_binary, fund
 
 AGENCY_COUNT = 3

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from keys.bootstrap import bootstrap_city
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
 from xacthuc.app import create_app
 from xacthuc.services import Services
 from xacthuc.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from identity import service, transport
-from identity._crypto import P256Key
+from keys.holder_key import P256Key
 from identity.presentation import present
 from identity.sdjwt import make_disclosure, split_compact
 from tests.identity.conftest import (  # noqa: F401 (fixtures)

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keys.protocols import TrustedKey
-from ledger.merkle import MerkleTree
-from ledger.proof import DocumentChainStatus, Proof, RevocationReason
-from ledger.receipt import Receipt, commitment, encode_payload, sign_receipt, verify_link
+from ledger.chain.merkle import MerkleTree
+from ledger.chain.proof import DocumentChainStatus, Proof, RevocationReason
+from ledger.documents.receipt import Receipt, commitment, encode_payload, sign_receipt, verify_link
 from tests.ledger.test_receipt_fixtures import EDDSA_SIGNER, ES256_SIGNER, REGISTRY, T0, FixedSigner, fields
 from verifier.document import verify_document
 from verifier.report import Report, Status, Verdict

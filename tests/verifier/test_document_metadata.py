@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from ledger.document import DOCUMENT_FIELDS, parse_document
-from ledger.receipt import commitment, sign_receipt
+from ledger.documents.metadata import DOCUMENT_FIELDS, parse_document
+from ledger.documents.receipt import commitment, sign_receipt
 from tests.ledger.test_receipt_fixtures import ES256_SIGNER, fields
 from tests.verifier.test_document import FILE, Chain, Directory, World, anchor, check, trusted
 from verifier.metadata import mismatch_code

@@ -1,6 +1,7 @@
 """verifier.offline on both databases: the bundle built from stored documents, status lists and a bootstrapped city,
 then verified with nothing else (no chain, no server). Anchoring is recorded in the database as the worker would
-(batch cut and confirmed); revocation is recorded through ledger.revocation and confirmed as the worker would."""
+(batch cut and confirmed); revocation is recorded through ledger.documents.revocation and confirmed as the worker
+would."""
 
 from __future__ import annotations
 
@@ -17,18 +18,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from identity import service
-from identity._crypto import P256Key
+from keys.holder_key import P256Key
 from identity.models import Credential
 from identity.presentation import present
 from keys.bootstrap import City, bootstrap_city
 from keys.errors import XacthucError
 from keys.generate import generate_signing_key
 from keys.keystore import TEST_KDF
-from ledger.document_status import build_bundle, get_document
-from ledger.documents import DocumentRow, issue_batch, issue_document
-from ledger.outbox import AnchorBatch, BatchState, cut_batches
-from ledger.receipt import Registry
-from ledger.revocation import revoke_document
+from ledger.chain.outbox import AnchorBatch, BatchState, cut_batches
+from ledger.documents.issuing import DocumentRow, issue_batch, issue_document
+from ledger.documents.receipt import Registry
+from ledger.documents.revocation import revoke_document
+from ledger.documents.status import build_bundle, get_document
 from verifier.offline import (
     OfflineBundleError,
     OfflineState,
@@ -116,7 +117,8 @@ class World:
     def revoke(
         self, doc_id: str, reason: str | None = "annulled", replaced_by: str | None = None, block: int = 9
     ) -> None:
-        """Recorded through ledger.revocation, then what the worker records: its transaction confirmed at ``block``."""
+        """Recorded through ledger.documents.revocation, then what the worker records: its transaction confirmed at
+        ``block``."""
         row = self.session.get(DocumentRow, doc_id)
         assert row is not None
         view = revoke_document(

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session
 
 from identity import service
-from identity._crypto import P256Key
+from keys.holder_key import P256Key
 from identity.presentation import present
 from tests.identity.conftest import (  # noqa: F401 (fixtures)
     CITIZEN,

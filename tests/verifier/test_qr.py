@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageFilter
 
-from ledger.receipt import encode_payload, sign_receipt, verify_link
+from ledger.documents.receipt import encode_payload, sign_receipt, verify_link
 from tests.ledger.test_receipt_fixtures import ES256_SIGNER, REGISTRY, fields
 from verifier.errors import ImageInvalid, ImageTooLarge, QRNotFound
 from verifier.qr import decode_qr_image, qr_png, qr_segments, qr_svg, qr_version

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from identity import service, transport
-from identity._crypto import P256Key
+from keys.holder_key import P256Key
 from identity.presentation import present
 from tests.identity.conftest import (  # noqa: F401 (fixtures)
     CITIZEN,

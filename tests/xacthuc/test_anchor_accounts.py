@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from keys.bootstrap import City, bootstrap_city
 from keys.keystore import TEST_KDF, Keystore
-from ledger.anchoring import Anchorer, WorkerConfig
-from ledger.chain import RegistryClient
-from ledger.outbox import enqueue
+from ledger.chain.anchoring import Anchorer, WorkerConfig
+from ledger.chain.client import RegistryClient
+from ledger.chain.outbox import enqueue
 from xacthuc.anchor_accounts import AgencyAccounts
 
 PASSPHRASE = "a passphrase for the anchoring accounts tests"
@@ -143,6 +143,6 @@ def test_worker_anchors_for_an_account_added_after_it_started(
 
 
 def _root_of_one(leaf: bytes) -> bytes:
-    from ledger.merkle import MerkleTree
+    from ledger.chain.merkle import MerkleTree
 
     return MerkleTree([leaf]).root

@@ -33,7 +33,9 @@ from keys.errors import CityNotFound, KeystorePassphraseMissing
 from keys.keystore import TEST_KDF
 from xacthuc import cli
 from xacthuc.citysetup import resolve_passphrase
-from xacthuc.cli_keys import agency_app, keys_app
+from xacthuc.cli.init import init
+from xacthuc.cli.keys import agency_app, keys_app
+from xacthuc.cli.serve import announce_dev_credentials
 from xacthuc.database import migrate
 from xacthuc.db import make_engine
 from xacthuc.services import build_services
@@ -226,7 +228,7 @@ def test_settings_default_to_production_mode() -> None:
 
 def _init_app() -> typer.Typer:
     app = typer.Typer()
-    app.command("init")(cli.init)
+    app.command("init")(init)
     app.add_typer(agency_app, name="agency")
     app.add_typer(keys_app, name="keys")
     return app
@@ -322,7 +324,7 @@ def test_the_startup_banner_prints_no_key_when_its_output_is_not_a_terminal(
     """A redirected server log once received every demo API key; it now only learns where the file is."""
     path = tmp_path / CREDENTIALS_FILE
     _write_demo_credentials(path)
-    cli._announce_dev_credentials(path)  # capsys: standard error is not a terminal
+    announce_dev_credentials(path)  # capsys: standard error is not a terminal
     captured = capsys.readouterr()
     assert "xk_" not in captured.err + captured.out
     assert str(path) in captured.err
@@ -334,7 +336,7 @@ def test_the_startup_banner_shows_the_keys_once_on_a_terminal(
     path = tmp_path / CREDENTIALS_FILE
     key = _write_demo_credentials(path)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    cli._announce_dev_credentials(path)
+    announce_dev_credentials(path)
     assert key in capsys.readouterr().err
 
 

@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from keys.bootstrap import bootstrap_city
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
 from tests.e2e.helpers import anchor_all
 from xacthuc.app import create_app
 from xacthuc.chainsetup import connect

@@ -20,12 +20,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from web3 import Web3
 
-from ledger.anchoring import Anchorer, WorkerConfig, pending_revocations
-from ledger.chain import RegistryClient
-from ledger.document_status import get_document
+from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_revocations
+from ledger.chain.client import RegistryClient
+from ledger.chain.outbox import AnchorBatch, BatchState, RevocationTx
+from ledger.chain.proof import RevocationReason
+from ledger.documents.status import get_document
 from ledger.errors import RegistryMissing
-from ledger.outbox import AnchorBatch, BatchState, RevocationTx
-from ledger.proof import RevocationReason
 from tests.ledger.test_revocation_outbox import issue, revoke
 from xacthuc.chainsetup import REGISTRY_FILE, ensure_registry
 from xacthuc.devchain import AnvilNode, anvil_rpc, fund

@@ -28,7 +28,7 @@ from keys.bootstrap import bootstrap_city
 from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth, json_depth, loads
 from keys.keystore import TEST_KDF
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
 from tests.plugins.chain import anvil_binary
 from xacthuc.app import create_app
 from xacthuc.devchain import free_port

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from keys.bootstrap import City, bootstrap_city
 from keys.keystore import TEST_KDF, Keystore
-from ledger.receipt import encode_payload, sign_receipt
+from ledger.documents.receipt import encode_payload, sign_receipt
 from tests.ledger.test_receipt_fixtures import fields
 from verifier.dispatch import VerifyRequest
 from xacthuc.docs_service import ServerVerifier

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-__all__ = [
-    "AnchorRecord",
-    "AnchorResult",
-    "BlockInfo",
-    "DocumentStatus",
-    "Fees",
-    "Receipt",
-    "RevocationReason",
-    "SignedTx",
-]
-
-
-class RevocationReason(IntEnum):
-    """Why a document was revoked (the contract's reason codes)."""
-
-    ANNULLED = 1
-    REPLACED = 2
-    ERROR = 3
-    OTHER = 4
+__all__ = ["AnchorRecord", "AnchorResult", "BlockInfo", "Fees", "SignedTx", "TxReceipt"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +28,9 @@ class SignedTx:
 
 
 @dataclass(frozen=True)
-class Receipt:
-    """The part of a transaction receipt the ledger uses."""
+class TxReceipt:
+    """The part of a transaction receipt the ledger uses (a document's signed receipt is
+    ``ledger.documents.receipt.Receipt``)."""
 
     tx_hash: bytes
     status: int
@@ -58,6 +41,28 @@ class Receipt:
     @property
     def ok(self) -> bool:
         return self.status == 1
+
+    @classmethod
+    def from_web3(cls, raw: Mapping[str, Any]) -> TxReceipt:
+        """From web3's receipt (bytes and ints)."""
+        return cls(
+            tx_hash=bytes(raw["transactionHash"]),
+            status=int(raw["status"]),
+            block_number=int(raw["blockNumber"]),
+            block_hash=bytes(raw["blockHash"]),
+            gas_used=int(raw["gasUsed"]),
+        )
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> TxReceipt:
+        """From a JSON-RPC answer (0x-prefixed hex strings)."""
+        return cls(
+            tx_hash=bytes.fromhex(raw["transactionHash"][2:]),
+            status=int(raw["status"], 16),
+            block_number=int(raw["blockNumber"], 16),
+            block_hash=bytes.fromhex(raw["blockHash"][2:]),
+            gas_used=int(raw["gasUsed"], 16),
+        )
 
 
 @dataclass(frozen=True)
@@ -78,25 +83,6 @@ class AnchorResult:
     tx_hash: bytes | None
     block_number: int | None
     already_anchored: bool
-
-
-@dataclass(frozen=True)
-class DocumentStatus:
-    """Everything a verifier needs about one document under one agency's root (one ``eth_call``)."""
-
-    agency: str | None  # the agency asked about, if it anchored the root; None otherwise (whoever else did)
-    anchored_at: datetime | None
-    reason: RevocationReason | None
-    revoked_at: datetime | None
-    replaced_by: bytes | None
-
-    @property
-    def anchored(self) -> bool:
-        return self.agency is not None
-
-    @property
-    def revoked(self) -> bool:
-        return self.reason is not None
 
 
 class BlockInfo(NamedTuple):

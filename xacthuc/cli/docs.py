@@ -1,10 +1,8 @@
-"""``xacthuc doc issue|import|show|revoke`` and ``xacthuc verify``: thin Typer layers over ledger.documents and
-the verifier.
+"""``xacthuc doc issue|import|show|revoke``: thin Typer layers over ledger.documents.
 
 ``doc issue`` and ``doc import`` work on the local data dir (keystore and database) without a chain when the
 registry is known (``registry.json`` written by ``serve``, or ``XACTHUC_REGISTRY_ADDRESS``); the worker of a running
-``serve`` (or ``xacthuc anchor``) anchors them. ``verify`` exits 0 for ``valid``, 1 for any other verdict but
-``error``, and 2 for ``error`` or when the input cannot be verified at all.
+``serve`` (or ``xacthuc anchor``) anchors them.
 """
 
 from __future__ import annotations
@@ -12,42 +10,35 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
-from keys import json_depth
-from keys.errors import CityNotFound, InvalidInput, JsonTooDeep, XacthucError
-from ledger.document import DOCUMENT_FIELDS
-from ledger.document_status import document_json, get_document
-from ledger.documents import DocumentRow, issue_batch, issue_document
-from ledger.receipt import Registry
-from ledger.revocation import revoke_document
-from verifier.report import Report
-from xacthuc.cli import error_exit as _fail
-from xacthuc.settings import Settings, load_settings
+from keys.errors import XacthucError
+from ledger.documents.issuing import DocumentRow, issue_batch, issue_document
+from ledger.documents.metadata import DOCUMENT_FIELDS
+from ledger.documents.receipt import Registry
+from ledger.documents.revocation import revoke_document
+from ledger.documents.status import document_json, get_document
+from xacthuc.anchor_cmd import drive_outbox
+from xacthuc.chainsetup import web3_for
+from xacthuc.citysetup import require_city
+from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, err, error_exit, load_settings, open_city, out
+from xacthuc.database import migrate
+from xacthuc.db import make_engine
+from xacthuc.services import build_services
+from xacthuc.settings import Settings
+
+__all__ = ["doc_app", "local_registry"]
 
 doc_app = typer.Typer(help="Documents: issue, import an archive, show, revoke.", no_args_is_help=True)
 
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, ./var)")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
 IMPORT_CHUNK = 500
-_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF")
-
-
-class CliInputError(InvalidInput):
-    """A command-line input is unusable."""
-
-    code = "CLI_INPUT_INVALID"
 
 
 def local_registry(settings: Settings) -> Registry:
@@ -55,16 +46,12 @@ def local_registry(settings: Settings) -> Registry:
     if settings.registry_address:
         chain_id = settings.chain_id
         if settings.rpc_url:
-            from xacthuc.chainsetup import web3_for
-
             chain_id = int(web3_for(settings.rpc_url, settings).eth.chain_id)
         return Registry.of(chain_id, settings.registry_address)
     record = settings.data_dir / "registry.json"
     if record.exists():
         data = json.loads(record.read_text(encoding="utf-8"))
         return Registry.of(int(data["chain_id"]), str(data["address"]))
-    from xacthuc.services import build_services
-
     services = build_services(settings)  # a fresh dev data dir: start the embedded chain and deploy the registry
     try:
         client = services.registry()
@@ -114,8 +101,6 @@ def doc_issue(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue one document: sign its receipt, store it and queue it for anchoring; prints its verification link."""
-    from xacthuc.cli_keys import open_city
-
     settings = load_settings(data_dir)
     fields = {
         "number": number,
@@ -145,7 +130,7 @@ def doc_issue(
                 filename=file.name,
             )
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     body = {
         "id": issued.id,
         **issued.metadata,
@@ -194,8 +179,6 @@ def doc_import(
     as_json: JsonFlag = False,
 ) -> None:
     """Import an archive in chunks of 500 (each chunk all or nothing), with a progress bar."""
-    from xacthuc.cli_keys import open_city
-
     settings = load_settings(data_dir)
     issued_ids: list[str] = []
     try:
@@ -226,9 +209,9 @@ def doc_import(
                 issued_ids += [d.id for d in docs]
                 bar.advance(task, len(chunk))
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     except (OSError, ValueError, KeyError) as exc:
-        raise _fail(CliInputError(f"{type(exc).__name__}: {exc}"), as_json) from None
+        raise error_exit(CliInputError(f"{type(exc).__name__}: {exc}"), as_json) from None
     if as_json:
         print(json.dumps({"imported": len(issued_ids), "ids": issued_ids}))
     else:
@@ -238,22 +221,18 @@ def doc_import(
 @doc_app.command("show")
 def doc_show(document_id: str, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Show a document: metadata, status, receipt, verification link and, once anchored, its proof."""
-    from xacthuc.citysetup import require_city
-    from xacthuc.database import migrate
-    from xacthuc.db import make_engine
-
     settings = load_settings(data_dir)
     try:
         require_city(settings)
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     engine = make_engine(settings.resolved_database_url())
     try:
         migrate(engine)
         with Session(engine) as session:
             body = document_json(get_document(session, document_id), settings.public_url)
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     finally:
         engine.dispose()
     _print_doc(body, as_json)
@@ -272,13 +251,10 @@ def doc_revoke(
 ) -> None:
     """Revoke (or supersede) an anchored document: recorded at once, then sent on chain from its issuing agency's
     account (by this command, or by the running server's worker) and, with --wait, confirmed."""
-    from xacthuc.anchor_cmd import drive_outbox
-    from xacthuc.services import build_services
-
     try:
         services = build_services(load_settings(data_dir))
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     try:
         with Session(services.engine, expire_on_commit=False) as session:
             row = session.get(DocumentRow, document_id.upper())
@@ -303,204 +279,7 @@ def doc_revoke(
             view = get_document(session, document_id)
             body = document_json(view, services.settings.public_url)
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     finally:
         services.close()
     _print_doc(body, as_json)
-
-
-# ------------------------------------------------------------------------------------------------------- verify
-def _read_input(value: str) -> tuple[str, Any]:
-    """``("bundle", dict)``, ``("image", bytes)`` or ``("text", str)``."""
-    path = Path(value)
-    try:
-        is_file = len(value) < 4096 and path.is_file()
-    except OSError:
-        is_file = False
-    if not is_file:
-        return "text", value
-    data = path.read_bytes()
-    if data.lstrip()[:1] == b"{":
-        try:
-            return "bundle", json_depth.loads(data)
-        except JsonTooDeep:
-            raise  # its own code and message, not "not valid JSON"
-        except ValueError:
-            raise CliInputError(f"{value}: not valid JSON") from None
-    if data.startswith(_IMAGE_MAGIC):
-        return "image", data
-    try:
-        return "text", data.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise CliInputError(f"{value}: neither an image, a bundle nor text") from None
-
-
-def _require_city_to_verify(settings: Settings, use: str) -> None:
-    """``verify`` reads a city's data dir only when one is there: it never creates one (``CITY_NOT_FOUND``)."""
-    from keys.bootstrap import city_exists
-
-    if not city_exists(settings.data_dir):
-        raise CityNotFound(
-            f"no city in {settings.data_dir} to {use}: pass --trust-root ROOT.jwk (the city root key, served at "
-            "GET /v1/trust-root) with a proof bundle or --offline BUNDLE, or --data-dir with a city's data directory",
-            data_dir=str(settings.data_dir),
-        )
-
-
-def _root_jwk(trust_root: Path | None, data_dir: Path | None) -> dict[str, Any]:
-    if trust_root is not None:
-        jwk = json.loads(trust_root.read_text(encoding="utf-8"))
-        if not isinstance(jwk, dict):
-            raise CliInputError("--trust-root must hold a JWK object")
-        return jwk
-    from xacthuc.cli_keys import open_city
-
-    _require_city_to_verify(load_settings(data_dir), "read the trust root from")
-    with open_city(data_dir) as (city, _session):
-        return city.root_jwk()
-
-
-def _verify_bundle(
-    bundle: Any,
-    payload: str | None,
-    rpc_url: str | None,
-    root: dict[str, Any],
-    settings: Settings,
-    file: bytes | None,
-    trust_list_url: str | None = None,
-) -> Report:
-    from ledger.chain import RegistryClient
-    from ledger.revocation import RegistryStatusReader
-    from verifier.bundle import bundle_registry, bundle_trust_list_url, verify_bundle
-    from verifier.payload import parse_payload
-    from xacthuc.trust_fetch import http_trust_list
-
-    if not isinstance(bundle, dict):
-        raise CliInputError("the bundle must be a JSON object")
-    if payload is not None:  # verify this QR against the bundle's trust list and proof
-        bundle = {**bundle, "payload": parse_payload(payload).payload}
-    url = rpc_url or settings.rpc_url
-    from xacthuc.chainsetup import connect, web3_for
-
-    if url is None:
-        url = connect(settings, start_node=False).url
-    registry = bundle_registry(bundle)
-    client = RegistryClient(web3_for(url, settings), registry.hex_address)
-    list_url = trust_list_url or bundle_trust_list_url(bundle)  # asked only for a key the bundle's list lacks
-    return verify_bundle(
-        bundle,
-        root_jwk=root,
-        chain=RegistryStatusReader(client),
-        now=datetime.now(UTC),
-        file_bytes=file,
-        fetch_trust_list=http_trust_list(list_url) if list_url else None,
-    )
-
-
-def _verify_local(kind: str, value: Any, settings: Settings, file: bytes | None) -> Report:
-    from verifier.dispatch import VerifyRequest
-    from xacthuc.docs_service import ServerVerifier
-    from xacthuc.services import build_services
-
-    _require_city_to_verify(settings, "look the document or ID up in")
-    services = build_services(settings)
-    try:
-        request = VerifyRequest(
-            payload=value if kind == "text" else None, image=value if kind == "image" else None, file=file
-        )
-        return ServerVerifier(services)(request)
-    finally:
-        services.close()
-
-
-def _print_report(report: Report, as_json: bool) -> None:
-    body = report.to_dict()
-    if as_json:
-        print(json.dumps(body, ensure_ascii=False, indent=2))
-        return
-    colour = "green" if body["verdict"] == "valid" else "red"
-    out.print(f"[bold {colour}]{body['verdict'].upper()}[/bold {colour}] ({body['kind']})")
-    if body["issuer"]:
-        out.print(escape(f"issuer: {body['issuer']['name']} ({body['issuer']['id']})"))
-    for key, value in body["claims"].items():
-        out.print(escape(f"  {key}: {value}"))
-    for check in body["checks"]:
-        out.print(escape(f"  [{check['status']}] {check['name']}: {check['code']} {check['message']}"))
-
-
-def _verify_with_offline_bundle(
-    kind: str, value: Any, token: str, root: dict[str, Any], file: bytes | None, freshness: timedelta
-) -> Report:
-    """With only the signed offline bundle (``verifier.offline``): no chain, no server."""
-    from verifier.offline import verify_bundle_offline, verify_offline, verify_offline_bundle
-
-    now = datetime.now(UTC)
-    state = verify_offline_bundle(token.strip(), root, now)
-    if kind == "bundle":
-        return verify_bundle_offline(state, value, now=now, file_bytes=file)
-    if kind == "image":
-        from verifier.dispatch import VerifyRequest, parsed_input
-
-        value = parsed_input(VerifyRequest(image=value)).payload
-    return verify_offline(state, value, now=now, file_bytes=file, freshness=freshness)
-
-
-def verify_cmd(
-    source: Annotated[str, typer.Argument(metavar="INPUT", help="A QR image, the QR text or link, or a bundle JSON")],
-    file: Annotated[Path | None, typer.Option("--file", exists=True, help="The document file to compare")] = None,
-    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Any Ethereum JSON-RPC node")] = None,
-    offline: Annotated[
-        Path | None,
-        typer.Option(
-            "--offline",
-            exists=True,
-            help="A signed offline bundle (GET /v1/offline-bundle: verify with it alone) or a proof bundle JSON",
-        ),
-    ] = None,
-    trust_root: Annotated[Path | None, typer.Option("--trust-root", exists=True, help="The pinned root JWK")] = None,
-    trust_list_url: Annotated[
-        str | None,
-        typer.Option(
-            "--trust-list-url",
-            help="Where to fetch the current trust list when a bundle's list lacks the signing key "
-            "(default: beside the bundle's trust_root_url); it must verify against the pinned root",
-        ),
-    ] = None,
-    data_dir: DataDir = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Verify a document or a citizen ID. Exit 0 valid, 1 any negative verdict, 2 error.
-
-    ``--offline`` takes either a signed offline bundle (a JWS: then nothing else is used, no chain, no server; the
-    root comes from ``--trust-root`` or the data dir) or a proof bundle (JSON: its proof, with the chain)."""
-    from verifier.offline import is_offline_bundle
-
-    settings = load_settings(data_dir)
-    try:
-        kind, value = _read_input(source)
-        file_bytes = file.read_bytes() if file is not None else None
-        offline_text = offline.read_text(encoding="utf-8") if offline is not None else None
-        if offline_text is not None and is_offline_bundle(offline_text):
-            root = _root_jwk(trust_root, data_dir)
-            freshness = timedelta(seconds=settings.kb_freshness_seconds)
-            report = _verify_with_offline_bundle(kind, value, offline_text, root, file_bytes, freshness)
-        elif kind == "bundle" or offline_text is not None:
-            bundle = value if kind == "bundle" else json_depth.loads(offline_text)  # type: ignore[arg-type]
-            payload = None if kind == "bundle" else value
-            if kind == "image":
-                from verifier.dispatch import VerifyRequest, parsed_input
-
-                payload = parsed_input(VerifyRequest(image=value)).payload
-            root = _root_jwk(trust_root, data_dir)
-            report = _verify_bundle(bundle, payload, rpc_url, root, settings, file_bytes, trust_list_url)
-        else:
-            if rpc_url:
-                settings = settings.model_copy(update={"rpc_url": rpc_url})
-            report = _verify_local(kind, value, settings, file_bytes)
-    except XacthucError as exc:
-        raise _fail(exc, as_json) from None
-    except (OSError, ValueError) as exc:
-        raise _fail(CliInputError(f"{type(exc).__name__}: {exc}"), as_json) from None
-    _print_report(report, as_json)
-    verdict = report.verdict.value
-    raise typer.Exit(0 if verdict == "valid" else 2 if verdict == "error" else 1)

@@ -14,7 +14,7 @@ from web3.exceptions import BlockNotFound as Web3BlockNotFound
 from web3.exceptions import ProviderConnectionError
 from web3.types import RPCEndpoint
 
-from ledger.chain import RegistryClient
+from ledger.chain.client import RegistryClient
 from ledger.errors import ChainUnavailable
 
 

@@ -23,8 +23,10 @@ from web3.exceptions import BlockNotFound as Web3BlockNotFound
 from web3.exceptions import ProviderConnectionError, TransactionNotFound, Web3RPCError
 from web3.types import RPCEndpoint
 
-from ledger._abi import decode_revert, is_revert_exception, load_artifact, revert_data_from_exception
-from ledger._chain_types import (
+from ledger.chain._abi import decode_revert, is_revert_exception, load_artifact, revert_data_from_exception
+from ledger.chain._rpcurl import redact_rpc_url
+from ledger.chain.merkle import MAX_PROOF_LENGTH, keccak256
+from ledger.chain.types import (
     AnchorRecord,
     AnchorResult,
     BlockInfo,
@@ -34,7 +36,6 @@ from ledger._chain_types import (
     RevocationReason,
     SignedTx,
 )
-from ledger._rpcurl import redact_rpc_url
 from ledger.errors import (
     BlockNotFound,
     ChainInputError,
@@ -45,7 +46,6 @@ from ledger.errors import (
     TransactionTimeout,
     UnknownRevert,
 )
-from ledger.merkle import MAX_PROOF_LENGTH, keccak256
 
 __all__ = [
     "ANCHOR_GAS_LIMIT",
@@ -431,7 +431,7 @@ class RegistryClient:
         call = self._revoke_calldata(agency or account_address, root, data, proof, reason, replaced_by)
         self._raise_simulated({"from": account_address, "to": self.address, "data": call})
 
-    # --- The revocation outbox's look-up (ledger.anchoring adopts a revocation already on chain) ------------------
+    # --- The revocation outbox's look-up (ledger.chain.anchoring adopts a revocation already on chain) ---
 
     def find_revoke_tx(self, agency: str, root: bytes, data: bytes) -> bytes | None:
         """The hash of the transaction that revoked document ``data`` under ``agency``'s ``root`` (its Revoked

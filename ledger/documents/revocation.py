@@ -1,8 +1,8 @@
 """Revoking or superseding a stored document (recorded here, sent to the chain by the anchoring worker), and
 reading the registry's answer for verifiers.
 
-A revocation is written to the outbox (``ledger.outbox.RevocationTx``) in the same transaction as the agency's
-decision, so once the caller commits it is never lost: ``ledger.anchoring.Anchorer`` sends it from the document's
+A revocation is written to the outbox (``ledger.chain.outbox.RevocationTx``) in the same transaction as the agency's
+decision, so once the caller commits it is never lost: ``ledger.chain.anchoring.Anchorer`` sends it from the document's
 anchoring account with persisted steps, re-checks it until it is final, and sends it again when a re-organisation
 drops it. The document counts as revoked once that transaction is confirmed on chain (docs/documents.md).
 """
@@ -17,17 +17,17 @@ from sqlmodel import Session
 from web3 import HTTPProvider, Web3
 
 from keys.errors import Forbidden, InvalidInput
-from ledger.document_status import DocumentView, get_document
-from ledger.documents import (
+from ledger.chain.outbox import BatchState, as_utc, enqueue_revocation, revocation_of
+from ledger.chain.proof import DocumentChainStatus
+from ledger.documents.issuing import (
     REASONS,
     DocumentPendingAnchor,
     DocumentRevoked,
     DocumentRow,
     ReplacementInvalid,
 )
+from ledger.documents.status import DocumentView, get_document
 from ledger.errors import ChainUnavailable, LedgerError
-from ledger.outbox import BatchState, as_utc, enqueue_revocation, revocation_of
-from ledger.proof import DocumentChainStatus
 
 __all__ = ["RegistryStatusReader", "revoke_document"]
 
@@ -113,8 +113,8 @@ class _StatusClient(Protocol):
 
 
 class RegistryStatusReader:
-    """``ledger.proof.ChainStatusReader`` over the registry: one ``eth_call`` of ``status(agency, root, data)`` each
-    time.
+    """``ledger.chain.proof.ChainStatusReader`` over the registry: one ``eth_call`` of ``status(agency, root, data)``
+    each time.
 
     With a ``RegistryClient`` the call goes straight to the provider as one JSON-RPC request: through ``w3.eth.call``
     web3's validation middleware adds an ``eth_chainId`` round trip or two, which tripled the verification time.

@@ -1,5 +1,5 @@
 """Stored documents: the table, its errors, and issuing (one or in bulk). Reading a document's status and proof is
-``ledger.document_status``; revoking it on chain is ``ledger.revocation``.
+``ledger.documents.status``; revoking it on chain is ``ledger.documents.revocation``.
 
 A document row holds the file, its Decree 30 metadata (NFC), the signed receipt's payload and its commitment (the
 Merkle leaf data). Its leaf goes into the anchoring outbox in the same transaction, so a document is durable and
@@ -27,11 +27,10 @@ from sqlmodel import Field, Session, SQLModel
 
 from keys.errors import InvalidInput, NotFound
 from keys.protocols import Signer
-from ledger.document import DOCUMENT_FIELDS, metadata_digest, parse_document
-from ledger.errors import LedgerError
-from ledger.outbox import BatchState, _bound, _executemany, as_utc, enqueue, enqueue_many
-from ledger.proof import RevocationReason
-from ledger.receipt import (
+from ledger.chain.outbox import BatchState, _bound, _executemany, as_utc, enqueue, enqueue_many
+from ledger.chain.proof import RevocationReason
+from ledger.documents.metadata import DOCUMENT_FIELDS, metadata_digest, parse_document
+from ledger.documents.receipt import (
     Receipt,
     ReceiptFields,
     Registry,
@@ -42,6 +41,7 @@ from ledger.receipt import (
     sign_receipt,
     verify_link,
 )
+from ledger.errors import LedgerError
 
 __all__ = [
     "MAX_FILE_BYTES",

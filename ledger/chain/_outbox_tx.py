@@ -1,7 +1,7 @@
 """The two kinds of outbox transaction the anchoring worker sends: a batch's ``anchor`` and a document's ``revoke``.
 
-``ledger.anchoring.Anchorer`` drives both through the same persisted steps (built, sent, confirmed, final) with the
-same nonces, receipts and re-organisation checks. What differs between them is here: which rows are ready to be
+``ledger.chain.anchoring.Anchorer`` drives both through the same persisted steps (built, sent, confirmed, final)
+with the same nonces, receipts and re-organisation checks. What differs between them is here: which rows are ready to be
 signed, how one is signed, and how to recognise one that is already on chain (it is then adopted, never sent twice).
 """
 
@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from ledger.chain import AnchorRecord, DocumentStatus, Fees, SignedTx
-from ledger.outbox import (
+from ledger.chain.client import AnchorRecord, DocumentStatus, Fees, SignedTx
+from ledger.chain.outbox import (
     CONFIRMED_STATES,
     AnchorBatch,
     AnchorLeaf,
@@ -27,7 +27,7 @@ __all__ = ["BATCHES", "KINDS", "REVOCATIONS", "TxChain", "TxKind", "kind_of"]
 
 
 class TxChain(Protocol):
-    """What the kinds need from the chain client (``ledger.chain.RegistryClient``)."""
+    """What the kinds need from the chain client (``ledger.chain.client.RegistryClient``)."""
 
     def sign_anchor(self, account: Any, root: bytes, count: int, nonce: int, fees: Fees | None = None) -> SignedTx: ...
     def sign_revoke(

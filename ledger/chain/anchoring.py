@@ -1,7 +1,7 @@
 """The anchoring worker: moves the outbox to the chain, one persisted step at a time.
 
-The outbox holds two kinds of transaction (``ledger._outbox_tx``): a batch's ``anchor`` and a document's
-``revoke``. Both go through the same states (``ledger.outbox.BatchState``), each committed before the next step
+The outbox holds two kinds of transaction (``ledger.chain._outbox_tx``): a batch's ``anchor`` and a document's
+``revoke``. Both go through the same states (``ledger.chain.outbox.BatchState``), each committed before the next step
 acts, so a crash anywhere resumes from the database:
 
 * built: sign the transaction with the account's next nonce, persist nonce, hash and raw bytes (state sent), then
@@ -34,9 +34,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from ledger._outbox_tx import KINDS, TxChain, kind_of
-from ledger.chain import BlockInfo, Fees, Receipt
-from ledger.outbox import OPEN_STATES, AnchorBatch, AnchorLeaf, BatchState, OutboxTx, RevocationTx, cut_batches
+from ledger.chain._outbox_tx import KINDS, TxChain, kind_of
+from ledger.chain.client import BlockInfo, Fees, Receipt
+from ledger.chain.outbox import OPEN_STATES, AnchorBatch, AnchorLeaf, BatchState, OutboxTx, RevocationTx, cut_batches
 
 log = logging.getLogger("xacthuc.anchoring")
 
@@ -44,7 +44,7 @@ MAX_ATTEMPTS = 8
 
 
 class AnchorChain(TxChain, Protocol):
-    """What the worker needs from the chain client (``ledger.chain.RegistryClient``)."""
+    """What the worker needs from the chain client (``ledger.chain.client.RegistryClient``)."""
 
     def suggest_fees(self) -> Fees: ...
     def send_raw(self, raw: bytes) -> bytes: ...

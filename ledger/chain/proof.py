@@ -1,7 +1,8 @@
 """What a verifier needs from the anchoring side: a document's anchor proof and the registry's status answer.
 
-The shapes are fixed here so the verifier can be written (and tested with in-memory fakes) without a chain; the
-chain client implements :class:`ChainStatusReader` with one ``eth_call`` of ``status(agency, root, data)``.
+The shapes are fixed here so the verifier can be written (and tested with in-memory fakes) without a chain. Two
+readers implement :class:`ChainStatusReader`: ``ledger.chain.reader.RegistryReader`` (and so the chain client) with
+one ``eth_call`` of ``status(agency, root, data)``, and ``ledger.chain.index.IndexedStatusReader`` from the chain index.
 The registry keys anchors by agency and root, so a verifier asks about the issuer's own account (the trust list's
 ``eth_address``): another account's anchor of the same root reads as "not anchored".
 """
@@ -14,16 +15,19 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, Protocol
 
-from .document_errors import DocumentFieldInvalid
-from .merkle import compute_root
+from ledger.chain.merkle import compute_root
+from ledger.errors import DocumentFieldInvalid
 
-__all__ = ["ChainStatusReader", "DocumentChainStatus", "Proof", "RevocationReason", "proof_root"]
+__all__ = ["ChainStatusReader", "DocumentChainStatus", "Proof", "RevocationReason", "proof_root", "reason_of"]
 
 _ZERO32 = bytes(32)
 
 
 class RevocationReason(IntEnum):
-    """The registry's reason codes (``status(...).reason``)."""
+    """The registry's reason codes (``status(...).reason``, ``revoke(..., reason, ...)``); NONE: not revoked.
+
+    The API and the database name them in lower case (``annulled``): ``ledger.documents.issuing.REASONS``.
+    """
 
     NONE = 0
     ANNULLED = 1
@@ -55,7 +59,7 @@ class Proof:
 
     root: bytes
     path: tuple[bytes, ...]
-    leaf: bytes  # the leaf DATA (ledger.receipt.commitment), not its leaf hash
+    leaf: bytes  # the leaf DATA (ledger.documents.receipt.commitment), not its leaf hash
     chain_id: int
     contract: str  # 0x-prefixed address
     tx_hash: str  # 0x-prefixed
@@ -108,16 +112,28 @@ def proof_root(proof: Proof) -> bytes:
     return compute_root(proof.leaf, proof.path)
 
 
+def reason_of(code: int) -> int:
+    """The reason code as a :class:`RevocationReason` member when it is one (an unknown code stays a plain int)."""
+    try:
+        return RevocationReason(code)
+    except ValueError:
+        return code
+
+
 @dataclass(frozen=True)
 class DocumentChainStatus:
-    """The registry's answer to ``status(agency, root, data)``. ``anchorer`` is None when that agency has not
-    anchored the root (whoever else has)."""
+    """The registry's answer to ``status(agency, root, data)``, however it was read (the chain, the index, a
+    bundle). ``anchorer`` is None when that agency has not anchored the root (whoever else has)."""
 
     anchorer: str | None  # 0x-prefixed address of the agency asked about, when it anchored the root
     anchored_at: datetime | None
-    reason: int = RevocationReason.NONE
+    reason: int = RevocationReason.NONE  # a RevocationReason member, unless the code is unknown to this build
     revoked_at: datetime | None = None
     replaced_by: bytes | None = None  # the replacement's leaf data
+
+    @property
+    def anchored(self) -> bool:
+        return self.anchorer is not None
 
     @property
     def revoked(self) -> bool:
@@ -131,7 +147,7 @@ class DocumentChainStatus:
         return cls(
             anchorer=agency if anchored_at else None,
             anchored_at=datetime.fromtimestamp(anchored_at, UTC) if anchored_at else None,
-            reason=reason,
+            reason=reason_of(reason),
             revoked_at=datetime.fromtimestamp(revoked_at, UTC) if revoked_at else None,
             replaced_by=None if bytes(replaced_by) == _ZERO32 else bytes(replaced_by),
         )

@@ -1,4 +1,4 @@
-"""Errors of the document model and the signed receipt (ledger/document.py, ledger/receipt.py).
+"""Errors of the document model and the signed receipt (ledger/documents/metadata.py, ledger/documents/receipt.py).
 
 Input problems are 422s that name the offending field; codes are stable (only ever added, never renamed).
 """
@@ -6,8 +6,7 @@ Input problems are 422s that name the offending field; codes are stable (only ev
 from __future__ import annotations
 
 from keys.errors import InvalidInput
-
-from .errors import LedgerError
+from ledger.errors import LedgerError
 
 
 class DocumentFieldInvalid(InvalidInput):

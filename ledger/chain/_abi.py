@@ -1,6 +1,6 @@
 """The compiled DocumentRegistry artefact, call encoding, and revert decoding into typed ledger errors.
 
-The artefact ships as package data (``ledger/registry_artifact.json``): ``node contracts/build.mjs`` writes it
+The artefact ships as package data (``ledger/chain/registry_artifact.json``): ``node contracts/build.mjs`` writes it
 byte for byte identical to ``contracts/artifacts/DocumentRegistry.json``, and tests/contracts/test_build.py rebuilds
 both and compares them. Loading it through importlib.resources works from a checkout and from an installed wheel.
 """
@@ -19,6 +19,7 @@ from typing import Any
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address
 
+from ledger.chain.merkle import keccak256
 from ledger.errors import (
     AlreadyRevoked,
     EmptyBatch,
@@ -32,7 +33,6 @@ from ledger.errors import (
     UnknownRevert,
     ZeroRoot,
 )
-from ledger.merkle import keccak256
 
 ARTIFACT_RESOURCE = "registry_artifact.json"
 
@@ -134,7 +134,7 @@ def _signatures(abi: Sequence[Mapping[str, Any]], kind: str) -> dict[str, _Signa
 def load_artifact() -> RegistryArtifact:
     """The DocumentRegistry artefact shipped with this package."""
     try:
-        raw = resources.files("ledger").joinpath(ARTIFACT_RESOURCE).read_text(encoding="utf-8")
+        raw = resources.files("ledger.chain").joinpath(ARTIFACT_RESOURCE).read_text(encoding="utf-8")
         return RegistryArtifact.from_json(json.loads(raw))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RegistryArtifactError(f"cannot load ledger/{ARTIFACT_RESOURCE}: {exc}") from exc

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .document_errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
+from ledger.documents.errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
 
 __all__ = [
     "DOCUMENT_FIELDS",

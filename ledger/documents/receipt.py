@@ -21,17 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
+from keys import jws
+from keys.encoding import b64url_decode
 from keys.protocols import Signer
 from keys.qrtext import b43decode as _b43decode
 from keys.qrtext import b43encode
-
-from .document_errors import (
+from ledger.documents.errors import (
     PayloadInvalid,
     PayloadTooLarge,
     PayloadVersionUnsupported,
@@ -294,8 +289,8 @@ def kid_bytes(kid: str) -> bytes:
     if len(kid) != 43:
         raise SignerUnsupported("the signer's kid is not an RFC 7638 SHA-256 thumbprint")
     try:
-        raw = base64.urlsafe_b64decode(kid + "=")
-    except (binascii.Error, ValueError):
+        raw = b64url_decode(kid)
+    except ValueError:
         raise SignerUnsupported("the signer's kid is not base64url") from None
     if len(raw) != 32:
         raise SignerUnsupported("the signer's kid is not an RFC 7638 SHA-256 thumbprint")
@@ -477,48 +472,15 @@ def document_id_from_str(text: str) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------- signatures
-ALLOWED_ALGS: frozenset[str] = frozenset({"ES256", "EdDSA"})
-
-
-@functools.lru_cache(maxsize=1024)
-def _public_key(alg: str, kty: str, crv: str, x: str, y: str) -> ec.EllipticCurvePublicKey | Ed25519PublicKey:
-    def b64(s: str) -> bytes:
-        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-    if alg == "ES256" and kty == "EC" and crv == "P-256":
-        xb, yb = b64(x), b64(y)
-        if len(xb) != 32 or len(yb) != 32:
-            raise ValueError("bad P-256 coordinates")
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + xb + yb)
-    if alg == "EdDSA" and kty == "OKP" and crv == "Ed25519":
-        return Ed25519PublicKey.from_public_bytes(b64(x))
-    raise ValueError("the JWK does not match the algorithm")
-
-
-_ES256 = ec.ECDSA(hashes.SHA256())  # immutable; built once
+ALLOWED_ALGS: frozenset[str] = jws.ALLOWED_ALGS
 
 
 def verify_signature(receipt: Receipt, alg: str, jwk: Mapping[str, Any]) -> bool:
     """Check the receipt's signature with a trusted key. ``alg`` comes from the trust list, never the payload.
 
-    Any algorithm outside ES256/EdDSA, a JWK of another type, or a malformed key is simply ``False``.
+    The check is the crypto core's (``keys.jws.verify_signature``): any algorithm outside ES256/EdDSA, a JWK of
+    another type, or a malformed key is simply ``False``.
     """
-    if alg not in ALLOWED_ALGS or len(receipt.signature) != SIGNATURE_BYTES:
+    if len(receipt.signature) != SIGNATURE_BYTES:
         return False
-    try:
-        key = _public_key(
-            alg, str(jwk.get("kty", "")), str(jwk.get("crv", "")), str(jwk.get("x", "")), str(jwk.get("y", ""))
-        )
-    except (ValueError, TypeError, binascii.Error):
-        return False
-    message = signed_bytes(receipt)
-    try:
-        if isinstance(key, Ed25519PublicKey):
-            key.verify(receipt.signature, message)
-        else:
-            r = int.from_bytes(receipt.signature[:32], "big")
-            s = int.from_bytes(receipt.signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), message, _ES256)
-    except InvalidSignature:
-        return False
-    return True
+    return jws.verify_signature(alg, jwk, signed_bytes(receipt), receipt.signature)

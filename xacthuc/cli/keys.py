@@ -3,57 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 from keys import agencies as ag
-from keys.bootstrap import City, load_city
 from keys.errors import XacthucError
 from keys.keyring import KeyRecord
-from xacthuc.citysetup import require_city, resolve_passphrase
-from xacthuc.cli import error_exit as _fail
-from xacthuc.settings import load_settings
+from xacthuc.cli._common import DataDir, JsonFlag, err, error_exit, open_city, out
+
+__all__ = ["agency_app", "keys_app"]
 
 agency_app = typer.Typer(help="Agencies and their API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signature keys: list, rotate, retire, compromise, export.", no_args_is_help=True)
-
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, ./var)")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
-
-
-@contextmanager
-def open_city(data_dir: Path | None) -> Iterator[tuple[City, Session]]:
-    """The unlocked city and a database session that commits on success.
-
-    A data dir without a city is refused (``CITY_NOT_FOUND``) before anything is written into it.
-    """
-    from xacthuc.db import make_engine, session_scope
-
-    settings = load_settings(data_dir)
-    require_city(settings)
-    passphrase = resolve_passphrase(settings)
-    if passphrase.dev_mode:
-        err.print("[yellow]dev mode:[/yellow] the keystore passphrase is in the data dir; never use this in production")
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        from xacthuc.database import migrate
-
-        migrate(engine)
-        with session_scope(engine) as session:
-            yield load_city(settings.data_dir, session, passphrase, datetime.now(UTC), demo=settings.dev_mode), session
-    finally:
-        engine.dispose()
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -107,7 +72,7 @@ def agency_create(
                 alg=alg,
             )
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     result: dict[str, Any] = {
         "id": p.agency.id,
         "name": p.agency.name,
@@ -143,7 +108,7 @@ def agency_list(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
                 for a in ag.list_agencies(session)
             ]
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
     else:
@@ -161,7 +126,7 @@ def agency_disable(agency_id: str, data_dir: DataDir = None, as_json: JsonFlag =
         with open_city(data_dir) as (city, session):
             agency = city.disable_agency(session, agency_id, datetime.now(UTC))
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     if as_json:
         print(json.dumps({"id": agency.id, "disabled": True}))
     else:
@@ -187,7 +152,7 @@ def keys_list(
             if not agency_id:
                 rows = [_key_json("(city root)", k) for k in city.root_ring.keys] + rows
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     if as_json:
         print(json.dumps(rows))
     else:
@@ -213,7 +178,7 @@ def keys_rotate(
         with open_city(data_dir) as (city, _session):
             record = city.keyring(agency_id).rotate(datetime.now(UTC), alg=alg)
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     _print_key(agency_id, record, "new", as_json)
 
 
@@ -224,7 +189,7 @@ def keys_retire(agency_id: str, kid: str, data_dir: DataDir = None, as_json: Jso
         with open_city(data_dir) as (city, _session):
             record = city.keyring(agency_id).retire(kid, datetime.now(UTC))
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     _print_key(agency_id, record, "retired", as_json)
 
 
@@ -248,7 +213,7 @@ def keys_compromise(
         with open_city(data_dir) as (city, _session):
             record = city.compromise(agency_id, kid, when, datetime.now(UTC), rotate=rotate)
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     _print_key(agency_id, record, "compromised", as_json)
 
 
@@ -262,7 +227,7 @@ def keys_export_jwks(
         with open_city(data_dir) as (city, _session):
             text = json.dumps(city.jwks(), indent=2) + "\n"
     except XacthucError as exc:
-        raise _fail(exc, False) from None
+        raise error_exit(exc, False) from None
     if output is None:
         print(text, end="")
     else:

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from ledger.documents import _CONFIRMED, BUNDLE_TYPE, DocumentNotFound, DocumentRow, receipt_json
-from ledger.outbox import CONFIRMED_STATES, RevocationTx, as_utc, leaf_proof, revocation_of
-from ledger.proof import Proof
-from ledger.receipt import (
+from ledger.chain.outbox import CONFIRMED_STATES, RevocationTx, as_utc, leaf_proof, revocation_of
+from ledger.chain.proof import Proof
+from ledger.documents.issuing import _CONFIRMED, BUNDLE_TYPE, DocumentNotFound, DocumentRow, receipt_json
+from ledger.documents.receipt import (
     verify_link,
 )
 

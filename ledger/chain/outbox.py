@@ -3,7 +3,7 @@
 A leaf is written in the same database transaction as the document it commits to, and a revocation in the same
 transaction as the agency's decision, so neither is ever lost: whatever dies afterwards, the worker finds it here.
 Batches (one ``anchor`` transaction for many leaves) and revocations (one ``revoke`` transaction for a document) are
-both an :class:`OutboxTx`: the same persisted steps, driven by the same code in ``ledger.anchoring``.
+both an :class:`OutboxTx`: the same persisted steps, driven by the same code in ``ledger.chain.anchoring``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Column, Index, LargeBinary, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from ledger.chain.merkle import MerkleTree
 from ledger.errors import LedgerError
-from ledger.merkle import MerkleTree
 
 
 class BatchState(StrEnum):
@@ -91,7 +91,8 @@ class AnchorBatch(OutboxTx, table=True):
 
 
 class RevocationTx(OutboxTx, table=True):
-    """One ``revoke`` transaction for a stored document, written with the agency's decision (``ledger.revocation``).
+    """One ``revoke`` transaction for a stored document, written with the agency's decision
+    (``ledger.documents.revocation``).
 
     It is sent once the document's batch is confirmed, with the Merkle proof read from that batch's tree.
     """
@@ -102,7 +103,7 @@ class RevocationTx(OutboxTx, table=True):
     # No foreign key to ledger_document: SQLite (foreign keys on) could then never rebuild that table in a migration.
     document_id: str = Field(max_length=26, unique=True)
     data: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))  # the document's leaf
-    reason: int  # ledger.proof.RevocationReason
+    reason: int  # ledger.chain.proof.RevocationReason
     replaced_by: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))  # its leaf
     created_at: datetime
     mined_at: datetime | None = None  # the confirming block's time

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from identity import service
 from identity.api import status_base_url
@@ -20,17 +19,13 @@ from identity.errors import WalletError
 from identity.wallet import Wallet, create_wallet, open_wallet, verification_link
 from keys.bootstrap import City
 from keys.errors import InvalidInput, XacthucError
-from xacthuc.cli import error_exit as _fail
-from xacthuc.settings import load_settings
+from xacthuc.cli._common import DataDir, JsonFlag, err, error_exit, load_settings, open_city, out
+
+__all__ = ["id_app", "wallet_app"]
 
 id_app = typer.Typer(help="Digital IDs: register citizens, issue and revoke credentials.", no_args_is_help=True)
 wallet_app = typer.Typer(help="A citizen's wallet: hold credentials, present chosen claims.", no_args_is_help=True)
 
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, ./var)")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
 AgencyOpt = Annotated[
     str | None, typer.Option("--agency", help="Issuing agency id (default: the only agency with the identity role)")
 ]
@@ -83,8 +78,6 @@ def id_register(
 ) -> None:
     """Register a citizen in the agency's own registry; the CCCD number is checked against province, century/sex
     digit and birth year. Only that agency can then issue for the citizen."""
-    from xacthuc.cli_keys import open_city
-
     fields = {
         "cccd": cccd,
         "full_name": full_name,
@@ -108,7 +101,7 @@ def id_register(
                 "nationality": citizen.nationality,
             }
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     _print(result, as_json, [f"citizen [bold]{result['id']}[/bold] registered by {registrar} ({result['full_name']})"])
 
 
@@ -135,8 +128,6 @@ def id_issue(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a citizen's digital ID (SD-JWT VC), signed by the agency's key and bound to the holder key."""
-    from xacthuc.cli_keys import open_city
-
     settings = load_settings(data_dir)
     try:
         jwk = None if holder_jwk is None else _read_json_file(holder_jwk, "--holder-jwk")
@@ -153,7 +144,7 @@ def id_issue(
                 status_base_url=status_base_url(settings.public_url),
             )
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     if output is not None:
         output.write_text(compact + "\n", encoding="utf-8")
     result = {"id": credential_id, "issuer": issuer, "credential": compact}
@@ -174,15 +165,13 @@ def id_revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke a credential: its bit in the status list is set, verifiers then see `revoked`."""
-    from xacthuc.cli_keys import open_city
-
     try:
         with open_city(data_dir) as (_city, session):
             row = service.revoke_credential(session, credential_id, _now(), issuer_id=agency)
             assert row.revoked_at is not None
             result = {"id": row.id, "issuer": row.issuer_id, "revoked_at": row.revoked_at.isoformat()}
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     _print(result, as_json, [f"credential {result['id']} revoked at {result['revoked_at']}"])
 
 
@@ -220,7 +209,7 @@ def wallet_init(
         path.parent.mkdir(parents=True, exist_ok=True)
         w = create_wallet(path, _passphrase(confirm=True))
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     jwk = w.holder_jwk()
     if jwk_out is not None:
         jwk_out.write_text(json.dumps(jwk) + "\n", encoding="utf-8")
@@ -256,7 +245,7 @@ def wallet_import(
         entry = w.import_credential(text, _now())
         w.save(passphrase)
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     _print({"id": entry.id, "wallet": str(path)}, as_json, [f"credential {entry.id} added to {path}"])
 
 
@@ -275,7 +264,7 @@ def wallet_show(
     try:
         w, _ = _open(_wallet_path(wallet, data_dir))
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     if holder_jwk:
         print(json.dumps(w.holder_jwk()))
         return
@@ -310,11 +299,11 @@ def wallet_present(
         w, _ = _open(_wallet_path(wallet, data_dir))
         payload = w.present(names, audience=audience, now=_now(), nonce=nonce, credential_id=credential)
     except XacthucError as exc:
-        raise _fail(exc, as_json) from None
+        raise error_exit(exc, as_json) from None
     link = verification_link(load_settings(data_dir).public_url, payload)
     result: dict[str, Any] = {"payload": payload, "link": link, "claims": names}
     if qr is not None:
-        from verifier.qr import qr_png, qr_version
+        from verifier.qr import qr_png, qr_version  # only here: QR rendering pulls in the imaging libraries
 
         qr.write_bytes(qr_png(link))
         result.update(qr=str(qr), qr_version=qr_version(link))

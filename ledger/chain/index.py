@@ -29,10 +29,10 @@ from sqlalchemy import BigInteger, Column, LargeBinary, SmallInteger, Table, and
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel
 
-from ledger._index_rpc import ChainReads, Log
-from ledger.chain import RegistryClient
+from ledger.chain._index_rpc import ChainReads, Log
+from ledger.chain.client import RegistryClient
+from ledger.chain.proof import ChainStatusReader, DocumentChainStatus
 from ledger.errors import ChainUnavailable
-from ledger.proof import ChainStatusReader, DocumentChainStatus
 
 __all__ = [
     "REORG_DEPTH",

@@ -1,0 +1,106 @@
+"""``xacthuc serve`` (the API, the pages, the worker and the chain index in one process) and ``xacthuc worker``
+(the anchoring worker alone, for scaled deployments)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keys.bootstrap import CREDENTIALS_FILE
+from xacthuc.app import create_app
+from xacthuc.cli._common import DataDir, err, load_settings, setup_logging
+from xacthuc.services import build_services
+
+__all__ = ["announce_dev_credentials", "serve", "worker"]
+
+
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the anchoring worker")] = True,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="Development mode (also XACTHUC_DEV_MODE=true): a fresh data dir gets a city with a generated "
+            "passphrase and demo agencies",
+        ),
+    ] = False,
+) -> None:
+    """Serve the API, the web pages and the anchoring worker (and the embedded anvil without XACTHUC_RPC_URL).
+
+    Outside development mode the data dir must hold a city (`xacthuc init`) and the keystore passphrase must be
+    given (XACTHUC_KEYSTORE_PASSPHRASE or _FILE)."""
+    import uvicorn  # the server alone needs it: other commands start faster without
+
+    setup_logging()
+    settings = load_settings(data_dir, host=host, port=port, dev_mode=True if dev else None)
+    credentials = settings.data_dir / CREDENTIALS_FILE
+    fresh = settings.dev_mode and not credentials.exists()
+    services = build_services(settings, create_city=settings.dev_mode)
+    if fresh and credentials.exists():
+        announce_dev_credentials(credentials)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; by default that would end the process before the
+    # finally below stops the worker and the embedded node. As an exception, it unwinds through it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        if worker:
+            services.start_worker()
+        services.start_indexer()  # every replica follows the registry's events for its verifications
+        application = create_app(services)
+        mode = " in DEVELOPMENT mode" if settings.dev_mode else ""
+        err.print(f"xacthuc serving on http://{settings.host}:{settings.port}{mode} (data dir {settings.data_dir})")
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        services.close()
+        err.print("xacthuc stopped")
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def announce_dev_credentials(path: Path) -> None:
+    """Development mode, a fresh data dir: the demo API keys, shown once on an interactive terminal only.
+
+    When standard error is not a terminal (a log file, a service manager's journal) only the file's path is said:
+    a key in a log outlives the terminal it was meant for."""
+    if not sys.stderr.isatty():
+        print(f"New data dir: demo credentials written to {path} (mode 0600).", file=sys.stderr)
+        return
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"New data dir: demo credentials (also in {path}, mode 0600). They are shown only once."]
+    if data.get("admin_token"):
+        lines.append(f"  city admin token: {data['admin_token']}")
+    for agency in data.get("agencies", []):
+        lines.append(f"  {agency['name']} ({agency['id']}; {', '.join(agency['roles'])}):\n    {agency['api_key']}")
+    print("\n".join(lines), file=sys.stderr)  # plain print: a wrapped key would be copied wrong
+
+
+def worker(data_dir: DataDir = None) -> None:
+    """Run only the anchoring worker (for scaled deployments: one elected worker, many API replicas)."""
+    setup_logging()
+    services = build_services(load_settings(data_dir))
+    stop = False
+
+    def _term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        services.start_worker()
+        err.print("anchoring worker running; Ctrl-C stops it")
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
