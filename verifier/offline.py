@@ -29,10 +29,11 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from keys.errors import InvalidInput, JwsSignatureInvalid, SignatureError, TrustListError
 from keys.jwk import checked_public_jwk
@@ -41,9 +42,8 @@ from keys.protocols import Signer
 from keys.trust_list import TrustList, verify_trust_list
 from keys.validity import epoch, utc
 from ledger.chain.merkle import leaf_hash
-from ledger.chain.proof import DocumentChainStatus, Proof
+from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof
 from ledger.documents.receipt import Registry
-from verifier.document import verify_document
 
 from ._offline_format import (
     AnchoredRoot,
@@ -64,13 +64,9 @@ from ._offline_format import (
     req_time,
     tree_levels,
 )
-from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_metadata, bundle_registry
-from .credential import verify_credential
-from .payload import PayloadKind, parse_payload
+from .payload import ParsedPayload, PayloadKind
 from .report import Report, Status
-
-if TYPE_CHECKING:
-    pass
+from .service import DEFAULT_FRESHNESS, Verifier
 
 __all__ = [
     "DEFAULT_TTL",
@@ -89,6 +85,7 @@ __all__ = [
     "annotate",
     "is_offline_bundle",
     "offline_bundle_payload",
+    "offline_verifier",
     "sign_offline_bundle",
     "verify_bundle_offline",
     "verify_offline",
@@ -280,6 +277,10 @@ class OfflineState:
             anchored_at=anchored.anchored_at,
         )
 
+    def reader_for(self, registry: Registry) -> ChainStatusReader:
+        """``verifier.sources.RegistryReaders``: this state for its own registry; for another, a reader that fails."""
+        return self if registry == self.registry else _OtherRegistry()
+
     def replacement_for(self, leaf: bytes) -> dict[str, Any] | None:
         """The number and id of a replacement named by a revocation in the bundle."""
         return next(
@@ -384,6 +385,36 @@ class _OtherRegistry:
         raise OfflineRegistryUnavailable("the offline bundle holds the state of another registry")
 
 
+def offline_verifier(
+    state: OfflineState,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    freshness: timedelta = DEFAULT_FRESHNESS,
+) -> Verifier:
+    """A :class:`verifier.Verifier` whose every source is the verified offline bundle: its trust list, its registry
+    state (chain and proofs), its status lists. It refuses to decide once the bundle has expired, refuses documents
+    when the bundle carries no registry state, and marks the checks it answered (:func:`annotate`)."""
+    now = clock or (lambda: datetime.now(UTC))
+
+    @contextmanager
+    def scope(parsed: ParsedPayload) -> Iterator[Callable[[Report], Report]]:
+        state.require_fresh(now())
+        if parsed.kind is PayloadKind.DOCUMENT and state.registry is None:
+            raise OfflineRegistryUnavailable("the offline bundle carries no registry state: it cannot verify documents")
+        yield lambda report: annotate(report, state)
+
+    return Verifier(
+        trust=state.trust_list,
+        chain=state,
+        status_lists=state.fetch_status_list,
+        proofs=state,
+        clock=now,
+        registry=state.registry,
+        freshness=freshness,
+        scope=scope,
+    )
+
+
 def verify_offline(
     state: OfflineState,
     payload: str,
@@ -392,29 +423,11 @@ def verify_offline(
     file_bytes: bytes | None = None,
     audience: str | None = None,
     nonce: str | None = None,
-    freshness: timedelta = timedelta(minutes=5),
+    freshness: timedelta = DEFAULT_FRESHNESS,
 ) -> Report:
     """Verify a QR text, link or payload (document or citizen ID) with only the offline bundle."""
-    state.require_fresh(now)
-    parsed = parse_payload(payload)
-    if parsed.kind is PayloadKind.DOCUMENT:
-        if state.registry is None:
-            raise OfflineRegistryUnavailable("the offline bundle carries no registry state: it cannot verify documents")
-        report = verify_document(
-            parsed.payload,
-            resolver=state.trust_list,
-            proof_source=state.proof_for,
-            chain=state,
-            now=now,
-            file_bytes=file_bytes,
-            registry=state.registry,
-            replacement_lookup=state.replacement_for,
-        )
-    else:
-        report = verify_credential(
-            parsed.payload, state.trust_list, state.fetch_status_list, now, audience, nonce, freshness
-        )
-    return annotate(report, state)
+    verifier = offline_verifier(state, clock=lambda: now, freshness=freshness)
+    return verifier.verify(payload, file=file_bytes, audience=audience, nonce=nonce)
 
 
 def verify_bundle_offline(
@@ -422,30 +435,4 @@ def verify_bundle_offline(
 ) -> Report:
     """Verify a JSON proof bundle with the offline bundle's trust list and registry state (not the proof
     bundle's own trust list, which is older). A proof bundle made before anchoring finds its proof in the bundle."""
-    state.require_fresh(now)
-    if not isinstance(bundle, Mapping) or bundle.get("type") != BUNDLE_TYPE:
-        raise BundleInvalid("not a xacthuc proof bundle")
-    payload = bundle.get("payload")
-    if not isinstance(payload, str):
-        raise BundleInvalid("payload must be the receipt payload text")
-    registry = bundle_registry(bundle)
-    raw_proof = bundle.get("proof")
-    if raw_proof is not None and not isinstance(raw_proof, Mapping):
-        raise BundleInvalid("proof must be an object")
-    proof = None if raw_proof is None else Proof.from_dict(raw_proof)
-
-    def proof_source(leaf: bytes) -> Proof | None:
-        return proof if proof is not None else state.proof_for(leaf)
-
-    report = verify_document(
-        payload,
-        resolver=state.trust_list,
-        proof_source=proof_source,
-        chain=state if registry == state.registry else _OtherRegistry(),
-        now=now,
-        file_bytes=file_bytes,
-        registry=registry,
-        replacement_lookup=state.replacement_for,
-        metadata=bundle_metadata(bundle),
-    )
-    return annotate(report, state)
+    return offline_verifier(state, clock=lambda: now).verify_bundle(bundle, file=file_bytes)

@@ -1,4 +1,4 @@
-"""The server's verifier: ``POST /v1/verify`` and ``xacthuc verify`` with this server's own sources.
+"""The server's verifier: ``verifier.Verifier`` over this server's own sources (``POST /v1/verify``, the pages).
 
 The server verifies against a trust list it builds from its own keystore and then verifies like any third party
 (``verify_trust_list`` against the city root). The list is rebuilt as soon as the keystore's ``generation`` moves
@@ -12,36 +12,55 @@ chain state came from and, from the index, which block it is current to and when
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
+from sqlmodel import Session, create_engine
 
 from identity.models import StatusListRow
 from identity.service import status_list_token
-from keys.errors import XacthucError
-from keys.trust_list import RefreshingTrustList, TrustList
+from keys.bootstrap import ROOT_RING, city_exists
+from keys.errors import CityNotFound, KeyNotFound, XacthucError
+from keys.generate import generate_signing_key
+from keys.keyring import AgencyProfile, KeyRecord
+from keys.trust_list import RefreshingTrustList, TrustList, sign_trust_list, verify_trust_list
+from keys.validity import ACTIVE
 from ledger.chain.index import IndexedStatusReader, StateSource
 from ledger.chain.merkle import MerkleTree
 from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof
+from ledger.chain.reader import RegistryReader
 from ledger.documents.issuing import DocumentRow
 from ledger.documents.receipt import Registry
 from ledger.documents.status import replacement_for
 from ledger.errors import ChainUnavailable
-from verifier.credential import verify_credential
-from verifier.dispatch import VerifyRequest, parsed_input
-from verifier.document import verify_document
-from verifier.payload import PayloadKind
+from verifier.payload import ParsedPayload, PayloadKind
 from verifier.report import Report
+from verifier.service import Verifier
+from verifier.third_party import http_status_lists
+from xacthuc.chainsetup import connect
+from xacthuc.database import make_engine
 from xacthuc.services import Services
+from xacthuc.settings import Settings
 
-__all__ = ["TRUST_TTL", "ProofSource", "ServerVerifier", "StatusUnavailable", "stored_metadata"]
+__all__ = [
+    "TRUST_TTL",
+    "ProofSource",
+    "ServerVerifier",
+    "StatusUnavailable",
+    "data_dir_root_jwk",
+    "data_dir_trust_list",
+    "data_dir_verifier",
+    "stored_metadata",
+]
 
 TRUST_TTL = timedelta(seconds=30)
 
@@ -166,91 +185,237 @@ class ProofSource:
         return MerkleTree.from_bytes(bytes(blob))
 
 
-def _replacement(engine: Engine, leaf: bytes) -> dict[str, Any] | None:
-    with Session(engine) as session:
-        return replacement_for(session, leaf)
+class _Request:
+    """What one document verification shares: a database connection and the chain reader that records its source."""
+
+    def __init__(self, conn: Connection, chain: _Recorded, registry: Registry | None) -> None:
+        self.conn = conn
+        self.chain = chain
+        self.registry = registry
 
 
-class ServerVerifier:
-    """Verifies what ``POST /v1/verify`` and ``xacthuc verify`` receive, with this server's own sources."""
+class _ServerRecords:
+    """The server's proofs, stored metadata and replacements (``verifier.sources``), over the request's connection."""
+
+    def __init__(self, engine: Engine, request: ContextVar[_Request | None]) -> None:
+        self.engine = engine
+        self.proofs = ProofSource(engine)
+        self._request = request
+
+    def _conn(self) -> Connection | None:
+        request = self._request.get()
+        return request.conn if request is not None else None
+
+    def proof_for(self, leaf: bytes) -> Proof | None:
+        return self.proofs(leaf, self._conn())
+
+    def metadata_for(self, leaf: bytes) -> dict[str, Any] | None:
+        conn = self._conn()
+        if conn is not None:
+            return stored_metadata(conn, leaf)
+        with self.engine.connect() as own:
+            return stored_metadata(own, leaf)
+
+    def replacement_for(self, leaf: bytes) -> dict[str, Any] | None:
+        with Session(self.engine) as session:
+            return replacement_for(session, leaf)
+
+
+class _ServerChain:
+    """The request's recording chain reader (``ChainStatusReader``)."""
+
+    def __init__(self, request: ContextVar[_Request | None]) -> None:
+        self._request = request
+
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
+        request = self._request.get()
+        if request is None:
+            raise ChainUnavailable("no verification is under way")
+        return request.chain.status(agency, root, data)
+
+
+class ServerVerifier(Verifier):
+    """Verifies what ``POST /v1/verify`` receives, with this server's own sources: the trust list built from its
+    keystore, proofs and metadata from its database, the chain index or registry, its own status lists."""
 
     def __init__(self, services: Services, trust_ttl: timedelta = TRUST_TTL) -> None:
         self.services = services
         city = services.require_city
-        self.trust = RefreshingTrustList(
-            lambda: city().build_trust_list(services.clock()),
-            lambda: city().root_jwk(),
-            services.clock,
-            max_age=trust_ttl,
-            generation=self._keystore_generation,
+        self._request: ContextVar[_Request | None] = ContextVar(f"xacthuc_verify_{id(self)}", default=None)
+        self._registry_cache: Registry | None = None
+        self.records = _ServerRecords(services.engine, self._request)
+        self.proofs_by_leaf = self.records.proofs
+        super().__init__(
+            trust=RefreshingTrustList(
+                lambda: city().build_trust_list(services.clock()),
+                lambda: city().root_jwk(),
+                services.clock,
+                max_age=trust_ttl,
+                generation=self._keystore_generation,
+            ),
+            chain=_ServerChain(self._request),
+            status_lists=self._status_list,
+            proofs=self.records,
+            clock=services.clock,
+            registry=self._configured_registry,
+            freshness=timedelta(seconds=services.settings.kb_freshness_seconds),
+            scope=self._scope,
         )
-        self._registry: Registry | None = None
-        self.proofs = ProofSource(services.engine)
 
     def _keystore_generation(self) -> str:
         return self.services.require_city().keystore.generation()
 
     def trust_list(self) -> TrustList:
         """The server's current trust list (the one it publishes in bundles)."""
+        assert isinstance(self.trust, RefreshingTrustList)
         return self.trust.current()
 
     def registry(self) -> Registry:
         """The configured registry (cached: its chain id and address never change while the process runs)."""
-        if self._registry is None:
+        if self._registry_cache is None:
             client = self.services.registry()
-            self._registry = Registry.of(client.chain_id, client.address)
-        return self._registry
+            self._registry_cache = Registry.of(client.chain_id, client.address)
+        return self._registry_cache
 
-    def __call__(self, request: VerifyRequest) -> Report:
-        parsed = parsed_input(request)
-        now = self.services.clock()
+    def _configured_registry(self) -> Registry | None:
+        request = self._request.get()
+        return request.registry if request is not None else None
+
+    @contextmanager
+    def _scope(self, parsed: ParsedPayload) -> Iterator[Callable[[Report], Report]]:
+        assert isinstance(self.trust, RefreshingTrustList)
         self.trust.current()  # rebuilt here if the keystore changed; lookups then refresh only for unknown keys
-        if parsed.kind is PayloadKind.DOCUMENT:
-            return self._document(parsed.payload, request.file, now)
-        with Session(self.services.engine) as session:
-            return verify_credential(
-                parsed.payload,
-                self.trust,
-                self._status_fetcher(session, now),
-                now,
-                request.audience,
-                request.nonce,
-                timedelta(seconds=self.services.settings.kb_freshness_seconds),
-            )
-
-    def _document(self, payload: str, file: bytes | None, now: datetime) -> Report:
-        engine = self.services.engine
+        if parsed.kind is not PayloadKind.DOCUMENT:
+            yield _unchanged
+            return
         # One connection for the proof and the chain index: a pool checkout each (and a ping on PostgreSQL) showed.
-        with engine.connect() as conn:
+        with self.services.engine.connect() as conn:
             try:
                 registry: Registry | None = self.registry()
                 chain = _Recorded(self.services.chain_reader(), conn)
             except XacthucError:
                 registry, chain = None, _Recorded(_NoChain())
-            report = verify_document(
-                payload,
-                resolver=self.trust,
-                proof_source=lambda leaf: self.proofs(leaf, conn),
-                chain=chain,
-                now=now,
-                file_bytes=file,
-                registry=registry,
-                replacement_lookup=lambda leaf: _replacement(engine, leaf),
-                metadata_lookup=lambda leaf: stored_metadata(conn, leaf),
-            )
-        return _with_source(report, chain.source)
+            token = self._request.set(_Request(conn, chain, registry))
+            try:
+                yield lambda report: _with_source(report, chain.source)
+            finally:
+                self._request.reset(token)
 
-    def _status_fetcher(self, session: Session, now: datetime) -> Callable[[str], str]:
+    def _status_list(self, uri: str) -> str:
         base = self.services.settings.public_url + "/v1/status-lists"
-
-        def fetch(uri: str) -> str:
-            list_id = uri.removeprefix(base + "/")
-            if list_id == uri or "/" in list_id or len(list_id) > 36:
-                raise StatusUnavailable("the status list is not published by this server")
+        list_id = uri.removeprefix(base + "/")
+        if list_id == uri or "/" in list_id or len(list_id) > 36:
+            raise StatusUnavailable("the status list is not published by this server")
+        now = self.services.clock()
+        with Session(self.services.engine) as session:
             row = session.get(StatusListRow, list_id)
             if row is None:
                 raise StatusUnavailable("no such status list")
             signer = self.services.require_city().keyring(row.issuer_id).signer(now)
             return status_list_token(session, list_id, signer, status_base_url=base, now=now)
 
-        return fetch
+
+def _unchanged(report: Report) -> Report:
+    return report
+
+
+# --------------------------------------------------------------------------------------- xacthuc verify --data-dir
+def _ring_records(data_dir: Path) -> list[dict[str, Any]]:
+    """The key rings' public records (JWKs, validity, profiles), read as stored: the keystore stays locked, so their
+    MACs go unchecked (whoever can write this data dir decides what it trusts anyway)."""
+    rings = []
+    for path in sorted((data_dir / "keys" / "records").glob("ring-*.json")):
+        data = json.loads(path.read_text(encoding="utf-8")).get("data")
+        if isinstance(data, dict):
+            rings.append(data)
+    return rings
+
+
+def data_dir_root_jwk(data_dir: Path) -> dict[str, Any]:
+    """The city root public key (the newest active one) from the data dir, without unlocking its keystore."""
+    if not city_exists(data_dir):
+        raise CityNotFound(f"no city in {data_dir}: it has no keystore", data_dir=str(data_dir))
+    for ring in _ring_records(data_dir):
+        if ring.get("agency_id") == ROOT_RING:
+            keys = [KeyRecord.from_json(k) for k in ring.get("keys", [])]
+            active = [k for k in keys if k.status == ACTIVE]
+            if active:
+                return dict(max(active, key=lambda k: k.not_before).jwk)
+    raise KeyNotFound("the city has no active root key")
+
+
+def data_dir_trust_list(data_dir: Path, now: datetime) -> TrustList:
+    """The trust list of the city in ``data_dir``, from its key rings' public records: what the server publishes,
+    checked by the same rules (``verify_trust_list``). It is signed here with a throwaway key, only to go through
+    those rules: the data dir itself is what this verifier trusts."""
+    entries = []
+    for ring in _ring_records(data_dir):
+        if ring.get("profile") is not None:
+            entries.append(
+                (AgencyProfile.from_json(ring["profile"]), [KeyRecord.from_json(k) for k in ring.get("keys", [])])
+            )
+    throwaway = generate_signing_key("ES256")
+    return verify_trust_list(sign_trust_list(throwaway, entries, now, 0), throwaway.public_jwk(), now)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _read_only_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"check_same_thread": False})
+    return make_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
+
+
+class _LazyChain:
+    """The registry through ``XACTHUC_RPC_URL``, ``--rpc-url`` or the running server's embedded node, connected at
+    the first read (a citizen ID needs no chain); never a node of its own."""
+
+    def __init__(self, settings: Settings, registry: Registry | None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self._reader: ChainStatusReader | None = None
+
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
+        if self._reader is None:
+            if self.registry is None:
+                raise ChainUnavailable("the data dir records no registry (registry.json or XACTHUC_REGISTRY_ADDRESS)")
+            handle = connect(self.settings, start_node=False)
+            self._reader = RegistryReader(handle.w3, self.registry.hex_address)
+        return self._reader.status(agency, root, data)
+
+
+def _recorded_registry(settings: Settings) -> Registry | None:
+    if settings.registry_address:
+        return Registry.of(settings.chain_id, settings.registry_address)
+    record = settings.data_dir / "registry.json"
+    if not record.exists():
+        return None
+    data = json.loads(record.read_text(encoding="utf-8"))
+    return Registry.of(int(data["chain_id"]), str(data["address"]))
+
+
+@contextmanager
+def data_dir_verifier(settings: Settings) -> Iterator[Verifier]:
+    """``xacthuc verify --data-dir``: the city's public keys and its database, both read only, and the chain through
+    an RPC URL (``XACTHUC_RPC_URL``, or the embedded node of the server running on this data dir). It never unlocks
+    the keystore, writes to the database or starts a node; status lists are fetched where credentials name them."""
+    data_dir = settings.data_dir
+    data_dir_root_jwk(data_dir)  # CITY_NOT_FOUND for a data dir without a city
+    engine = _read_only_engine(settings.resolved_database_url())
+    registry = _recorded_registry(settings)
+    no_request: ContextVar[_Request | None] = ContextVar("xacthuc_no_request", default=None)
+    try:
+        yield Verifier(
+            trust=data_dir_trust_list(data_dir, _utcnow()),
+            chain=_LazyChain(settings, registry),
+            status_lists=http_status_lists(timeout=settings.rpc_timeout),
+            proofs=_ServerRecords(engine, no_request),
+            clock=_utcnow,
+            registry=registry,
+            freshness=timedelta(seconds=settings.kb_freshness_seconds),
+        )
+    finally:
+        engine.dispose()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from verifier.bundle import bundle_trust_list_url
+from verifier.third_party import TrustListUnavailable, http_trust_list
 from xacthuc.devchain import free_port
-from xacthuc.trust_fetch import TrustListUnavailable, http_trust_list
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,17 @@
-"""``xacthuc verify``: a document or a citizen ID, from a QR image, its text or link, or a bundle.
+"""``xacthuc verify INPUT``: verify a document or a citizen ID as anyone would, never with the issuer's secrets.
 
-Exit 0 for ``valid``, 1 for any other verdict but ``error``, and 2 for ``error`` or when the input cannot be verified
-at all.
+Three sources (``verifier.Verifier`` over each):
+
+- a third party's, with ``--trust-root ROOT.jwk`` (the pinned city root key): the chain through ``--rpc-url`` (or
+  ``XACTHUC_RPC_URL``), the trust list and the documents' proofs from the city service (``--trust-list-url``, else a
+  proof bundle's ``trust_root_url``, else the verification link's own address), status lists where credentials
+  name them;
+- the offline bundle's, with ``--offline BUNDLE`` (a signed ``GET /v1/offline-bundle``): no network at all;
+- a data dir's, without ``--trust-root`` (``--data-dir``, ``XACTHUC_DATA_DIR``, else ``./var``): its public keys and
+  its database read only, the chain through an RPC URL or the running server's embedded node.
+
+None of them unlocks a keystore or starts a node. Exit 0 for ``valid``, 1 for any other verdict but ``error``, and
+2 for ``error`` or when the input cannot be verified at all.
 """
 
 from __future__ import annotations
@@ -10,19 +20,29 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
 
 from keys import json_depth
+from keys.bootstrap import city_exists
 from keys.errors import CityNotFound, JsonTooDeep, XacthucError
+from verifier.bundle import bundle_trust_list_url
+from verifier.dispatch import VerifyRequest, parsed_input
+from verifier.offline import is_offline_bundle, offline_verifier, verify_offline_bundle
+from verifier.qr import decode_qr_image
 from verifier.report import Report
-from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, error_exit, load_settings, open_city, out
+from verifier.service import Verifier
+from verifier.third_party import third_party_verifier
+from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, error_exit, load_settings, out
+from xacthuc.server_verifier import data_dir_root_jwk, data_dir_verifier
 from xacthuc.settings import Settings
 
 __all__ = ["verify_cmd"]
 
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF")
+_TRUST_LIST_PATH = "/v1/trust-list"
 
 
 def _read_input(value: str) -> tuple[str, Any]:
@@ -50,80 +70,67 @@ def _read_input(value: str) -> tuple[str, Any]:
         raise CliInputError(f"{value}: neither an image, a bundle nor text") from None
 
 
-def _require_city_to_verify(settings: Settings, use: str) -> None:
-    """``verify`` reads a city's data dir only when one is there: it never creates one (``CITY_NOT_FOUND``)."""
-    from keys.bootstrap import city_exists
-
-    if not city_exists(settings.data_dir):
-        raise CityNotFound(
-            f"no city in {settings.data_dir} to {use}: pass --trust-root ROOT.jwk (the city root key, served at "
-            "GET /v1/trust-root) with a proof bundle or --offline BUNDLE, or --data-dir with a city's data directory",
-            data_dir=str(settings.data_dir),
-        )
+def _read_jwk(path: Path) -> dict[str, Any]:
+    jwk = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(jwk, dict):
+        raise CliInputError("--trust-root must hold a JWK object")
+    return jwk
 
 
-def _root_jwk(trust_root: Path | None, data_dir: Path | None) -> dict[str, Any]:
-    if trust_root is not None:
-        jwk = json.loads(trust_root.read_text(encoding="utf-8"))
-        if not isinstance(jwk, dict):
-            raise CliInputError("--trust-root must hold a JWK object")
-        return jwk
-    _require_city_to_verify(load_settings(data_dir), "read the trust root from")
-    with open_city(data_dir) as (city, _session):
-        return city.root_jwk()
-
-
-def _verify_bundle(
-    bundle: Any,
-    payload: str | None,
-    rpc_url: str | None,
-    root: dict[str, Any],
-    settings: Settings,
-    file: bytes | None,
-    trust_list_url: str | None = None,
-) -> Report:
-    from ledger.chain.client import RegistryClient
-    from ledger.documents.revocation import RegistryStatusReader
-    from verifier.bundle import bundle_registry, bundle_trust_list_url, verify_bundle
-    from verifier.payload import parse_payload
-    from xacthuc.trust_fetch import http_trust_list
-
-    if not isinstance(bundle, dict):
-        raise CliInputError("the bundle must be a JSON object")
-    if payload is not None:  # verify this QR against the bundle's trust list and proof
-        bundle = {**bundle, "payload": parse_payload(payload).payload}
-    url = rpc_url or settings.rpc_url
-    from xacthuc.chainsetup import connect, web3_for
-
-    if url is None:
-        url = connect(settings, start_node=False).url
-    registry = bundle_registry(bundle)
-    client = RegistryClient(web3_for(url, settings), registry.hex_address)
-    list_url = trust_list_url or bundle_trust_list_url(bundle)  # asked only for a key the bundle's list lacks
-    return verify_bundle(
-        bundle,
-        root_jwk=root,
-        chain=RegistryStatusReader(client),
-        now=datetime.now(UTC),
-        file_bytes=file,
-        fetch_trust_list=http_trust_list(list_url) if list_url else None,
+def _no_root(settings: Settings) -> CityNotFound:
+    return CityNotFound(
+        f"no city in {settings.data_dir} to verify with: pass --trust-root ROOT.jwk (the city root key, served at "
+        "GET /v1/trust-root) with --rpc-url, or --offline BUNDLE, or --data-dir with a city's data directory",
+        data_dir=str(settings.data_dir),
     )
 
 
-def _verify_local(kind: str, value: Any, settings: Settings, file: bytes | None) -> Report:
-    from verifier.dispatch import VerifyRequest
-    from xacthuc.docs_service import ServerVerifier
-    from xacthuc.services import build_services
+def _root_jwk(trust_root: Path | None, settings: Settings) -> dict[str, Any]:
+    """The pinned root: ``--trust-root``, else the data dir's root public key (read without unlocking anything)."""
+    if trust_root is not None:
+        return _read_jwk(trust_root)
+    if not city_exists(settings.data_dir):
+        raise _no_root(settings)
+    return data_dir_root_jwk(settings.data_dir)
 
-    _require_city_to_verify(settings, "look the document or ID up in")
-    services = build_services(settings)
-    try:
-        request = VerifyRequest(
-            payload=value if kind == "text" else None, image=value if kind == "image" else None, file=file
-        )
-        return ServerVerifier(services)(request)
-    finally:
-        services.close()
+
+def _service_url(trust_list_url: str | None, bundle: Any, text: str | None) -> str | None:
+    """Where the city service is: beside ``--trust-list-url``, a proof bundle's trust list, or the link itself."""
+    for url in (trust_list_url, bundle_trust_list_url(bundle) if isinstance(bundle, dict) else None):
+        if url and url.rstrip("/").endswith(_TRUST_LIST_PATH):
+            return url.rstrip("/").removesuffix(_TRUST_LIST_PATH)
+    if text is not None and text.strip()[:8].lower().startswith(("https://", "http://")):
+        parts = urlsplit(text.strip())
+        path = parts.path.rstrip("/")
+        if path.lower().endswith("/v"):
+            return f"{parts.scheme}://{parts.netloc}{path[:-2]}"
+    return None
+
+
+def _third_party(
+    settings: Settings,
+    root: dict[str, Any],
+    rpc_url: str | None,
+    trust_list_url: str | None,
+    bundle: Any,
+    text: str | None,
+) -> Verifier:
+    url = rpc_url or settings.rpc_url
+    if url is None:
+        raise CliInputError("give --rpc-url (any Ethereum JSON-RPC node that serves the registry)")
+    token = None
+    if isinstance(bundle, dict) and isinstance(bundle.get("trust"), dict):
+        candidate = bundle["trust"].get("trust_list")
+        token = candidate if isinstance(candidate, str) else None
+    return third_party_verifier(
+        rpc_url=url,
+        trust_root=root,
+        service_url=_service_url(trust_list_url, bundle, text),
+        trust_list_url=trust_list_url,
+        trust_list=token,
+        timeout=settings.rpc_timeout,
+        freshness=timedelta(seconds=settings.kb_freshness_seconds),
+    )
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -141,21 +148,62 @@ def _print_report(report: Report, as_json: bool) -> None:
         out.print(escape(f"  [{check['status']}] {check['name']}: {check['code']} {check['message']}"))
 
 
-def _verify_with_offline_bundle(
-    kind: str, value: Any, token: str, root: dict[str, Any], file: bytes | None, freshness: timedelta
-) -> Report:
-    """With only the signed offline bundle (``verifier.offline``): no chain, no server."""
-    from verifier.offline import verify_bundle_offline, verify_offline, verify_offline_bundle
+def _link_in(image: bytes) -> str | None:
+    """The verification link a QR image holds, if any (it says where the city service is)."""
+    for content in decode_qr_image(image):
+        text = content.decode("utf-8", "replace").strip()
+        if text[:8].lower().startswith(("https://", "http://")):
+            return text
+    return None
 
-    now = datetime.now(UTC)
-    state = verify_offline_bundle(token.strip(), root, now)
-    if kind == "bundle":
-        return verify_bundle_offline(state, value, now=now, file_bytes=file)
+
+def _request(kind: str, value: Any, file: bytes | None) -> VerifyRequest:
     if kind == "image":
-        from verifier.dispatch import VerifyRequest, parsed_input
+        return VerifyRequest(image=value, file=file)
+    return VerifyRequest(payload=value, file=file)
 
-        value = parsed_input(VerifyRequest(image=value)).payload
-    return verify_offline(state, value, now=now, file_bytes=file, freshness=freshness)
+
+def _run(verifier: Verifier, bundle: Any, payload: str | None, kind: str, value: Any, file: bytes | None) -> Report:
+    if bundle is not None:
+        return verifier.verify_bundle(bundle, payload=payload, file=file)
+    return verifier.verify(_request(kind, value, file))
+
+
+def _verify(
+    source: str,
+    file: Path | None,
+    rpc_url: str | None,
+    offline: Path | None,
+    trust_root: Path | None,
+    trust_list_url: str | None,
+    settings: Settings,
+) -> Report:
+    kind, value = _read_input(source)
+    file_bytes = file.read_bytes() if file is not None else None
+    offline_text = offline.read_text(encoding="utf-8") if offline is not None else None
+    freshness = timedelta(seconds=settings.kb_freshness_seconds)
+    if offline_text is not None and is_offline_bundle(offline_text):  # the offline bundle alone: no network
+        state = verify_offline_bundle(offline_text.strip(), _root_jwk(trust_root, settings), datetime.now(UTC))
+        verifier = offline_verifier(state, freshness=freshness)
+        return _run(verifier, value if kind == "bundle" else None, None, kind, value, file_bytes)
+    bundle = value if kind == "bundle" else None
+    payload = None
+    if offline_text is not None:  # --offline with a proof bundle: verify this input with its proof
+        bundle = json_depth.loads(offline_text)
+        if kind != "bundle":
+            payload = parsed_input(_request(kind, value, None)).payload
+    if bundle is not None and not isinstance(bundle, dict):
+        raise CliInputError("the bundle must be a JSON object")
+    if trust_root is None:  # no pinned root: the data dir's own (public) sources
+        if not city_exists(settings.data_dir):
+            raise _no_root(settings)
+        if rpc_url:
+            settings = settings.model_copy(update={"rpc_url": rpc_url})
+        with data_dir_verifier(settings) as verifier:
+            return _run(verifier, bundle, payload, kind, value, file_bytes)
+    text = value if kind == "text" else _link_in(value) if kind == "image" else None
+    verifier = _third_party(settings, _read_jwk(trust_root), rpc_url, trust_list_url, bundle, text)
+    return _run(verifier, bundle, payload, kind, value, file_bytes)
 
 
 def verify_cmd(
@@ -170,46 +218,30 @@ def verify_cmd(
             help="A signed offline bundle (GET /v1/offline-bundle: verify with it alone) or a proof bundle JSON",
         ),
     ] = None,
-    trust_root: Annotated[Path | None, typer.Option("--trust-root", exists=True, help="The pinned root JWK")] = None,
+    trust_root: Annotated[
+        Path | None,
+        typer.Option("--trust-root", exists=True, help="The pinned city root JWK: verify as a third party"),
+    ] = None,
     trust_list_url: Annotated[
         str | None,
         typer.Option(
             "--trust-list-url",
-            help="Where to fetch the current trust list when a bundle's list lacks the signing key "
-            "(default: beside the bundle's trust_root_url); it must verify against the pinned root",
+            help="The city service's trust list (default: beside a bundle's trust_root_url, else at the "
+            "verification link's own address); it must verify against the pinned root",
         ),
     ] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Verify a document or a citizen ID. Exit 0 valid, 1 any negative verdict, 2 error.
+    """Verify a document or a citizen ID, never with the issuer's secrets. Exit 0 valid, 1 any negative verdict,
+    2 error.
 
-    ``--offline`` takes either a signed offline bundle (a JWS: then nothing else is used, no chain, no server; the
-    root comes from ``--trust-root`` or the data dir) or a proof bundle (JSON: its proof, with the chain)."""
-    from verifier.offline import is_offline_bundle
-
+    With ``--trust-root`` as a third party (``--rpc-url``); with ``--offline BUNDLE`` (a signed offline bundle) from
+    it alone; otherwise from the data dir's public keys and database, read only. ``--offline`` also takes a proof
+    bundle JSON (its proof, with the chain)."""
     settings = load_settings(data_dir)
     try:
-        kind, value = _read_input(source)
-        file_bytes = file.read_bytes() if file is not None else None
-        offline_text = offline.read_text(encoding="utf-8") if offline is not None else None
-        if offline_text is not None and is_offline_bundle(offline_text):
-            root = _root_jwk(trust_root, data_dir)
-            freshness = timedelta(seconds=settings.kb_freshness_seconds)
-            report = _verify_with_offline_bundle(kind, value, offline_text, root, file_bytes, freshness)
-        elif kind == "bundle" or offline_text is not None:
-            bundle = value if kind == "bundle" else json_depth.loads(offline_text)  # type: ignore[arg-type]
-            payload = None if kind == "bundle" else value
-            if kind == "image":
-                from verifier.dispatch import VerifyRequest, parsed_input
-
-                payload = parsed_input(VerifyRequest(image=value)).payload
-            root = _root_jwk(trust_root, data_dir)
-            report = _verify_bundle(bundle, payload, rpc_url, root, settings, file_bytes, trust_list_url)
-        else:
-            if rpc_url:
-                settings = settings.model_copy(update={"rpc_url": rpc_url})
-            report = _verify_local(kind, value, settings, file_bytes)
+        report = _verify(source, file, rpc_url, offline, trust_root, trust_list_url, settings)
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
     except (OSError, ValueError) as exc:
