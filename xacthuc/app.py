@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
 from ledger.chain.rpc_transport import rpc_deadline
+from xacthuc.api_docs import READY_RESPONSES, install_api_docs
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.services import Services
@@ -33,7 +34,10 @@ def create_app(services: Services) -> FastAPI:
         title="xacthuc",
         version="0.1.0",
         description="Verifiable administrative documents and digital IDs for Ho Chi Minh City",
+        docs_url=None,  # served by install_api_docs, every asset from this host
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.services = services
     cap_recursion_limit()  # the dependencies are imported by now: from here on the limit is ours
     install_error_handlers(app)
@@ -46,7 +50,7 @@ def create_app(services: Services) -> FastAPI:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], response_model=None)
+    @app.get("/readyz", tags=["health"], response_model=None, responses=READY_RESPONSES)
     def readyz() -> JSONResponse:
         """The database and the chain are reachable."""
         down: dict[str, str] = {}

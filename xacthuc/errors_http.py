@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keys.api import ErrorResponse, error_responses
 from keys.errors import XacthucError
 
 log = logging.getLogger("xacthuc.http")
@@ -39,6 +41,9 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error as ``{"error": {"code", "message"}}``, and make the OpenAPI schema say so."""
+    _document_validation_errors(app)
+
     @app.exception_handler(XacthucError)
     async def _xacthuc(_request: Request, exc: XacthucError) -> JSONResponse:
         headers = exc.http_headers() or None
@@ -60,3 +65,39 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return JSONResponse(error_body("INTERNAL_ERROR", "internal error"), status_code=500)
+
+
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+_OURS = "#/components/schemas/ErrorResponse"
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """FastAPI documents its own 422 body (``{"detail": [...]}``) on every route with parameters that does not
+    declare a 422 itself; ``_validation`` above sends ours. Routes declare their errors with
+    ``keys.api.error_responses``; whatever default is left is replaced here, once, when the schema is built."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _replace_default_422(build())
+        return build()  # FastAPI's cached schema, now with ours
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _replace_default_422(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    envelope = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(envelope.pop("$defs", {}))
+    components.setdefault("ErrorResponse", envelope)
+    ours = {
+        "description": error_responses(422)[422]["description"],
+        "content": {"application/json": {"schema": {"$ref": _OURS}}},
+    }
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            default = operation.get("responses", {}).get("422", {})
+            if default.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref") == _FASTAPI_422:
+                operation["responses"]["422"] = ours
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)

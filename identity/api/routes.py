@@ -12,24 +12,75 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 from sqlmodel import Session
 
 from identity import service
-from identity.cccd import parse_citizen
-from identity.errors import HolderKeyInvalid
+from identity.cccd import SEXES, parse_citizen
+from identity.errors import (
+    CitizenExists,
+    CitizenInputError,
+    CitizenNotFound,
+    CredentialNotFound,
+    HolderKeyInvalid,
+    StatusListFull,
+    StatusListNotFound,
+)
 from keys.agencies import Principal
+from keys.api import AUTH_ERRORS, error_responses
+from keys.errors import InvalidInput
 from keys.protocols import Signer
 
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
 ADMIN_ROLE = "admin"
+
+_JWT = {"type": "string", "description": "A compact JWS"}
+_SEX = {"type": "string", "enum": list(SEXES)}
+_TEXT = {"type": "string", "maxLength": 200}
+# The bodies are parsed by the domain (``parse_citizen``: one rule, errors naming the field); these schemas state
+# what it accepts.
+_CITIZEN_IN = {
+    "type": "object",
+    "required": ["cccd", "full_name", "birth_date", "sex", "place_of_origin", "place_of_residence"],
+    "properties": {
+        "cccd": {
+            "type": "string",
+            "pattern": "^[0-9]{12}$",
+            "description": "The CCCD number: province code, century and sex digit, birth year, six digits",
+        },
+        "full_name": {**_TEXT, "description": "Split into family and given name unless those are given"},
+        "family_name": _TEXT,
+        "given_name": _TEXT,
+        "birth_date": {"type": "string", "format": "date"},
+        "sex": _SEX,
+        "nationality": {"type": "string", "default": "VN", "description": "ISO 3166-1 alpha-2"},
+        "place_of_origin": _TEXT,
+        "place_of_residence": _TEXT,
+    },
+}
+_CREDENTIAL_IN = {
+    "type": "object",
+    "properties": {
+        "holder_jwk": {
+            "type": "object",
+            "description": "The wallet's public key (P-256 or Ed25519, no private part): the credential's cnf",
+            "required": ["kty", "crv", "x"],
+            "properties": {
+                "kty": {"type": "string", "enum": ["EC", "OKP"]},
+                "crv": {"type": "string", "enum": ["P-256", "Ed25519"]},
+                "x": {"type": "string"},
+                "y": {"type": "string", "description": "P-256 only"},
+            },
+        }
+    },
+}
 
 
 class CitizenOut(BaseModel):
     id: str
     full_name: str
     birth_date: str
-    sex: str
+    sex: Annotated[str, WithJsonSchema(_SEX)]
     nationality: str
 
 
@@ -69,11 +120,16 @@ def build_router(
     status_base = status_base_url(public_base_url)
     db_dep = Depends(session)
 
-    @router.post("/v1/citizens", status_code=201, response_model=CitizenOut)
+    @router.post(
+        "/v1/citizens",
+        status_code=201,
+        response_model=CitizenOut,
+        responses=error_responses(*AUTH_ERRORS, CitizenExists, 413, InvalidInput, CitizenInputError),
+    )
     def register(
         db: Annotated[Session, db_dep],
         principal: Annotated[Principal, Depends(require_issue)],
-        body: Annotated[dict[str, Any], Body()],
+        body: Annotated[dict[str, Any], WithJsonSchema(_CITIZEN_IN), Body()],
     ) -> CitizenOut:
         """Register a citizen in the calling agency's own registry (CCCD number checked against province,
         century/sex digit and birth year)."""
@@ -88,12 +144,17 @@ def build_router(
             nationality=citizen.nationality,
         )
 
-    @router.post("/v1/citizens/{citizen_id}/credentials", status_code=201, response_model=CredentialOut)
+    @router.post(
+        "/v1/citizens/{citizen_id}/credentials",
+        status_code=201,
+        response_model=CredentialOut,
+        responses=error_responses(*AUTH_ERRORS, CitizenNotFound, 413, InvalidInput, HolderKeyInvalid, StatusListFull),
+    )
     def issue(
         db: Annotated[Session, db_dep],
         principal: Annotated[Principal, Depends(require_issue)],
         citizen_id: str,
-        body: Annotated[dict[str, Any] | None, Body()] = None,
+        body: Annotated[dict[str, Any] | None, WithJsonSchema(_CREDENTIAL_IN), Body()] = None,
     ) -> CredentialOut:
         """Issue the citizen's SD-JWT VC, signed by the calling agency, bound to ``holder_jwk`` when given.
         Only for a citizen the calling agency registered: any other id is 404 ``CITIZEN_NOT_FOUND``."""
@@ -114,7 +175,11 @@ def build_router(
         db.commit()
         return CredentialOut(id=cid, credential=compact)
 
-    @router.post("/v1/credentials/{credential_id}/revoke", response_model=RevokedOut)
+    @router.post(
+        "/v1/credentials/{credential_id}/revoke",
+        response_model=RevokedOut,
+        responses=error_responses(*AUTH_ERRORS, CredentialNotFound),
+    )
     def revoke(
         db: Annotated[Session, db_dep],
         principal: Annotated[Principal, Depends(require_revoke)],
@@ -130,7 +195,10 @@ def build_router(
     @router.get(
         "/v1/status-lists/{list_id}",
         response_class=Response,
-        responses={200: {"content": {STATUS_LIST_MEDIA_TYPE: {}}, "description": "Token Status List JWT"}},
+        responses={
+            200: {"content": {STATUS_LIST_MEDIA_TYPE: {"schema": _JWT}}, "description": "Token Status List JWT"},
+            **error_responses(StatusListNotFound),
+        },
     )
     def status_list(db: Annotated[Session, db_dep], list_id: str) -> Response:
         """The status list as a signed Token Status List JWT (public, cacheable)."""

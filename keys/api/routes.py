@@ -15,6 +15,7 @@ from sqlmodel import Session
 from starlette.requests import HTTPConnection
 
 from keys.agencies import Principal, authenticate, bearer_token, require_role
+from keys.api.schema import Jwk, Jwks
 from keys.bootstrap import City
 
 JWT_MEDIA_TYPE = "application/jwt"
@@ -69,19 +70,22 @@ def build_router(
     @router.get(
         "/v1/trust-list",
         response_class=Response,
-        responses={200: {"content": {JWT_MEDIA_TYPE: {}}, "description": "The trust list as a compact JWS"}},
+        responses={
+            200: {"content": {JWT_MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "The signed trust list"}
+        },
     )
     def trust_list() -> Response:
         token = city_provider().build_trust_list(clock())
         return Response(content=token, media_type=JWT_MEDIA_TYPE, headers={"Cache-Control": "public, max-age=60"})
 
-    @router.get("/v1/trust-root")
+    @router.get("/v1/trust-root", response_model=None, responses={200: {"model": Jwk, "description": "The root key"}})
     def trust_root() -> dict[str, Any]:
         """The city root public key (JWK). Pin it out of band; this is for first use only."""
         return city_provider().root_jwk()
 
-    @router.get("/.well-known/jwks.json")
+    @router.get("/.well-known/jwks.json", response_model=None, responses={200: {"model": Jwks, "description": "JWKS"}})
     def jwks() -> dict[str, Any]:
+        """Every public key (root and agencies), compromised keys left out; validity lives in the trust list."""
         return city_provider().jwks()
 
     return router

@@ -8,14 +8,14 @@ errors included).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from keys.errors import Forbidden, Unauthenticated, XacthucError
 
-__all__ = ["AUTH_ERRORS", "Error", "ErrorResponse", "error_responses"]
+__all__ = ["AUTH_ERRORS", "Error", "ErrorResponse", "Jwk", "Jwks", "error_responses"]
 
 
 class Error(BaseModel):
@@ -77,3 +77,21 @@ def error_responses(*sent: type[XacthucError] | int) -> dict[int | str, dict[str
         if status in _HEADERS:
             out[status]["headers"] = _HEADERS[status]
     return out
+
+
+class Jwk(BaseModel):
+    """A public signing key (RFC 7517): P-256 (``EC``, with ``y``) or Ed25519 (``OKP``)."""
+
+    kty: Literal["EC", "OKP"]
+    crv: Literal["P-256", "Ed25519"]
+    x: str
+    y: str | SkipJsonSchema[None] = None
+    kid: str = Field(description="The RFC 7638 thumbprint, base64url")
+    alg: Literal["ES256", "EdDSA"]
+    use: Literal["sig"]
+
+
+class Jwks(BaseModel):
+    """A JWK set (RFC 7517)."""
+
+    keys: list[Jwk]

@@ -47,8 +47,8 @@ from ledger.documents.status import DocumentView, build_bundle, document_json, g
 from ledger.errors import ChainUnavailable
 
 MAX_BATCH = 1000
-_BINARY = {"type": "string", "format": "binary"}
-_TEXT = {"type": "string"}
+_QR_PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}, "description": "The QR code"}
+_QR_SVG = {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "The QR code (SVG)"}
 
 # What the routes answer besides their own JSON: every body is ``ErrorResponse`` (keys.api.schema).
 _ISSUE_ERRORS = error_responses(
@@ -130,7 +130,7 @@ def build_router(
         signing_form: Annotated[
             str | None,
             WithJsonSchema(signing_form_schema()),
-            Form(description="TM., KT., TL., TUQ. or Q. (any case, the dot optional); none when signed in person"),
+            Form(description="TM., KT., TL., TUQ. or Q. (any case, the dot optional); none: the head signs"),
         ] = None,
     ) -> dict[str, Any]:
         """Issue a document: hash, sign a receipt, store, queue for anchoring; durable before this answers."""
@@ -224,7 +224,7 @@ def build_router(
     @router.get(
         "/v1/documents/{document_id}/qr.png",
         response_class=Response,
-        responses={200: {"content": {"image/png": {"schema": _BINARY}}, "description": "The QR code"}, **_READ_ERRORS},
+        responses={200: _QR_PNG, **_READ_ERRORS},
     )
     def qr_png_route(
         document_id: str, db: Annotated[Session, db_dep], scale: Annotated[int, Query(ge=1, le=32)] = 8
@@ -236,7 +236,7 @@ def build_router(
     @router.get(
         "/v1/documents/{document_id}/qr.svg",
         response_class=Response,
-        responses={200: {"content": {"image/svg+xml": {"schema": _TEXT}}, "description": "The QR code"}, **_READ_ERRORS},
+        responses={200: _QR_SVG, **_READ_ERRORS},
     )
     def qr_svg_route(
         document_id: str, db: Annotated[Session, db_dep], scale: Annotated[int, Query(ge=1, le=32)] = 8

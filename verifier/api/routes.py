@@ -15,9 +15,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
 
+from keys.api import error_responses
 from keys.errors import InvalidInput
+from ledger.errors import ChainUnavailable
+from verifier.api.schema import VerificationReport
 from verifier.dispatch import VerifyRequest
-from verifier.errors import InputTooLarge, VerificationError
+from verifier.errors import (
+    ImageInvalid,
+    ImageTooLarge,
+    InputTooLarge,
+    PayloadUnrecognized,
+    QRNotFound,
+    VerificationError,
+)
 from verifier.report import Report
 
 _TEXT_FIELDS = ("payload", "audience", "nonce")
@@ -31,6 +41,7 @@ class UnsupportedMediaType(VerificationError, InvalidInput):
     http_status = 415
 
 
+_TEXT_SCHEMA = {"type": "string", "maxLength": _MAX_TEXT}
 _OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -38,7 +49,7 @@ _OPENAPI_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "properties": {f: {"type": "string"} for f in _TEXT_FIELDS},
+                    "properties": {f: _TEXT_SCHEMA for f in _TEXT_FIELDS},
                     "required": ["payload"],
                 }
             },
@@ -48,12 +59,26 @@ _OPENAPI_BODY: dict[str, Any] = {
                     "properties": {
                         "image": {"type": "string", "format": "binary"},
                         "file": {"type": "string", "format": "binary"},
-                        **{f: {"type": "string"} for f in _TEXT_FIELDS},
+                        **{f: _TEXT_SCHEMA for f in _TEXT_FIELDS},
                     },
+                    "additionalProperties": False,
                 }
             },
         },
     }
+}
+_VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": VerificationReport, "description": "The report, whatever its verdict"},
+    **error_responses(
+        InputTooLarge,
+        ImageTooLarge,
+        413,
+        UnsupportedMediaType,
+        InvalidInput,
+        PayloadUnrecognized,
+        QRNotFound,
+        ImageInvalid,
+    ),
 }
 
 
@@ -127,7 +152,7 @@ def build_router(
     """``verify`` runs one verification (in a worker thread: it signs nothing but reads the chain)."""
     router = APIRouter(tags=["verify"])
 
-    @router.post("/v1/verify", openapi_extra=_OPENAPI_BODY, response_class=JSONResponse)
+    @router.post("/v1/verify", openapi_extra=_OPENAPI_BODY, response_class=JSONResponse, responses=_VERIFY_RESPONSES)
     async def verify_route(request: Request) -> JSONResponse:
         """Verify a QR text, link or payload (JSON), or a QR image and optionally the document file (multipart)."""
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -157,7 +182,10 @@ def build_offline_router(*, bundle: Callable[[], str], max_age: int = OFFLINE_BU
     @router.get(
         "/v1/offline-bundle",
         response_class=Response,
-        responses={200: {"content": {"application/jwt": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"application/jwt": {"schema": {"type": "string"}}}, "description": "The signed bundle"},
+            **error_responses(ChainUnavailable),
+        },
     )
     async def offline_bundle() -> Response:
         """Trust list, status lists and anchored roots with revocations, signed by the city root key, with an

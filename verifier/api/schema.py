@@ -16,15 +16,15 @@ from pydantic.json_schema import SkipJsonSchema
 from verifier.payload import PayloadKind
 from verifier.report import Status, Verdict
 
-__all__ = ["AnchorOut", "CheckOut", "IssuerOut", "VerificationReport"]
+__all__ = ["ReportAnchor", "ReportCheck", "ReportIssuer", "VerificationReport"]
 
 
-class CheckOut(BaseModel):
+class ReportCheck(BaseModel):
     """One named check and its outcome."""
 
-    model_config = ConfigDict(extra="forbid", title="Check")
+    model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="The check: format, issuer_trusted, signature, anchored, not_revoked, key_binding, ...")
+    name: str = Field(description="The check: format, issuer_trusted, signature, anchored, key_binding, ...")
     status: Status
     code: str = Field(description="Stable code of the outcome, e.g. ISSUER_TRUSTED, ROOT_NOT_ON_CHAIN")
     message: str
@@ -34,19 +34,19 @@ class CheckOut(BaseModel):
     )
 
 
-class IssuerOut(BaseModel):
+class ReportIssuer(BaseModel):
     """The agency whose key signed, from the trust list."""
 
-    model_config = ConfigDict(extra="forbid", title="Issuer")
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     name: str
 
 
-class AnchorOut(BaseModel):
+class ReportAnchor(BaseModel):
     """Where and when the document's Merkle root was anchored."""
 
-    model_config = ConfigDict(extra="forbid", title="Anchor")
+    model_config = ConfigDict(extra="forbid")
 
     chain_id: int
     contract: str = Field(description="The registry's address, 0x-prefixed")
@@ -63,10 +63,10 @@ class VerificationReport(BaseModel):
 
     verdict: Verdict
     kind: PayloadKind
-    checks: list[CheckOut] = Field(description="In the order they ran")
-    issuer: IssuerOut | None = Field(description="Known once the signing key is found in the trust list")
+    checks: list[ReportCheck] = Field(description="In the order they ran")
+    issuer: ReportIssuer | None = Field(description="Known once the signing key is found in the trust list")
     claims: dict[str, Any] = Field(
         description="What was signed (a document's metadata and receipt facts) or disclosed (a citizen ID's chosen "
         "claims); empty unless the signature verified"
     )
-    anchor: AnchorOut | None = Field(description="A document's anchor, once it is on chain")
+    anchor: ReportAnchor | None = Field(description="A document's anchor, once it is on chain")
