@@ -1,7 +1,8 @@
 """``/docs``: Swagger UI over our OpenAPI schema, every asset served by us (no CDN, no font or validator host).
 
 The assets come from the pinned npm package ``swagger-ui-dist`` (package.json; ``make install`` runs ``npm ci``).
-ReDoc is not served: its bundle and fonts would come from other hosts.
+ReDoc is not served: its bundle and fonts would come from other hosts. Nor is Swagger UI's OAuth2 redirect page:
+the API takes API keys, not OAuth2.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from keys.errors import NotFound
@@ -25,9 +26,8 @@ _ASSETS = {
     "favicon-32x32.png": "image/png",
 }
 
-
-#: ``GET /readyz``'s answers, which are not errors of the API's shape.
 _CHAIN = {"chain_id": {"type": "integer"}, "block": {"type": "integer"}, "contract": {"type": "string"}}
+#: ``GET /readyz``'s answers (a probe's own shape, not the API's error body).
 READY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Ready",
@@ -55,10 +55,9 @@ READY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def install_api_docs(app: FastAPI, assets: Path = SWAGGER_UI_DIR) -> None:
-    """Serve ``/docs``, its OAuth2 redirect page and the three Swagger UI files it loads from ``assets``."""
+    """Serve ``/docs`` and the three Swagger UI files it loads, from ``assets``."""
     assert app.openapi_url is not None
     openapi_url = app.openapi_url
-    oauth2_redirect_url = DOCS_URL + "/oauth2-redirect"
 
     @app.get(DOCS_URL, include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -68,14 +67,10 @@ def install_api_docs(app: FastAPI, assets: Path = SWAGGER_UI_DIR) -> None:
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
-            oauth2_redirect_url=oauth2_redirect_url,
+            oauth2_redirect_url=None,
             # Swagger UI would otherwise show a badge loaded from the online validator's host.
             swagger_ui_parameters={"validatorUrl": None},
         )
-
-    @app.get(oauth2_redirect_url, include_in_schema=False)
-    def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
 
     @app.get(ASSETS_URL + "/{name}", include_in_schema=False)
     def asset(name: str) -> FileResponse:
