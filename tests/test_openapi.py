@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from identity.api.routes import CitizenOut, CredentialOut, RevokedOut
 from identity.wallet import create_wallet
-from keys.api.schema import ErrorResponse
+from keys.api.schema import ErrorResponse, Jwk, Jwks
 from keys.bootstrap import bootstrap_city
 from keys.keystore import TEST_KDF
 from ledger.api.schema import BatchIssuedOut, BundleOut, DocumentOut, IssuedOut
@@ -239,7 +239,7 @@ def test_the_main_answers_have_their_schemas(openapi: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [VerificationReport, DocumentOut, IssuedOut, BatchIssuedOut, BundleOut, ErrorResponse],
+    [VerificationReport, DocumentOut, IssuedOut, BatchIssuedOut, BundleOut, ErrorResponse, Jwk, Jwks],
     ids=lambda m: m.__name__,
 )
 def test_the_published_schemas_are_the_models_the_answers_are_checked_with(
@@ -372,7 +372,7 @@ def test_real_document_answers_validate_against_their_schemas(chain_city: City) 
     assert c.verify(issued["receipt"]["payload"])["verdict"] == "revoked"
 
 
-def test_real_citizen_id_reports_validate_against_the_schema(city: City, tmp_path: Path) -> None:
+def test_real_citizen_id_and_key_answers_validate_against_their_schemas(city: City, tmp_path: Path) -> None:
     wallet = create_wallet(tmp_path / "wallet.json", "ví của tôi", scrypt_n=2**10)
     auth = city.keys["ca-hcm"]
     citizen = _valid(CitizenOut, city.ok(city.client.post("/v1/citizens", json=CITIZEN, headers=auth), 201))
@@ -387,6 +387,8 @@ def test_real_citizen_id_reports_validate_against_the_schema(city: City, tmp_pat
     elsewhere = city.verify(presentation, "https://another.example")
     assert elsewhere["verdict"] == "invalid" and elsewhere["issuer"] == report["issuer"]
     assert city.verify(presentation)["kind"] == "citizen_id"  # no audience: a skipped check with data
+    _valid(Jwk, city.ok(city.client.get("/v1/trust-root")))
+    _valid(Jwks, city.ok(city.client.get("/.well-known/jwks.json")))
     revoked = city.client.post(f"/v1/credentials/{credential['id']}/revoke", headers=auth)
     _valid(RevokedOut, city.ok(revoked))
     assert city.verify(presentation, AUDIENCE)["verdict"] == "revoked"

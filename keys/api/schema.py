@@ -82,6 +82,8 @@ def error_responses(*sent: type[XacthucError] | int) -> dict[int | str, dict[str
 class Jwk(BaseModel):
     """A public signing key (RFC 7517): P-256 (``EC``, with ``y``) or Ed25519 (``OKP``)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     kty: Literal["EC", "OKP"]
     crv: Literal["P-256", "Ed25519"]
     x: str
@@ -93,5 +95,7 @@ class Jwk(BaseModel):
 
 class Jwks(BaseModel):
     """A JWK set (RFC 7517)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     keys: list[Jwk]
