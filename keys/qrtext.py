@@ -4,42 +4,19 @@ Both alphabets are QR alphanumeric characters, so a payload is stored at 5.5 bit
 Layout as RFC 9285: each 2 bytes (big-endian n) become 3 characters, least significant digit first; a final odd
 byte becomes 2. Base45 is RFC 9285 itself; base43 drops space and ``%``, which a URL fragment cannot hold raw, so a
 ``{public_url}/v#<payload>`` link needs no percent-encoding.
+
+Encoding goes through a lookup table (``keys._base43_table``: the bench shows it matters); decoding is plain.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
+from keys._base43_table import encode as _encode
 
 __all__ = ["B43_ALPHABET", "B45_ALPHABET", "b43decode", "b43encode", "b45decode", "b45encode"]
 
 B45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 B43_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ$*+-./:"
 _INDEX = {a: {c: i for i, c in enumerate(a)} for a in (B43_ALPHABET, B45_ALPHABET)}
-
-
-@functools.cache
-def _triples(alphabet: str) -> tuple[str, ...]:
-    # All 65,536 three-character groups, built once (~10 ms): encoding a payload then costs a few microseconds
-    # instead of ~50 with a divmod per group, which matters for bulk issuance. Indexed by the group's 2 bytes read
-    # in this machine's byte order (``memoryview.cast("H")``, no struct format to build per call), so on a
-    # little-endian machine entry ``n`` holds the group of the big-endian value ``n`` byte-swapped.
-    base = len(alphabet)
-    pairs = [alphabet[r % base] + alphabet[r // base] for r in range(base * base)]
-    groups = tuple(p + c for c in alphabet for p in pairs)[:65536]
-    if sys.byteorder == "big":
-        return groups
-    return tuple(groups[(n & 0xFF) << 8 | n >> 8] for n in range(65536))
-
-
-def _encode(data: bytes, alphabet: str, table: tuple[str, ...]) -> str:
-    even = len(data) & ~1
-    # A list comprehension beats map(table.__getitem__, ...) here: ~5 µs instead of ~10 for a 187-byte payload.
-    out = "".join([table[n] for n in memoryview(data)[:even].cast("H")])
-    if even < len(data):
-        high, low = divmod(data[-1], len(alphabet))
-        out += alphabet[low] + alphabet[high]
-    return out
 
 
 def _decode(text: str, alphabet: str) -> bytes:
@@ -68,7 +45,7 @@ def _decode(text: str, alphabet: str) -> bytes:
 
 
 def b43encode(data: bytes) -> str:
-    return _encode(data, B43_ALPHABET, _triples(B43_ALPHABET))
+    return _encode(data, B43_ALPHABET)
 
 
 def b43decode(text: str) -> bytes:
@@ -77,7 +54,7 @@ def b43decode(text: str) -> bytes:
 
 
 def b45encode(data: bytes) -> str:
-    return _encode(data, B45_ALPHABET, _triples(B45_ALPHABET))
+    return _encode(data, B45_ALPHABET)
 
 
 def b45decode(text: str) -> bytes:
