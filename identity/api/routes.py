@@ -18,6 +18,8 @@ from sqlmodel import Session
 from identity import service
 from identity.cccd import SEXES, parse_citizen
 from identity.errors import (
+    CccdInvalid,
+    CccdMismatch,
     CitizenExists,
     CitizenInputError,
     CitizenNotFound,
@@ -28,7 +30,6 @@ from identity.errors import (
 )
 from keys.agencies import Principal
 from keys.api import AUTH_ERRORS, error_responses
-from keys.errors import InvalidInput
 from keys.protocols import Signer
 
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
@@ -124,7 +125,7 @@ def build_router(
         "/v1/citizens",
         status_code=201,
         response_model=CitizenOut,
-        responses=error_responses(*AUTH_ERRORS, CitizenExists, 413, InvalidInput, CitizenInputError),
+        responses=error_responses(*AUTH_ERRORS, CitizenExists, 413, CitizenInputError, CccdInvalid, CccdMismatch),
     )
     def register(
         db: Annotated[Session, db_dep],
@@ -148,7 +149,7 @@ def build_router(
         "/v1/citizens/{citizen_id}/credentials",
         status_code=201,
         response_model=CredentialOut,
-        responses=error_responses(*AUTH_ERRORS, CitizenNotFound, 413, InvalidInput, HolderKeyInvalid, StatusListFull),
+        responses=error_responses(*AUTH_ERRORS, CitizenNotFound, 413, HolderKeyInvalid, StatusListFull),
     )
     def issue(
         db: Annotated[Session, db_dep],

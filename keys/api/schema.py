@@ -43,13 +43,15 @@ _DESCRIPTIONS = {
     403: "The API key lacks the role this needs, or the object belongs to another agency",
     404: "No such object",
     409: "The object's state does not allow this",
-    413: "The request body (`PAYLOAD_TOO_LARGE`), or a file or text in it, is over its limit",
+    413: "The request body, or a file or text in it, is over its limit",
     415: "The body is neither JSON nor multipart/form-data",
-    422: "The input is invalid: the code names the rule and `field`, when known, the field. Any malformed "
-    "parameter or body is `INVALID_INPUT`, a JSON body nested too deeply `JSON_TOO_DEEP`",
-    429: "Too many requests (`RATE_LIMITED`); retry after `Retry-After` seconds",
+    422: "The input is invalid: the code names the rule and `field`, when known, the field",
+    429: "Too many requests; retry after `Retry-After` seconds",
     503: "Something this needs (the chain, a status list) is unavailable; retry later",
 }
+# Codes the app itself sends for a status on any route: the upload limit, FastAPI's own validation of parameters and
+# bodies, the JSON depth limit (xacthuc.app, xacthuc.errors_http).
+_ANY_ROUTE = {413: ["PAYLOAD_TOO_LARGE"], 422: ["INVALID_INPUT", "JSON_TOO_DEEP"], 429: ["RATE_LIMITED"]}
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": 'Always `Bearer realm="xacthuc"`', "schema": {"type": "string"}}},
     429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
@@ -65,7 +67,7 @@ def error_responses(*sent: type[XacthucError] | int) -> dict[int | str, dict[str
     codes: dict[int, list[str]] = {}
     for item in sent:
         status = item if isinstance(item, int) else item.http_status
-        named = codes.setdefault(status, [])
+        named = codes.setdefault(status, list(_ANY_ROUTE.get(status, [])))
         if not isinstance(item, int) and item.code not in named:
             named.append(item.code)
     out: dict[int | str, dict[str, Any]] = {}

@@ -55,7 +55,6 @@ _ISSUE_ERRORS = error_responses(
     *AUTH_ERRORS,
     DocumentFileTooLarge,
     413,
-    InvalidInput,
     DocumentFieldMissing,
     DocumentFieldInvalid,
     DocumentNumberInvalid,
@@ -63,7 +62,7 @@ _ISSUE_ERRORS = error_responses(
 )
 _READ_ERRORS = error_responses(DocumentNotFound)
 _REVOKE_ERRORS = error_responses(
-    *AUTH_ERRORS, DocumentNotFound, DocumentRevoked, DocumentPendingAnchor, 413, InvalidInput, ReplacementInvalid
+    *AUTH_ERRORS, DocumentNotFound, DocumentRevoked, DocumentPendingAnchor, 413, ReplacementInvalid
 )
 
 

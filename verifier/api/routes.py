@@ -74,7 +74,6 @@ _VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
         ImageTooLarge,
         413,
         UnsupportedMediaType,
-        InvalidInput,
         PayloadUnrecognized,
         QRNotFound,
         ImageInvalid,
