@@ -18,8 +18,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.client import RegistryClient
 from ledger.chain.merkle import MerkleTree, keccak256
+from ledger.chain.proof import RevocationReason
 from xacthuc.devchain import AnvilNode, fund
 
 BATCH_SIZES = (1, 16, 256, 4096)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from keys.errors import XacthucError
+from keys.errors import InvalidInput, XacthucError
 
 
 class LedgerError(XacthucError):
@@ -16,6 +16,19 @@ class LedgerError(XacthucError):
 
 def _hex(value: bytes | None) -> str:
     return "0x" + value.hex() if value is not None else "none"
+
+
+class DocumentFieldInvalid(InvalidInput):
+    """A field of a document, its receipt or its anchor proof is invalid (a 422 naming the field)."""
+
+    code = "DOC_FIELD_INVALID"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "field": self.field}
 
 
 # --- Merkle trees and proofs -------------------------------------------------------------------------------------

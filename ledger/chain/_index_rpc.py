@@ -1,4 +1,5 @@
-"""The raw chain reads of the chain index: block heads and registry logs, over HTTP in one JSON-RPC batch.
+"""The raw chain reads of the chain index: block heads and registry logs, over HTTP in one JSON-RPC batch
+(``ledger.chain._jsonrpc.batch``, the chain package's one batch path).
 
 JSON-RPC answers (hex strings) and web3's own types (eth-tester) become the same small records.
 """
@@ -9,13 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from web3 import HTTPProvider
 from web3.exceptions import BlockNotFound as Web3BlockNotFound
-from web3.exceptions import ProviderConnectionError
-from web3.types import RPCEndpoint
 
-from ledger.chain.client import RegistryClient
-from ledger.errors import ChainUnavailable
+from ledger.chain._jsonrpc import Request, batch, transport_errors
+from ledger.chain.reader import RegistryReader
 
 
 @dataclass(frozen=True)
@@ -49,39 +47,26 @@ def _n(value: Any) -> int:
 class ChainReads:
     """The few raw reads the indexer makes; over HTTP, several of them in one JSON-RPC batch (one round trip)."""
 
-    def __init__(self, client: RegistryClient) -> None:
-        self.client = client
-        self.w3 = client.w3
+    def __init__(self, reader: RegistryReader) -> None:
+        self.reader = reader
+        self.w3 = reader.w3
 
     def calls(self, calls: Sequence[tuple[str, Any]]) -> list[Any]:
         """Results of ``(method, arg)`` calls: ``("number", None)``, ``("block", n)``, ``("logs", (a, b, topic0s))``."""
-        try:
-            if isinstance(self.w3.provider, HTTPProvider):
-                return self._batch(self.w3.provider, calls)
-            return [self._one(kind, arg) for kind, arg in calls]
-        except (OSError, ProviderConnectionError) as exc:
-            raise ChainUnavailable(f"the Ethereum node is unreachable: {type(exc).__name__}") from exc
+        raw = batch(self.w3, [self._request(kind, arg) for kind, arg in calls])
+        if raw is None:
+            with transport_errors():
+                return [self._one(kind, arg) for kind, arg in calls]
+        return [self._parse(kind, result) for (kind, _), result in zip(calls, raw, strict=True)]
 
-    def _batch(self, provider: HTTPProvider, calls: Sequence[tuple[str, Any]]) -> list[Any]:
-        requests = [self._request(kind, arg) for kind, arg in calls]
-        responses = provider.make_batch_request(requests)
-        if not isinstance(responses, list) or len(responses) != len(calls):
-            raise ChainUnavailable("the node answered a batch incompletely")
-        out: list[Any] = []
-        for (kind, _), response in zip(calls, responses, strict=True):
-            if "error" in response:
-                raise ChainUnavailable(f"the node refused {kind}: {response['error'].get('message', 'error')}")
-            out.append(self._parse(kind, response.get("result")))
-        return out
-
-    def _request(self, kind: str, arg: Any) -> tuple[RPCEndpoint, list[Any]]:
+    def _request(self, kind: str, arg: Any) -> Request:
         if kind == "number":
-            return RPCEndpoint("eth_blockNumber"), []
+            return "eth_blockNumber", []
         if kind == "block":
-            return RPCEndpoint("eth_getBlockByNumber"), [hex(arg), False]
+            return "eth_getBlockByNumber", [hex(arg), False]
         start, end, topics = arg
-        flt = {"address": self.client.address, "fromBlock": hex(start), "toBlock": hex(end)}
-        return RPCEndpoint("eth_getLogs"), [{**flt, "topics": [["0x" + t.hex() for t in topics]]}]
+        flt = {"address": self.reader.address, "fromBlock": hex(start), "toBlock": hex(end)}
+        return "eth_getLogs", [{**flt, "topics": [["0x" + t.hex() for t in topics]]}]
 
     def _one(self, kind: str, arg: Any) -> Any:  # eth-tester: web3's own methods and types
         if kind == "number":
@@ -92,7 +77,7 @@ class ChainReads:
             except Web3BlockNotFound:
                 return None
         start, end, topics = arg
-        flt: Any = {"address": self.client.address, "fromBlock": start, "toBlock": end, "topics": [list(topics)]}
+        flt: Any = {"address": self.reader.address, "fromBlock": start, "toBlock": end, "topics": [list(topics)]}
         return self._parse(kind, self.w3.eth.get_logs(flt))
 
     @staticmethod

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from ledger.chain.client import AnchorRecord, DocumentStatus, Fees, SignedTx
 from ledger.chain.outbox import (
     CONFIRMED_STATES,
     AnchorBatch,
@@ -22,6 +21,8 @@ from ledger.chain.outbox import (
     RevocationTx,
     leaf_proof,
 )
+from ledger.chain.proof import DocumentChainStatus
+from ledger.chain.types import AnchorRecord, Fees, SignedTx
 
 __all__ = ["BATCHES", "KINDS", "REVOCATIONS", "TxChain", "TxKind", "kind_of"]
 
@@ -43,7 +44,7 @@ class TxChain(Protocol):
     ) -> SignedTx: ...
     def anchor_record(self, agency: str, root: bytes) -> AnchorRecord | None: ...
     def find_anchor_tx(self, agency: str, root: bytes) -> bytes | None: ...
-    def status(self, agency: str, root: bytes, data: bytes) -> DocumentStatus: ...
+    def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus: ...
     def find_revoke_tx(self, agency: str, root: bytes, data: bytes) -> bytes | None: ...
 
 
@@ -106,7 +107,7 @@ class _Revocations:
 
     def tx_on_chain(self, session: Session, chain: TxChain, row: RevocationTx) -> bytes | None:
         root = _root_of(session, row.data)
-        if root is None or chain.status(row.account, root, row.data).reason is None:
+        if root is None or not chain.status(row.account, root, row.data).revoked:
             return None
         # Revoked on chain: by this revocation's own transaction, or by the city admin (who may revoke any document).
         return chain.find_revoke_tx(row.account, root, row.data)

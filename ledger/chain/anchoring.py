@@ -35,8 +35,18 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from ledger.chain._outbox_tx import KINDS, TxChain, kind_of
-from ledger.chain.client import BlockInfo, Fees, Receipt
 from ledger.chain.outbox import OPEN_STATES, AnchorBatch, AnchorLeaf, BatchState, OutboxTx, RevocationTx, cut_batches
+from ledger.chain.types import BlockInfo, Fees, TxReceipt
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "AnchorChain",
+    "Anchorer",
+    "StepReport",
+    "WorkerConfig",
+    "pending_count",
+    "pending_revocations",
+]
 
 log = logging.getLogger("xacthuc.anchoring")
 
@@ -49,8 +59,8 @@ class AnchorChain(TxChain, Protocol):
     def suggest_fees(self) -> Fees: ...
     def send_raw(self, raw: bytes) -> bytes: ...
     def send_raws(self, raws: Sequence[bytes]) -> None: ...
-    def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
-    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]: ...
+    def get_receipt(self, tx_hash: bytes) -> TxReceipt | None: ...
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[TxReceipt | None]: ...
     def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]: ...
     def transaction_known(self, tx_hash: bytes) -> bool: ...
     def pending_nonce(self, address: str) -> int: ...
@@ -229,7 +239,7 @@ class Anchorer:
             if pending is None or pending.status != 1:
                 self._guard(report, row, partial(self._recover, session, receipt=pending, report=report))
 
-    def _recover(self, session: Session, row: OutboxTx, *, receipt: Receipt | None, report: StepReport) -> None:
+    def _recover(self, session: Session, row: OutboxTx, *, receipt: TxReceipt | None, report: StepReport) -> None:
         """A sent row with no successful receipt: reverted, still pending, or forgotten by the node."""
         assert row.tx_hash is not None and row.raw_tx is not None and row.nonce is not None
         if receipt is not None:  # mined but reverted (status 0)
@@ -256,7 +266,7 @@ class Anchorer:
         session.add(row)
         session.commit()
 
-    def _mark_confirmed(self, session: Session, row: OutboxTx, receipt: Receipt, block: BlockInfo) -> None:
+    def _mark_confirmed(self, session: Session, row: OutboxTx, receipt: TxReceipt, block: BlockInfo) -> None:
         row.set_mined(receipt.block_number, _hex(receipt.block_hash), block.timestamp)
         row.state = BatchState.CONFIRMED
         row.last_error = None

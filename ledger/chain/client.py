@@ -1,74 +1,38 @@
 """The chain seam: a small client for the DocumentRegistry contract over an injected ``Web3``.
 
-eth-tester in unit tests, anvil in integration tests, any JSON-RPC node in production. Transactions are signed
-locally with explicit nonces and fixed gas limits, and each step (sign, send, receipt) is a separate call so an
-outbox can persist between them. With a fixed gas limit a reverted transaction is mined with status 0 and nothing
-is raised, so every receipt is checked and a failed one is replayed with ``eth_call`` to recover the typed error.
+eth-tester in unit tests, anvil in integration tests, any JSON-RPC node in production. :class:`RegistryClient` is a
+``ledger.chain.reader.RegistryReader`` that also sends transactions. They are signed locally with explicit nonces and
+fixed gas limits, and each step (sign, send, receipt) is a separate call so an outbox can persist between them. With
+a fixed gas limit a reverted transaction is mined with status 0 and nothing is raised, so every receipt is checked
+and a failed one is replayed with ``eth_call`` to recover the typed error.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
-from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
 from eth_utils.exceptions import ValidationError as EthValidationError
-from web3 import HTTPProvider, Web3
-from web3.exceptions import BlockNotFound as Web3BlockNotFound
-from web3.exceptions import ProviderConnectionError, TransactionNotFound, Web3RPCError
-from web3.types import RPCEndpoint
+from web3 import Web3
+from web3.exceptions import Web3RPCError
 
-from ledger.chain._abi import decode_revert, is_revert_exception, load_artifact, revert_data_from_exception
-from ledger.chain._rpcurl import redact_rpc_url
-from ledger.chain.merkle import MAX_PROOF_LENGTH, keccak256
-from ledger.chain.types import (
-    AnchorRecord,
-    AnchorResult,
-    BlockInfo,
-    DocumentStatus,
-    Fees,
-    Receipt,
-    RevocationReason,
-    SignedTx,
-)
-from ledger.errors import (
-    BlockNotFound,
-    ChainInputError,
-    ChainUnavailable,
-    RegistryRevert,
-    RootAlreadyAnchored,
-    TransactionRejected,
-    TransactionTimeout,
-    UnknownRevert,
-)
+from ledger.chain._abi import decode_revert, is_revert_exception, revert_data_from_exception
+from ledger.chain._args import ZERO32, agency_address, batch_count, bytes32, proof_nodes, reason_code
+from ledger.chain._jsonrpc import batch_responses, http_provider, transport_errors
+from ledger.chain.merkle import keccak256
+from ledger.chain.reader import RegistryReader
+from ledger.chain.types import AnchorResult, Fees, SignedTx, TxReceipt
+from ledger.errors import RegistryRevert, RootAlreadyAnchored, TransactionRejected, TransactionTimeout, UnknownRevert
 
-__all__ = [
-    "ANCHOR_GAS_LIMIT",
-    "DEPLOY_GAS_LIMIT",
-    "AnchorRecord",
-    "AnchorResult",
-    "BlockInfo",
-    "DocumentStatus",
-    "Fees",
-    "Receipt",
-    "RegistryClient",
-    "RevocationReason",
-    "SignedTx",
-    "redact_rpc_url",
-    "revoke_gas_limit",
-]
+__all__ = ["ANCHOR_GAS_LIMIT", "DEPLOY_GAS_LIMIT", "RegistryClient", "revoke_gas_limit"]
 
 #: anchor costs about 46,000 gas whatever the batch size; the margin covers calldata variation and repricing.
 ANCHOR_GAS_LIMIT = 80_000
 #: Deployment costs about 480,000 gas (viaIR, optimizer runs 1,000,000).
 DEPLOY_GAS_LIMIT = 800_000
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei
-ZERO32 = bytes(32)
 
 
 def revoke_gas_limit(proof_length: int) -> int:
@@ -77,34 +41,8 @@ def revoke_gas_limit(proof_length: int) -> int:
     return 110_000 + 1_000 * proof_length
 
 
-def _utc(timestamp: int) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
-
-
-def _bytes32(value: bytes, what: str) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != 32:
-        raise ChainInputError(f"{what} must be 32 bytes")
-    return bytes(value)
-
-
-def _address(value: str) -> ChecksumAddress:
-    try:
-        return Web3.to_checksum_address(value)
-    except (TypeError, ValueError):
-        raise ChainInputError("an agency must be a 20-byte hex address") from None
-
-
-@contextmanager
-def _rpc() -> Iterator[None]:
-    """Turns transport failures into ChainUnavailable; contract reverts and RPC errors pass through."""
-    try:
-        yield
-    except (OSError, ProviderConnectionError) as exc:  # requests' errors are OSErrors
-        raise ChainUnavailable(f"the Ethereum node is unreachable: {type(exc).__name__}") from exc
-
-
-class RegistryClient:
-    """The DocumentRegistry at ``address``, reached through ``w3``."""
+class RegistryClient(RegistryReader):
+    """The DocumentRegistry at ``address``, reached through ``w3``: read it, and send it transactions."""
 
     def __init__(
         self,
@@ -115,13 +53,9 @@ class RegistryClient:
         priority_fee: int = DEFAULT_PRIORITY_FEE,
         poll_interval: float = 0.05,
     ) -> None:
-        self.w3 = w3
-        self.address: ChecksumAddress = Web3.to_checksum_address(address)
-        self.from_block = from_block  # where log searches start: the deployment block
+        super().__init__(w3, address, from_block=from_block)
         self.priority_fee = priority_fee
         self.poll_interval = poll_interval
-        self.artifact = load_artifact()
-        self._chain_id: int | None = None
 
     @classmethod
     def deploy(
@@ -133,128 +67,44 @@ class RegistryClient:
             "data": client.artifact.encode_deploy(Web3.to_checksum_address(admin)),
             "gas": DEPLOY_GAS_LIMIT,
         }
-        signed = client._sign(deployer, tx, client.pending_nonce(deployer.address), None)
+        signed = client.sign(deployer, tx, client.pending_nonce(deployer.address))
         client.send_raw(signed.raw)
-        client.wait_for_receipt(signed.tx_hash, timeout=timeout)
-        with _rpc():
-            raw_receipt = w3.eth.get_transaction_receipt(signed.tx_hash)  # type: ignore[arg-type]
-        receipt = _receipt(raw_receipt)
-        if not receipt.ok or raw_receipt["contractAddress"] is None:
+        receipt = client.wait_for_receipt(signed.tx_hash, timeout=timeout)
+        with transport_errors():
+            deployed = w3.eth.get_transaction_receipt(signed.tx_hash)["contractAddress"]  # type: ignore[arg-type]
+        if not receipt.ok or deployed is None:
             raise UnknownRevert(None, tx_hash=signed.tx_hash)
-        return cls(w3, raw_receipt["contractAddress"], from_block=receipt.block_number, **kwargs)
-
-    # --- Chain facts --------------------------------------------------------------------------------------------
-
-    @property
-    def chain_id(self) -> int:
-        if self._chain_id is None:
-            with _rpc():
-                self._chain_id = int(self.w3.eth.chain_id)
-        return self._chain_id
-
-    @property
-    def block_number(self) -> int:
-        with _rpc():
-            return int(self.w3.eth.block_number)
-
-    def block(self, number: int) -> BlockInfo:
-        """The hash and time of block ``number``."""
-        try:
-            with _rpc():
-                block = self.w3.eth.get_block(number)
-        except Web3BlockNotFound as exc:
-            raise BlockNotFound(number) from exc
-        return BlockInfo(bytes(block["hash"]), _utc(int(block["timestamp"])))
-
-    def pending_nonce(self, address: str) -> int:
-        """The next nonce of ``address``, counting its pending transactions."""
-        with _rpc():
-            return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending"))
+        return cls(w3, deployed, from_block=receipt.block_number, **kwargs)
 
     def suggest_fees(self) -> Fees:
         """Fee caps from the latest base fee: twice it (room for six full blocks of rises) plus the tip."""
-        with _rpc():
+        with transport_errors():
             base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
         return Fees(max_fee_per_gas=2 * base_fee + self.priority_fee, max_priority_fee_per_gas=self.priority_fee)
 
-    # --- Views --------------------------------------------------------------------------------------------------
-
-    def anchor_record(self, agency: str, root: bytes) -> AnchorRecord | None:
-        """When ``agency`` anchored ``root``, and its batch size; None when that agency has not anchored it.
-
-        Anchors are keyed by agency and root: another account's anchor of the same root is never returned.
-        """
-        agency = _address(agency)
-        anchored_at, count = self._view("anchors", agency, _bytes32(root, "root"))
-        if count == 0:
-            return None
-        return AnchorRecord(agency, _utc(anchored_at), count)
-
-    def status(self, agency: str, root: bytes, data: bytes) -> DocumentStatus:
-        """The state of document ``data`` under the root ``agency`` anchored. The proof is not checked.
-
-        ``anchored`` is False when ``agency`` has not anchored ``root``, whoever else has.
-        """
-        agency = _address(agency)
-        anchored_at, reason, revoked_at, replaced_by = self._view(
-            "status", agency, _bytes32(root, "root"), _bytes32(data, "data")
-        )
-        anchored = anchored_at != 0
-        return DocumentStatus(
-            agency=agency if anchored else None,
-            anchored_at=_utc(anchored_at) if anchored else None,
-            reason=RevocationReason(reason) if reason else None,
-            revoked_at=_utc(revoked_at) if reason else None,
-            replaced_by=bytes(replaced_by) if replaced_by != ZERO32 else None,
-        )
-
-    def verify_proof_on_chain(self, root: bytes, data: bytes, proof: Sequence[bytes]) -> bool:
-        """The contract's own proof check (``verifyProof``), for cross-checking the Python implementation."""
-        (ok,) = self._view("verifyProof", _bytes32(root, "root"), _bytes32(data, "data"), _proof(proof))
-        return bool(ok)
-
-    def admin(self) -> str:
-        (admin,) = self._view("admin")
-        return Web3.to_checksum_address(admin)
-
-    def has_current_interface(self) -> bool:
-        """Whether the contract at ``address`` answers this build's ``status(agency, root, data)``: False for an
-        address without code and for a registry deployed from an older build (keyed by root alone), whose anchors
-        this client can neither read nor trust. Transport failures raise ChainUnavailable."""
-        try:
-            self._view("status", "0x" + "00" * 20, ZERO32, ZERO32)
-        except ChainUnavailable:
-            raise
-        except Exception as exc:  # a revert (unknown selector), or no output to decode (no code)
-            if is_revert_exception(exc) or isinstance(exc, DecodingError):
-                return False
-            raise
-        return True
-
-    def find_anchor_tx(self, agency: str, root: bytes) -> bytes | None:
-        """The hash of the transaction in which ``agency`` anchored ``root`` (from its Anchored event), or None."""
-        topic_agency = bytes(12) + bytes.fromhex(_address(agency)[2:])
-        topics: list[Any] = [self.artifact.event_topic("Anchored"), topic_agency, _bytes32(root, "root")]
-        with _rpc():
-            logs = self.w3.eth.get_logs(
-                {"address": self.address, "topics": topics, "fromBlock": self.from_block, "toBlock": "latest"}
-            )
-        return bytes(logs[0]["transactionHash"]) if logs else None
-
-    def _view(self, name: str, *args: Any) -> tuple[Any, ...]:
-        call = {"to": self.address, "data": self.artifact.encode_call(name, *args)}
-        with _rpc():
-            out = self.w3.eth.call(call)  # type: ignore[arg-type]
-        return self.artifact.decode_output(name, bytes(out))
-
     # --- Transactions, step by step -------------------------------------------------------------------------------
+
+    def sign(self, account: LocalAccount, tx: dict[str, Any], nonce: int, fees: Fees | None = None) -> SignedTx:
+        """Signs ``tx`` (``to``, ``data``, ``gas``) as an EIP-1559 transaction with ``nonce``; sends nothing."""
+        fees = fees or self.suggest_fees()
+        full = {
+            **tx,
+            "nonce": nonce,
+            "chainId": self.chain_id,
+            "value": 0,
+            "type": 2,
+            "maxFeePerGas": fees.max_fee_per_gas,
+            "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+        }
+        signed = account.sign_transaction(full)
+        return SignedTx(bytes(signed.raw_transaction), bytes(signed.hash), nonce)
 
     def sign_anchor(
         self, account: LocalAccount, root: bytes, count: int, nonce: int, fees: Fees | None = None
     ) -> SignedTx:
         """Signs ``anchor(root, count)`` with ``nonce`` and the fixed gas limit; sends nothing."""
-        data = self.artifact.encode_call("anchor", _bytes32(root, "root"), _count(count))
-        return self._sign(account, {"to": self.address, "data": data, "gas": ANCHOR_GAS_LIMIT}, nonce, fees)
+        data = self.artifact.encode_call("anchor", bytes32(root, "root"), batch_count(count))
+        return self.sign(account, {"to": self.address, "data": data, "gas": ANCHOR_GAS_LIMIT}, nonce, fees)
 
     def sign_revoke(
         self,
@@ -275,13 +125,13 @@ class RegistryClient:
         """
         call = self._revoke_calldata(agency or account.address, root, data, proof, reason, replaced_by)
         tx = {"to": self.address, "data": call, "gas": revoke_gas_limit(len(proof))}
-        return self._sign(account, tx, nonce, fees)
+        return self.sign(account, tx, nonce, fees)
 
     def send_raw(self, raw: bytes) -> bytes:
         """Broadcasts a signed transaction; returns its hash. Sending the same bytes again is harmless."""
         tx_hash = keccak256(raw)
         try:
-            with _rpc():
+            with transport_errors():
                 self.w3.eth.send_raw_transaction(raw)
         except (Web3RPCError, ValueError, EthValidationError) as exc:  # the last two: eth-tester's refusals
             # "already known", or "nonce too low" because these very bytes were mined: not an error.
@@ -290,83 +140,24 @@ class RegistryClient:
             raise TransactionRejected(tx_hash, str(exc)) from exc
         return tx_hash
 
-    def get_receipt(self, tx_hash: bytes) -> Receipt | None:
-        """The receipt of a mined transaction, or None while it is pending or unknown."""
-        try:
-            with _rpc():
-                raw = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return None
-        return _receipt(raw)
-
-    # --- Bulk forms: one JSON-RPC batch per call where the provider supports it ---------------------------------
-
-    def _batch(self, method: str, params: Sequence[Sequence[Any]]) -> list[Any] | None:
-        """Raw results of one JSON-RPC batch, or None when the provider cannot batch (eth-tester)."""
-        provider = self.w3.provider
-        if not params or not isinstance(provider, HTTPProvider):
-            return None
-        with _rpc():
-            responses = provider.make_batch_request([(RPCEndpoint(method), list(p)) for p in params])
-        if not isinstance(responses, list) or len(responses) != len(params):
-            raise ChainUnavailable(f"the node answered a {method} batch incompletely")
-        out: list[Any] = []
-        for response in responses:
-            if "error" in response:
-                raise ChainUnavailable(f"{method} failed: {response['error'].get('message', 'error')}")
-            out.append(response.get("result"))
-        return out
-
-    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
-        """``get_receipt`` for many transactions in one round trip."""
-        raw = self._batch("eth_getTransactionReceipt", [["0x" + h.hex()] for h in tx_hashes])
-        if raw is None:
-            return [self.get_receipt(h) for h in tx_hashes]
-        return [None if r is None else _receipt_from_json(r) for r in raw]
-
-    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]:
-        """``block`` for many block numbers in one round trip."""
-        wanted = sorted(set(numbers))
-        raw = self._batch("eth_getBlockByNumber", [[hex(n), False] for n in wanted])
-        if raw is None:
-            return {n: self.block(n) for n in wanted}
-        out: dict[int, BlockInfo] = {}
-        for n, block in zip(wanted, raw, strict=True):
-            if block is None:
-                raise BlockNotFound(n)
-            out[n] = BlockInfo(bytes.fromhex(block["hash"][2:]), _utc(int(block["timestamp"], 16)))
-        return out
-
     def send_raws(self, raws: Sequence[bytes]) -> None:
         """Broadcasts many signed transactions in one round trip; refusals fall back to ``send_raw`` one by one."""
-        provider = self.w3.provider
+        provider = http_provider(self.w3)
         if not raws:
             return
-        if not isinstance(provider, HTTPProvider):
+        if provider is None:
             for raw in raws:
                 self.send_raw(raw)
             return
-        with _rpc():
-            responses = provider.make_batch_request(
-                [(RPCEndpoint("eth_sendRawTransaction"), ["0x" + raw.hex()]) for raw in raws]
-            )
-        if isinstance(responses, list) and len(responses) == len(raws):
-            failed = [raw for raw, response in zip(raws, responses, strict=True) if "error" in response]
-        else:
+        responses = batch_responses(provider, [("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
+        if responses is None:
             failed = list(raws)
+        else:
+            failed = [raw for raw, response in zip(raws, responses, strict=True) if "error" in response]
         for raw in failed:  # the single form tells "already known" from a real refusal, and raises the latter
             self.send_raw(raw)
 
-    def transaction_known(self, tx_hash: bytes) -> bool:
-        """Whether the node knows the transaction (pending or mined)."""
-        try:
-            with _rpc():
-                self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return False
-        return True
-
-    def wait_for_receipt(self, tx_hash: bytes, *, timeout: float = 60.0) -> Receipt:
+    def wait_for_receipt(self, tx_hash: bytes, *, timeout: float = 60.0) -> TxReceipt:
         """Polls for the receipt until ``timeout`` seconds have passed. Does not check its status."""
         deadline = time.monotonic() + timeout
         while True:
@@ -377,20 +168,20 @@ class RegistryClient:
                 raise TransactionTimeout(tx_hash, timeout)
             time.sleep(self.poll_interval)
 
-    def raise_for_status(self, receipt: Receipt) -> Receipt:
+    def raise_for_status(self, receipt: TxReceipt) -> TxReceipt:
         """Returns a successful receipt; for status 0, replays the transaction and raises its typed error."""
         if receipt.ok:
             return receipt
         raise self.revert_reason(receipt)
 
-    def revert_reason(self, receipt: Receipt) -> RegistryRevert:
+    def revert_reason(self, receipt: TxReceipt) -> RegistryRevert:
         """The typed error of a failed transaction, found by replaying it with ``eth_call``.
 
         Replayed on the parent block's state first (the state the transaction met, but for earlier transactions
         of its own block), then on its block's state (which includes them), then on the latest state for nodes
         that keep no history: the first replay that reverts wins.
         """
-        with _rpc():
+        with transport_errors():
             tx = self.w3.eth.get_transaction(receipt.tx_hash)  # type: ignore[arg-type]
         call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
         blocks: list[int | str] = [max(receipt.block_number - 1, 0), receipt.block_number, "latest"]
@@ -410,7 +201,7 @@ class RegistryClient:
 
     def simulate_anchor(self, account_address: str, root: bytes, count: int) -> None:
         """Raises the typed error ``anchor(root, count)`` from this account would revert with, if any."""
-        data = self.artifact.encode_call("anchor", _bytes32(root, "root"), _count(count))
+        data = self.artifact.encode_call("anchor", bytes32(root, "root"), batch_count(count))
         self._raise_simulated({"from": account_address, "to": self.address, "data": data})
 
     def simulate_revoke(
@@ -431,24 +222,6 @@ class RegistryClient:
         call = self._revoke_calldata(agency or account_address, root, data, proof, reason, replaced_by)
         self._raise_simulated({"from": account_address, "to": self.address, "data": call})
 
-    # --- The revocation outbox's look-up (ledger.chain.anchoring adopts a revocation already on chain) ---
-
-    def find_revoke_tx(self, agency: str, root: bytes, data: bytes) -> bytes | None:
-        """The hash of the transaction that revoked document ``data`` under ``agency``'s ``root`` (its Revoked
-        event: sent by the agency or by the city admin), or None."""
-        topic_agency = bytes(12) + bytes.fromhex(_address(agency)[2:])
-        topics: list[Any] = [
-            self.artifact.event_topic("Revoked"),
-            topic_agency,
-            _bytes32(root, "root"),
-            _bytes32(data, "data"),
-        ]
-        with _rpc():
-            logs = self.w3.eth.get_logs(
-                {"address": self.address, "topics": topics, "fromBlock": self.from_block, "toBlock": "latest"}
-            )
-        return bytes(logs[0]["transactionHash"]) if logs else None
-
     # --- Convenience ----------------------------------------------------------------------------------------------
 
     def anchor(self, account: LocalAccount, root: bytes, count: int, *, timeout: float = 60.0) -> AnchorResult:
@@ -457,7 +230,7 @@ class RegistryClient:
         A root this account already anchored counts as done (the existing record is returned); another account's
         anchor of the same root neither blocks nor counts. Reverts surface from a simulation before sending.
         """
-        root = _bytes32(root, "root")
+        root = bytes32(root, "root")
         done = self._already_anchored(account.address, root)
         if done is not None:
             return done
@@ -488,7 +261,7 @@ class RegistryClient:
         *,
         agency: str | None = None,
         timeout: float = 60.0,
-    ) -> Receipt:
+    ) -> TxReceipt:
         """Revokes document ``data`` under ``root`` from ``account`` and waits; reverts raise typed errors.
 
         ``agency``: whose anchor ``root`` is; by default ``account``'s own (the city admin names the agency).
@@ -513,36 +286,21 @@ class RegistryClient:
     def _revoke_calldata(
         self, agency: str, root: bytes, data: bytes, proof: Sequence[bytes], reason: int, replaced_by: bytes | None
     ) -> bytes:
-        if not 0 <= reason <= 255:
-            raise ChainInputError(f"revocation reason {reason} is not a uint8")
-        replacement = ZERO32 if replaced_by is None else _bytes32(replaced_by, "replaced_by")
+        reason = reason_code(reason)
+        replacement = ZERO32 if replaced_by is None else bytes32(replaced_by, "replaced_by")
         return self.artifact.encode_call(
             "revoke",
-            _address(agency),
-            _bytes32(root, "root"),
-            _bytes32(data, "data"),
-            _proof(proof),
+            agency_address(agency),
+            bytes32(root, "root"),
+            bytes32(data, "data"),
+            proof_nodes(proof),
             reason,
             replacement,
         )
 
-    def _sign(self, account: LocalAccount, tx: dict[str, Any], nonce: int, fees: Fees | None) -> SignedTx:
-        fees = fees or self.suggest_fees()
-        full = {
-            **tx,
-            "nonce": nonce,
-            "chainId": self.chain_id,
-            "value": 0,
-            "type": 2,
-            "maxFeePerGas": fees.max_fee_per_gas,
-            "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
-        }
-        signed = account.sign_transaction(full)
-        return SignedTx(bytes(signed.raw_transaction), bytes(signed.hash), nonce)
-
     def _simulate(self, call: dict[str, Any], block: int | str = "latest") -> RegistryRevert | None:
         try:
-            with _rpc():
+            with transport_errors():
                 self.w3.eth.call(call, block)  # type: ignore[arg-type]
         except Exception as exc:
             if not is_revert_exception(exc):
@@ -554,35 +312,3 @@ class RegistryClient:
         error = self._simulate(call)
         if error is not None:
             raise error
-
-
-def _count(count: int) -> int:
-    if not 0 <= count < 2**32:
-        raise ChainInputError(f"batch size {count} does not fit a uint32")
-    return count
-
-
-def _proof(proof: Sequence[bytes]) -> list[bytes]:
-    if len(proof) > MAX_PROOF_LENGTH:
-        raise ChainInputError(f"a proof has at most {MAX_PROOF_LENGTH} nodes, not {len(proof)}")
-    return [_bytes32(node, "proof node") for node in proof]
-
-
-def _receipt_from_json(raw: dict[str, Any]) -> Receipt:
-    return Receipt(
-        tx_hash=bytes.fromhex(raw["transactionHash"][2:]),
-        status=int(raw["status"], 16),
-        block_number=int(raw["blockNumber"], 16),
-        block_hash=bytes.fromhex(raw["blockHash"][2:]),
-        gas_used=int(raw["gasUsed"], 16),
-    )
-
-
-def _receipt(raw: Any) -> Receipt:
-    return Receipt(
-        tx_hash=bytes(raw["transactionHash"]),
-        status=int(raw["status"]),
-        block_number=int(raw["blockNumber"]),
-        block_hash=bytes(raw["blockHash"]),
-        gas_used=int(raw["gasUsed"]),
-    )

@@ -7,11 +7,12 @@ a mismatch (a re-organisation) rewinds the index ``REORG_DEPTH`` blocks and foll
 
 ``IndexedStatusReader`` answers ``status(agency, root, data)`` from the index, and only while the index is fresh:
 synced with the chain head within ``max_age``. Otherwise it raises ``ChainIndexStale`` (a ``ChainUnavailable``, so
-the verdict is ``error``), or asks a fallback reader (a direct ``eth_call``) when one is given. The freshness test
-and the rows come from one SQL statement, so a concurrent rewind (which clears ``updated_at`` with the rows it
-deletes) is never read as fresh. Revocation latency is therefore bounded by ``max_age`` (plus nothing: a stale
-index is not used). Rows are keyed like the registry's records, by agency and root: the reader answers for the
-agency asked about (the issuer's account), never with another account's anchor of the same root.
+the verdict is ``error``), or asks a fallback reader (``ledger.chain.reader.RegistryReader``: a direct ``eth_call``)
+when one is given. The freshness test and the rows come from one SQL statement, so a concurrent rewind (which clears
+``updated_at`` with the rows it deletes) is never read as fresh. Revocation latency is therefore bounded by
+``max_age`` (plus nothing: a stale index is not used). Rows are keyed like the registry's records, by agency and
+root: the reader answers for the agency asked about (the issuer's account), never with another account's anchor of
+the same root.
 
 The tables hold one registry's index (the cursor names it): indexing another registry (a new dev chain) starts by
 emptying them, so no anchor of a vanished chain ever answers.
@@ -30,8 +31,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel
 
 from ledger.chain._index_rpc import ChainReads, Log
-from ledger.chain.client import RegistryClient
-from ledger.chain.proof import ChainStatusReader, DocumentChainStatus
+from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, reason_of
+from ledger.chain.reader import RegistryReader
 from ledger.errors import ChainUnavailable
 
 __all__ = [
@@ -172,7 +173,7 @@ class _Moved(Exception):
 
 
 class ChainIndexer:
-    """Follows the registry behind ``client`` into the index tables of ``engine``.
+    """Follows the registry behind ``client`` (a reader is enough) into the index tables of ``engine``.
 
     ``confirmations``: blocks the head must be ahead of an event before it is indexed (0: index up to the head;
     re-organisations are handled either way). ``start_block``: where the registry was deployed (default: the
@@ -182,7 +183,7 @@ class ChainIndexer:
     def __init__(
         self,
         engine: Engine,
-        client: RegistryClient,
+        client: RegistryReader,
         clock: Callable[[], datetime],
         confirmations: int = 0,
         *,
@@ -455,7 +456,7 @@ class IndexedStatusReader:
         status = DocumentChainStatus(
             anchorer=row.agency,
             anchored_at=_utc(row.anchored_at),
-            reason=int(row.reason or 0),
+            reason=reason_of(int(row.reason or 0)),
             revoked_at=_utc(row.revoked_at),
             replaced_by=bytes(row.replaced_by) if row.replaced_by is not None else None,
         )

@@ -24,6 +24,7 @@ __all__ = [
     "MerkleTree",
     "Proof",
     "compute_root",
+    "keccak256",
     "leaf_hash",
     "node_hash",
     "verify_proof",

@@ -20,6 +20,26 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from ledger.chain.merkle import MerkleTree
 from ledger.errors import LedgerError
 
+__all__ = [
+    "CONFIRMED_STATES",
+    "OPEN_STATES",
+    "AnchorBatch",
+    "AnchorLeaf",
+    "BatchState",
+    "CutBatch",
+    "LeafProof",
+    "OutboxTx",
+    "RevocationTx",
+    "as_utc",
+    "cut_batches",
+    "enqueue",
+    "enqueue_many",
+    "enqueue_revocation",
+    "leaf_proof",
+    "revocation_of",
+    "send_everything_again",
+]
+
 
 class BatchState(StrEnum):
     """The steps of an outbox transaction (a batch's anchor or a document's revocation), each persisted."""

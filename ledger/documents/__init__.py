@@ -1,2 +1,141 @@
 """ledger.documents: Decree 30 documents, their signed receipts and QR payloads, issuing, status, proof bundles and
-revocation (recorded here, sent to the chain by ledger.chain's worker)."""
+revocation (recorded here, sent to the chain by ``ledger.chain``'s anchoring worker).
+
+- ``metadata``: the Decree 30/2020/NĐ-CP document model (``parse_document``, ``parse_number``).
+- ``receipt``: the signed document receipt, its commitment (the Merkle leaf data) and its QR payload.
+- ``issuing``: the document table (``DocumentRow``) and issuing, one or in bulk; ``REASONS`` names the revocation
+  reasons (``ledger.chain.RevocationReason``) as the API and the database spell them.
+- ``status``: a stored document's derived status, its anchor proof, its public JSON and its proof bundle.
+- ``revocation``: recording a revocation or supersession (``revoke_document``).
+- ``errors``: the documents' input errors (422s naming the field).
+"""
+
+from ledger.documents.errors import (
+    DocumentFieldInvalid,
+    DocumentFieldMissing,
+    DocumentNumberInvalid,
+    PayloadInvalid,
+    PayloadTooLarge,
+    PayloadVersionUnsupported,
+    ReceiptFieldInvalid,
+    RegistryUnknown,
+    SignerUnsupported,
+)
+from ledger.documents.issuing import (
+    BUNDLE_TYPE,
+    MAX_FILE_BYTES,
+    REASONS,
+    VN_TZ,
+    DocumentFileTooLarge,
+    DocumentNotFound,
+    DocumentPendingAnchor,
+    DocumentRevoked,
+    DocumentRow,
+    IssuedDocument,
+    ReplacementInvalid,
+    issue_batch,
+    issue_document,
+    receipt_json,
+)
+from ledger.documents.metadata import (
+    DOCUMENT_FIELDS,
+    DOCUMENT_TYPES,
+    SIGNING_FORMS,
+    Document,
+    DocumentNumber,
+    metadata_digest,
+    normalize_text,
+    parse_document,
+    parse_number,
+)
+from ledger.documents.receipt import (
+    ALLOWED_ALGS,
+    MAX_PAYLOAD_CHARS,
+    PAYLOAD_PREFIX,
+    SHORT_KID_BYTES,
+    Receipt,
+    ReceiptFields,
+    Registry,
+    commitment,
+    decode_payload,
+    document_id_from_str,
+    document_id_str,
+    encode_payload,
+    kid_bytes,
+    new_document_id,
+    sign_receipt,
+    signed_bytes,
+    verify_link,
+    verify_signature,
+)
+from ledger.documents.revocation import revoke_document
+from ledger.documents.status import (
+    DocumentView,
+    build_bundle,
+    document_json,
+    get_document,
+    proof_for,
+    replacement_for,
+    status_of,
+)
+
+__all__ = [
+    "ALLOWED_ALGS",
+    "BUNDLE_TYPE",
+    "DOCUMENT_FIELDS",
+    "DOCUMENT_TYPES",
+    "MAX_FILE_BYTES",
+    "MAX_PAYLOAD_CHARS",
+    "PAYLOAD_PREFIX",
+    "REASONS",
+    "SHORT_KID_BYTES",
+    "SIGNING_FORMS",
+    "VN_TZ",
+    "Document",
+    "DocumentFieldInvalid",
+    "DocumentFieldMissing",
+    "DocumentFileTooLarge",
+    "DocumentNotFound",
+    "DocumentNumber",
+    "DocumentNumberInvalid",
+    "DocumentPendingAnchor",
+    "DocumentRevoked",
+    "DocumentRow",
+    "DocumentView",
+    "IssuedDocument",
+    "PayloadInvalid",
+    "PayloadTooLarge",
+    "PayloadVersionUnsupported",
+    "Receipt",
+    "ReceiptFieldInvalid",
+    "ReceiptFields",
+    "Registry",
+    "RegistryUnknown",
+    "ReplacementInvalid",
+    "SignerUnsupported",
+    "build_bundle",
+    "commitment",
+    "decode_payload",
+    "document_id_from_str",
+    "document_id_str",
+    "document_json",
+    "encode_payload",
+    "get_document",
+    "issue_batch",
+    "issue_document",
+    "kid_bytes",
+    "metadata_digest",
+    "new_document_id",
+    "normalize_text",
+    "parse_document",
+    "parse_number",
+    "proof_for",
+    "receipt_json",
+    "replacement_for",
+    "revoke_document",
+    "sign_receipt",
+    "signed_bytes",
+    "status_of",
+    "verify_link",
+    "verify_signature",
+]

@@ -1,25 +1,25 @@
 """Errors of the document model and the signed receipt (ledger/documents/metadata.py, ledger/documents/receipt.py).
 
-Input problems are 422s that name the offending field; codes are stable (only ever added, never renamed).
+Input problems are 422s that name the offending field; codes are stable (only ever added, never renamed). Their
+base, ``DocumentFieldInvalid``, is defined in ``ledger.errors`` (an anchor proof's fields raise it too).
 """
 
 from __future__ import annotations
 
 from keys.errors import InvalidInput
-from ledger.errors import LedgerError
+from ledger.errors import DocumentFieldInvalid, LedgerError
 
-
-class DocumentFieldInvalid(InvalidInput):
-    """A document field is invalid."""
-
-    code = "DOC_FIELD_INVALID"
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}")
-
-    def to_dict(self) -> dict[str, str]:
-        return {**super().to_dict(), "field": self.field}
+__all__ = [
+    "DocumentFieldInvalid",
+    "DocumentFieldMissing",
+    "DocumentNumberInvalid",
+    "PayloadInvalid",
+    "PayloadTooLarge",
+    "PayloadVersionUnsupported",
+    "ReceiptFieldInvalid",
+    "RegistryUnknown",
+    "SignerUnsupported",
+]
 
 
 class DocumentFieldMissing(DocumentFieldInvalid):

@@ -27,7 +27,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from keys.errors import InvalidInput, NotFound
 from keys.protocols import Signer
-from ledger.chain.outbox import BatchState, _bound, _executemany, as_utc, enqueue, enqueue_many
+from ledger.chain.outbox import _bound, _executemany, as_utc, enqueue, enqueue_many
 from ledger.chain.proof import RevocationReason
 from ledger.documents.metadata import DOCUMENT_FIELDS, metadata_digest, parse_document
 from ledger.documents.receipt import (
@@ -44,8 +44,10 @@ from ledger.documents.receipt import (
 from ledger.errors import LedgerError
 
 __all__ = [
+    "BUNDLE_TYPE",
     "MAX_FILE_BYTES",
     "REASONS",
+    "VN_TZ",
     "DocumentFileTooLarge",
     "DocumentNotFound",
     "DocumentPendingAnchor",
@@ -55,19 +57,15 @@ __all__ = [
     "ReplacementInvalid",
     "issue_batch",
     "issue_document",
+    "receipt_json",
 ]
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 BUNDLE_TYPE = "xacthuc-proof-bundle"
 # Decree 30 dates are Vietnamese calendar dates: "today" is Ho Chi Minh City's (UTC+7, no daylight saving).
 VN_TZ = timezone(timedelta(hours=7))
-REASONS: dict[str, RevocationReason] = {
-    "annulled": RevocationReason.ANNULLED,
-    "replaced": RevocationReason.REPLACED,
-    "error": RevocationReason.ERROR,
-    "other": RevocationReason.OTHER,
-}
-_CONFIRMED = (BatchState.CONFIRMED.value, BatchState.FINAL.value)
+#: The revocation reasons by the names the API and the database use: annulled, replaced, error, other.
+REASONS: dict[str, RevocationReason] = {r.name.lower(): r for r in RevocationReason if r is not RevocationReason.NONE}
 
 
 # ----------------------------------------------------------------------------------------------------------- errors

@@ -10,10 +10,8 @@ from sqlmodel import Session, select
 
 from ledger.chain.outbox import CONFIRMED_STATES, RevocationTx, as_utc, leaf_proof, revocation_of
 from ledger.chain.proof import Proof
-from ledger.documents.issuing import _CONFIRMED, BUNDLE_TYPE, DocumentNotFound, DocumentRow, receipt_json
-from ledger.documents.receipt import (
-    verify_link,
-)
+from ledger.documents.issuing import BUNDLE_TYPE, DocumentNotFound, DocumentRow, receipt_json
+from ledger.documents.receipt import verify_link
 
 __all__ = ["DocumentView", "build_bundle", "document_json", "get_document", "proof_for", "replacement_for", "status_of"]
 
@@ -34,7 +32,7 @@ def _proof(session: Session, leaf: bytes, chain_id: int, contract: str) -> Proof
     if found is None:
         return None
     batch = found.batch
-    if batch.state not in _CONFIRMED or batch.tx_hash is None or batch.block_number is None:
+    if batch.state not in CONFIRMED_STATES or batch.tx_hash is None or batch.block_number is None:
         return None
     if batch.anchored_at is None:
         return None

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.client import RegistryClient
 from ledger.chain.merkle import MerkleTree, keccak256, leaf_hash, node_hash
+from ledger.chain.proof import RevocationReason
 from ledger.errors import (
     AlreadyRevoked,
     EmptyBatch,
@@ -134,7 +135,7 @@ def test_revoke_by_anchorer(client: RegistryClient, agency_accounts: list[LocalA
     assert receipt.ok
     status = client.status(agency.address, tree.root, data[7])
     assert status.anchored and status.revoked
-    assert status.agency == agency.address
+    assert status.anchorer == agency.address
     assert status.reason is RevocationReason.ANNULLED
     assert status.revoked_at is not None and status.anchored_at is not None
     assert status.revoked_at >= status.anchored_at
@@ -289,7 +290,7 @@ def test_supersession_records_replacement(client: RegistryClient, agency_account
 def test_status_of_unknown_root(registry: RegistryClient, agency_accounts: list[LocalAccount]) -> None:
     status = registry.status(agency_accounts[0].address, keccak256(b"unknown"), keccak256(b"data"))
     assert not status.anchored and not status.revoked
-    assert status.agency is None and status.anchored_at is None and status.replaced_by is None
+    assert status.anchorer is None and status.anchored_at is None and status.replaced_by is None
 
 
 def test_revoked_event(registry: RegistryClient, agency_accounts: list[LocalAccount]) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.client import RegistryClient
 from ledger.chain.merkle import MerkleTree
+from ledger.chain.proof import RevocationReason
 from ledger.errors import InvalidProof
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "merkle"

@@ -43,7 +43,7 @@ def test_revocation_reorganised_away_is_sent_again_and_verifies_revoked(stack: S
     assert first["status"] == "revoked" and first["revocation"]["state"] == "confirmed"
 
     assert anvil_rpc(stack.anvil.url, "evm_revert", [before_revocation]) is True  # its block is gone
-    assert stack.registry.status(agency, root, leaf).reason is None
+    assert stack.registry.status(agency, root, leaf).reason == RevocationReason.NONE
     assert stack.verify(doc["verify_url"])["verdict"] == "valid"  # what the chain says now
     again = stack.client.post(
         f"/v1/documents/{doc['id']}/revoke", json={"reason": "other"}, headers=stack.auth("ubnd-hcm")

@@ -21,13 +21,12 @@ from sqlmodel import Session, select
 from keys.bootstrap import City
 from keys.generate import generate_signing_key
 from ledger.chain.anchoring import Anchorer, WorkerConfig
-from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.client import RegistryClient
 from ledger.chain.index import ChainIndexer, IndexedStatusReader
 from ledger.chain.merkle import MerkleTree, leaf_hash
 from ledger.chain.outbox import AnchorBatch, BatchState, enqueue_many
-from ledger.chain.proof import DocumentChainStatus
+from ledger.chain.proof import DocumentChainStatus, RevocationReason
 from ledger.documents.issuing import DocumentRow
-from ledger.documents.revocation import RegistryStatusReader
 from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the documents end-to-end stack)
 from tests.ledger.test_anchoring import T0, Clock, leaves
 from tests.ledger.test_chain_index import MAX_AGE, Issuer
@@ -79,7 +78,7 @@ def test_root_anchored_only_by_a_front_runner_verifies_pending_never_valid(
     root = batch.tree.root
     clock = IndexClock()
     indexer = ChainIndexer(engine, registry, clock)
-    direct = RegistryStatusReader(registry)
+    direct = registry
     index = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=direct)
 
     # ...and by the intruder, who also revokes document 0 inside its own anchor of the same root.
@@ -110,7 +109,7 @@ def test_a_reader_answering_for_another_account_is_anchorer_mismatch(
 
     class Liar:
         def status(self, asked: str, root: bytes, data: bytes) -> DocumentChainStatus:
-            return replace(RegistryStatusReader(registry).status(asked, root, data), anchorer=intruder.address)
+            return replace(registry.status(asked, root, data), anchorer=intruder.address)
 
     assert issuer.verify(batch, 0, Liar()) == "invalid"
 
@@ -127,8 +126,8 @@ def test_a_registry_without_the_agency_keyed_interface_is_told_apart(
     """A data dir's recorded registry from before this change cannot answer ``status(agency, root, data)``."""
     registry: RegistryClient = request.getfixturevalue(backend)
     assert registry.has_current_interface()
-    signed = registry._sign(
-        deployer, {"data": REVERTING_CONTRACT, "gas": 100_000}, registry.pending_nonce(deployer.address), None
+    signed = registry.sign(
+        deployer, {"data": REVERTING_CONTRACT, "gas": 100_000}, registry.pending_nonce(deployer.address)
     )
     receipt = registry.wait_for_receipt(registry.send_raw(signed.raw), timeout=10)
     raw = registry.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]

@@ -10,8 +10,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError
 
+from ledger.chain import ANCHOR_GAS_LIMIT, Fees, RegistryClient, redact_rpc_url
 from ledger.chain._abi import decode_revert, load_artifact, revert_data_from_exception
-from ledger.chain.client import ANCHOR_GAS_LIMIT, Fees, RegistryClient, redact_rpc_url
 from ledger.chain.merkle import MerkleTree, keccak256
 from ledger.errors import (
     ChainInputError,

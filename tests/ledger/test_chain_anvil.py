@@ -10,8 +10,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from ledger.chain.client import RegistryClient, RevocationReason
+from ledger.chain.client import RegistryClient
 from ledger.chain.merkle import MerkleTree, keccak256
+from ledger.chain.proof import RevocationReason
 from ledger.errors import ChainUnavailable, NotAnchorer
 from tests.plugins.chain import anvil_binary
 from xacthuc.devchain import AnvilError, AnvilNode, anvil_rpc, find_anvil_binary, mine

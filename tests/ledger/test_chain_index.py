@@ -27,7 +27,6 @@ from ledger.chain.index import (
 from ledger.chain.merkle import MerkleTree
 from ledger.chain.proof import DocumentChainStatus, Proof, RevocationReason
 from ledger.documents.receipt import Receipt, ReceiptFields, Registry, commitment, sign_receipt
-from ledger.documents.revocation import RegistryStatusReader
 from ledger.errors import ChainUnavailable
 from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the documents end-to-end stack)
 from verifier.document import verify_document
@@ -142,7 +141,7 @@ def issuer(anvil_registry: RegistryClient, agency_accounts: list[LocalAccount]) 
 
 
 def direct(registry: RegistryClient, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
-    return RegistryStatusReader(registry).status(agency, root, data)
+    return registry.status(agency, root, data)
 
 
 def same(a: DocumentChainStatus, b: DocumentChainStatus) -> bool:
@@ -226,7 +225,7 @@ def test_stale_index_is_error_never_valid(engine: Engine, issuer: Issuer) -> Non
         reader.status(issuer.account.address, batch.tree.root, batch.leaves[0])
     assert issuer.verify(batch, 0, reader) == "error"
     # With a fallback the chain itself answers, and the answer is fresh by definition.
-    fallback = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=RegistryStatusReader(issuer.registry))
+    fallback = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=issuer.registry)
     assert issuer.verify(batch, 0, fallback) == "valid"
     assert fallback.read(issuer.account.address, batch.tree.root, batch.leaves[0])[1].source == "chain"
     indexer.sync()  # synced again: fresh again
@@ -241,7 +240,7 @@ def test_a_root_anchored_since_the_last_sync_is_asked_of_the_chain(engine: Engin
     batch = issuer.anchor(2, "new")
     index_only = IndexedStatusReader(engine, indexer, clock, MAX_AGE)
     assert issuer.verify(batch, 0, index_only) == "pending"  # ROOT_NOT_ON_CHAIN, as far as the index knows
-    reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=RegistryStatusReader(issuer.registry))
+    reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=issuer.registry)
     assert issuer.verify(batch, 0, reader) == "valid"
     assert reader.read(issuer.account.address, batch.tree.root, batch.leaves[0])[1].source == "chain"
     indexer.sync()
@@ -319,7 +318,7 @@ def test_reorg_that_drops_a_revocation_is_rewound(engine: Engine, anvil: AnvilNo
 def test_chain_down_and_stale_index_is_error(engine: Engine, anvil: AnvilNode, issuer: Issuer) -> None:
     clock = Clock()
     indexer = ChainIndexer(engine, issuer.registry, clock)
-    reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=RegistryStatusReader(issuer.registry))
+    reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=issuer.registry)
     batch = issuer.anchor(2, "down")
     indexer.sync()
     assert issuer.verify(batch, 0, reader) == "valid"

@@ -31,7 +31,7 @@ from ledger.documents.issuing import (
     receipt_json,
 )
 from ledger.documents.receipt import Registry, commitment, decode_payload
-from ledger.documents.revocation import RegistryStatusReader, revoke_document
+from ledger.documents.revocation import revoke_document
 from ledger.documents.status import get_document, proof_for, replacement_for
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -171,7 +171,7 @@ def test_anchor_proof_revoke_and_supersede(
         proof = proof_for(s, view.row.commitment)
         assert proof == view.proof
         assert compute_root(proof.leaf, proof.path) == proof.root
-        chain = RegistryStatusReader(registry)
+        chain = registry
         assert chain.status(account.address, proof.root, proof.leaf).anchorer == account.address
         assert proof_for(s, bytes(32)) is None
         assert replacement_for(s, get_document(s, new).row.commitment) == {"document_id": new, "number": "2400/QĐ-UBND"}

@@ -30,8 +30,7 @@ from ledger.documents.revocation import revoke_document
 from ledger.documents.status import get_document
 from ledger.errors import ChainUnavailable
 from tests.ledger.test_documents import META, SIGNER
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
+from xacthuc.database import make_engine, migrate
 from xacthuc.devchain import AnvilNode, anvil_rpc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +91,7 @@ def all_done(engine: Engine) -> Callable[[], bool]:
     return check
 
 
-def chain_reason(registry: RegistryClient, engine: Engine, doc_id: str) -> RevocationReason | None:
+def chain_reason(registry: RegistryClient, engine: Engine, doc_id: str) -> int:
     with Session(engine) as s:
         proof = get_document(s, doc_id).proof
         account = get_document(s, doc_id).row.account
@@ -120,7 +119,7 @@ def test_revocation_is_durable_before_anything_is_sent(
     revoke(engine, doc)  # what the API does before it answers 202: nothing is sent yet
     row = revocation(engine, doc)
     assert (row.state, row.tx_hash, row.reason) == (BatchState.BUILT, None, RevocationReason.ANNULLED)
-    assert chain_reason(registry, engine, doc) is None
+    assert chain_reason(registry, engine, doc) == RevocationReason.NONE
     run_until(worker, all_done(engine))
     row = revocation(engine, doc)
     assert row.state == BatchState.CONFIRMED and row.tx_hash is not None and row.mined_at is not None
@@ -267,7 +266,7 @@ def test_worker_killed_between_sending_and_confirming_a_revocation_resumes(
     done = revocation(engine, docs[1])
     assert done.state == BatchState.CONFIRMED and done.tx_hash == sent.tx_hash
     assert chain_reason(anvil_registry, engine, docs[1]) == RevocationReason.ANNULLED
-    assert [chain_reason(anvil_registry, engine, d) for d in (docs[0], docs[2])] == [None, None]
+    assert [chain_reason(anvil_registry, engine, d) for d in (docs[0], docs[2])] == [RevocationReason.NONE] * 2
     assert revoked_events(anvil_registry) == 1
 
 
@@ -285,7 +284,8 @@ def test_reorg_that_drops_a_revocation_is_detected_and_it_is_sent_again(
     before = revocation(engine, doc)
     assert before.block_number == anvil_registry.block_number
     anvil_rpc(anvil.url, "anvil_reorg", [1, []])  # replace the revocation's block with an empty one
-    assert chain_reason(anvil_registry, engine, doc) is None, "the re-org should have dropped the revocation"
+    dropped = chain_reason(anvil_registry, engine, doc)
+    assert dropped == RevocationReason.NONE, "the re-org should have dropped the revocation"
     reorged = worker.step()
     assert reorged.reorged == 1
     with Session(engine) as s:

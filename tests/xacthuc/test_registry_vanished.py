@@ -108,4 +108,4 @@ def test_dev_mode_deploys_a_new_registry_and_anchors_every_batch_and_revocation_
         assert view.proof is not None
         status = second.status(account.address, view.proof.root, view.proof.leaf)
         assert status.anchored_at is not None
-        assert status.reason == (RevocationReason.ANNULLED if view is views[0] else None)
+        assert status.reason == (RevocationReason.ANNULLED if view is views[0] else RevocationReason.NONE)
