@@ -1,6 +1,7 @@
 """``xacthuc doc issue|import|show|revoke`` as a user runs them: real processes on a fresh data dir with the embedded
 anvil on a free port. Issue a file, import a directory and a CSV (progress on stderr), ``xacthuc anchor --wait``,
-``doc show`` says anchored, ``verify`` the link (valid), ``doc revoke``, ``verify`` again (revoked, exit 1). Bad
+``doc show`` says anchored, ``verify`` the link from the data dir, read only (``error`` with no node running: it
+starts none; ``valid`` with the data dir's chain served), ``doc revoke``, ``verify`` again (revoked, exit 1). Bad
 input exits 2 with a typed error code and never a traceback."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from xacthuc.devchain import free_port
+from tests.plugins.chain import anvil_binary
+from xacthuc.devchain import AnvilNode, free_port
 
 pytestmark = pytest.mark.anvil
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +43,7 @@ class Cli:
     """``xacthuc`` in a subprocess on one data dir; the embedded anvil of each command listens on ``anvil_port``."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.anvil_port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("XACTHUC_")}
         self.env.update(
@@ -76,6 +79,17 @@ class Cli:
             r = self.run(*args, code=2)
             assert f"error {body['error']['code']}:" in " ".join(r.stderr.split()), r.stderr
         return dict(body["error"])
+
+    @contextlib.contextmanager
+    def node(self) -> Iterator[str]:
+        """The data dir's chain, served the way ``serve`` would while ``verify`` reads it (``verify`` never starts a
+        node of its own)."""
+        node = AnvilNode(anvil_binary(), port=self.anvil_port, state_file=self.data_dir / "anvil" / "state.json")
+        node.start()
+        try:
+            yield node.url
+        finally:
+            node.stop()
 
     def stop_anvil(self) -> None:
         """Each command stops its anvil; after a failed assertion one may be left: find it by its port, kill it."""
@@ -141,11 +155,14 @@ def test_issue_import_anchor_show_revoke_verify(cli: Cli, tmp_path: Path) -> Non
     text = cli.run("doc", "show", from_csv["ids"][0])
     assert "anchored" in text.stdout and "201/QĐ-UBND" in text.stdout
 
-    assert cli.json("verify", issued["verify_url"])["verdict"] == "valid"
+    assert cli.json("verify", issued["verify_url"], code=2)["verdict"] == "error"  # no chain: no node of its own
+    with cli.node() as rpc_url:
+        assert cli.json("verify", issued["verify_url"], "--rpc-url", rpc_url)["verdict"] == "valid"
 
     revoked = cli.json("doc", "revoke", issued["id"], "--reason", "annulled", "--note", "ký nhầm")
     assert revoked["status"] == "revoked" and revoked["revocation"]["reason"] == "annulled"
-    report = cli.json("verify", issued["verify_url"], code=1)
+    with cli.node() as rpc_url:
+        report = cli.json("verify", issued["verify_url"], "--rpc-url", rpc_url, code=1)
     assert report["verdict"] == "revoked"
     assert {c["name"]: c["code"] for c in report["checks"]}["not_revoked"] == "DOC_REVOKED"
     assert cli.error("doc", "revoke", issued["id"], "--reason", "annulled")["code"] == "DOC_ALREADY_REVOKED"

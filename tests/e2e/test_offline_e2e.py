@@ -186,9 +186,15 @@ def test_offline_bundle_over_http_then_verify_with_no_chain_and_no_server(
     assert code == 0 and report["verdict"] == "valid", report
     assert report["claims"] == {"given_name": "Thị Minh Khai", "age_over_18": True}
 
-    # --data-dir instead of --trust-root: the root is read from the city's keystore.
-    monkeypatch.setenv("XACTHUC_KEYSTORE_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("XACTHUC_DATABASE_URL", str(stack.services.engine.url))
+    # --data-dir instead of --trust-root: the root public key is read from the data dir, with no passphrase (the
+    # keystore stays locked).
+    monkeypatch.delenv("XACTHUC_KEYSTORE_PASSPHRASE", raising=False)
+    monkeypatch.delenv("XACTHUC_KEYSTORE_PASSPHRASE_FILE", raising=False)
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("verify unlocked the keystore")
+
+    monkeypatch.setattr("keys.keystore.Keystore.open", locked)
     code, report = stack.cli(
         doc["verify_url"], "--offline", bundle, "--data-dir", str(stack.services.settings.data_dir)
     )
