@@ -19,11 +19,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from identity import transport
-from keys.encoding import b64url_encode
-from keys.holder_key import P256Key
 from identity.presentation import present
 from identity.sdjwt import issue_sd_jwt
 from identity.status_list import StatusList, StatusListCache, status_list_jwt
+from keys.encoding import b64url_encode
+from keys.holder_key import P256Key
 from keys.protocols import TrustedKey
 from verifier.credential import verify_credential
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -17,9 +18,34 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from keys.encoding import CryptoInputError as CryptoInputError
-from keys.encoding import b64url_decode as b64url_decode
-from keys.encoding import b64url_encode as b64url_encode
+from keys.encoding import CryptoInputError, b64url_decode, b64url_encode
+
+__all__ = [  # the base64url codec and its error are re-exported: the keystore reads them from here
+    "SIGNATURE_ALGS",
+    "CryptoInputError",
+    "PrivateKey",
+    "PublicKey",
+    "aead_decrypt",
+    "aead_encrypt",
+    "alg_for_jwk",
+    "alg_of_private_key",
+    "b64url_decode",
+    "b64url_encode",
+    "generate_private_key",
+    "hkdf",
+    "mac",
+    "mac_equal",
+    "private_key_from_pkcs8",
+    "private_key_from_raw",
+    "private_key_to_pkcs8",
+    "private_key_to_raw",
+    "public_jwk_of",
+    "public_key_from_jwk",
+    "random_bytes",
+    "scrypt",
+    "sign",
+    "verify",
+]
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -106,7 +132,7 @@ def public_jwk_of(key: PrivateKey | PublicKey) -> dict[str, str]:
     }
 
 
-def alg_for_jwk(jwk: dict[str, Any]) -> str:
+def alg_for_jwk(jwk: Mapping[str, Any]) -> str:
     """The one JWS algorithm a public JWK may be used with: the key decides, never a token header."""
     kty, crv = jwk.get("kty"), jwk.get("crv")
     if kty == "EC" and crv == "P-256":
@@ -116,7 +142,7 @@ def alg_for_jwk(jwk: dict[str, Any]) -> str:
     raise CryptoInputError("unsupported JWK (only EC P-256 and OKP Ed25519)")
 
 
-def public_key_from_jwk(jwk: dict[str, Any]) -> PublicKey:
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     if "d" in jwk:
         raise CryptoInputError("a private JWK is not a public key")
     alg_for_jwk(jwk)

@@ -35,7 +35,7 @@ _PADDING = (b"", None, b"==", b"=")
 # For a text of length 2 or 3 modulo 4, the last character carries 4 or 2 unused bits: they must be zero, i.e. the
 # character's alphabet index must be a multiple of 16 or 4.
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_CANONICAL_LAST = (
+_CANONICAL_LAST: tuple[frozenset[str], ...] = (
     frozenset(),
     frozenset(),
     frozenset(_ALPHABET[::16]),

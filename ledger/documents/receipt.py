@@ -8,8 +8,6 @@ specified in docs/qr-payload.md; this module is their only implementation.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import functools
 import hashlib

@@ -25,11 +25,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from identity import service
-from keys.holder_key import P256Key
 from identity.presentation import present, sd_hash
 from identity.sdjwt import KB_JWT_TYP, parse_disclosure, sign_jws, split_compact
 from identity.wallet import Wallet, create_wallet, verification_link
 from keys.bootstrap import City, bootstrap_city
+from keys.holder_key import P256Key
 from keys.keystore import TEST_KDF
 from keys.trust_list import verify_trust_list
 from verifier.credential import verify_credential

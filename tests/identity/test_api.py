@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from keys.holder_key import P256Key
-from keys.jws import verify_signature
 from identity.api import build_router
 from identity.sdjwt import parse_jws
 from identity.status_list import parse_status_list_jwt
 from keys.agencies import Principal
 from keys.errors import Forbidden, Unauthenticated, XacthucError
+from keys.holder_key import P256Key
+from keys.jws import verify_signature
 from tests.identity.conftest import CITIZEN, NOW, TestSigner
 
 BASE = "https://id.hcmc.example"

@@ -19,8 +19,8 @@ from sd_jwt.verifier import SDJWTVerifier
 from sqlmodel import Session
 
 from identity import service
-from keys.holder_key import P256Key
 from identity.presentation import present
+from keys.holder_key import P256Key
 from tests.identity.conftest import CITIZEN, ISSUER, NOW, STATUS_BASE, DictResolver, TestSigner
 from verifier.credential import verify_credential
 

@@ -6,7 +6,6 @@ import pytest
 from sqlmodel import Session, select
 
 from identity import service
-from keys.holder_key import P256Key
 from identity.errors import (
     CitizenExists,
     CitizenNotFound,
@@ -22,6 +21,7 @@ from identity.sdjwt import parse_disclosure, parse_jws, split_compact
 from identity.status_list import parse_status_list_jwt
 from identity.wallet import create_wallet, open_wallet
 from keys.errors import Forbidden
+from keys.holder_key import P256Key
 from tests.identity.conftest import CITIZEN, ISSUER, NOW, STATUS_BASE, TestSigner
 
 

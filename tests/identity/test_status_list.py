@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keys.encoding import b64url_encode
 from identity.errors import StatusListInvalid
 from identity.status_list import StatusList, StatusListCache, parse_status_list_jwt, status_list_jwt
+from keys.encoding import b64url_encode
 from tests.identity.conftest import NOW, TestSigner
 
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from identity import transport
-from keys.encoding import b64url_encode
 from identity.errors import TransportError, TransportTooLarge
+from keys.encoding import b64url_encode
 
 b64 = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=80)
 json_part = st.dictionaries(st.text(max_size=10), st.text(max_size=40) | st.integers() | b64, max_size=6)

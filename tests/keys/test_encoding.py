@@ -26,9 +26,9 @@ def test_b64url_decode_accepts_exactly_the_canonical_texts(text: str) -> None:
     try:
         raw = b64url_decode(text)
     except CryptoInputError:
-        canonical = len(text) % 4 != 1 and b64url_encode(
-            base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        ) == text
+        canonical = (
+            len(text) % 4 != 1 and b64url_encode(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == text
+        )
         assert not canonical
     else:
         assert b64url_encode(raw) == text

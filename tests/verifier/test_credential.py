@@ -14,9 +14,9 @@ import pytest
 from sqlmodel import Session
 
 from identity import service, transport
-from keys.holder_key import P256Key
 from identity.presentation import present
 from identity.sdjwt import make_disclosure, split_compact
+from keys.holder_key import P256Key
 from tests.identity.conftest import (  # noqa: F401 (fixtures)
     CITIZEN,
     ISSUER,

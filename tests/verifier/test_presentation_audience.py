@@ -7,8 +7,8 @@ import pytest
 from sqlmodel import Session
 
 from identity import service
-from keys.holder_key import P256Key
 from identity.presentation import present
+from keys.holder_key import P256Key
 from tests.identity.conftest import (  # noqa: F401 (fixtures)
     CITIZEN,
     ISSUER,

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from identity import service, transport
-from keys.holder_key import P256Key
 from identity.presentation import present
+from keys.holder_key import P256Key
 from tests.identity.conftest import (  # noqa: F401 (fixtures)
     CITIZEN,
     ISSUER,
