@@ -54,17 +54,13 @@ class CheckResult:
         return out
 
 
-# Module-level names for the members the hot paths use: reading an enum member off its class costs ten times more.
-_VALID, _INVALID, _ERROR = Status.VALID, Status.INVALID, Status.ERROR
-
-
 # ``**data`` is already a new dict on every call, so it is stored as it is rather than copied.
 def valid(name: str, code: str, message: str, **data: Any) -> CheckResult:
-    return CheckResult(name, _VALID, code, message, data)
+    return CheckResult(name, Status.VALID, code, message, data)
 
 
 def invalid(name: str, code: str, message: str, verdict: Verdict = Verdict.INVALID, **data: Any) -> CheckResult:
-    return CheckResult(name, _INVALID, code, message, data, verdict)
+    return CheckResult(name, Status.INVALID, code, message, data, verdict)
 
 
 def skipped(name: str, code: str, message: str, **data: Any) -> CheckResult:
@@ -89,7 +85,7 @@ _PRECEDENCE: tuple[Verdict, ...] = (
 )
 
 
-_FAILED = (_INVALID, _ERROR)
+_FAILED = (Status.INVALID, Status.ERROR)
 
 
 def verdict_of(checks: Sequence[CheckResult]) -> Verdict:
@@ -97,18 +93,10 @@ def verdict_of(checks: Sequence[CheckResult]) -> Verdict:
 
     A failed check whose ``verdict`` is not a negative one (``None``, or a stray ``valid``) counts as ``invalid``.
     """
-    # One pass, and tuple scans rather than sets: hashing an enum member runs Python code, comparing it does not.
-    worst = len(_PRECEDENCE)
-    passed = False
-    for c in checks:
-        if c.status in _FAILED:
-            v = c.verdict
-            worst = min(worst, _PRECEDENCE.index(v) if v in _PRECEDENCE else 0)
-        elif c.status is _VALID:
-            passed = True
-    if worst < len(_PRECEDENCE):
-        return _PRECEDENCE[worst]
-    return Verdict.VALID if passed else Verdict.INVALID
+    failed = [c.verdict if c.verdict in _PRECEDENCE else Verdict.INVALID for c in checks if c.status in _FAILED]
+    if failed:
+        return min(failed, key=_PRECEDENCE.index)
+    return Verdict.VALID if any(c.status is Status.VALID for c in checks) else Verdict.INVALID
 
 
 @dataclass
