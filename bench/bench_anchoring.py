@@ -22,8 +22,7 @@ from web3 import HTTPProvider, Web3
 from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_count
 from ledger.chain.client import RegistryClient
 from ledger.chain.outbox import enqueue_many
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
+from xacthuc.database import make_engine, migrate
 from xacthuc.devchain import AnvilNode, fund
 
 LEAVES = 100_000

@@ -257,8 +257,7 @@ def bulk(n: int = 5000, chunk: int = 1000, rounds: int = 3) -> dict[str, Any]:
     from sqlmodel import Session
 
     from ledger.documents.issuing import issue_batch
-    from xacthuc.database import migrate
-    from xacthuc.db import make_engine
+    from xacthuc.database import make_engine, migrate
 
     signer = generate_signing_key("ES256")
     items = [

@@ -220,7 +220,7 @@ def _in_process(data_dir: Path, links: list[str], n: int) -> dict[str, Any]:
     running server's data dir (its database, keys and embedded node), one thread."""
     from ledger.chain.index import ChainIndexer
     from verifier.dispatch import VerifyRequest
-    from xacthuc.docs_service import ServerVerifier
+    from xacthuc.server_verifier import ServerVerifier
     from xacthuc.services import build_services
     from xacthuc.settings import Settings
 

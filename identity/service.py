@@ -1,7 +1,7 @@
 """Domain operations of identity/: register citizens, issue and revoke credentials, serve status lists.
 
 Every function takes its session, signer, clock value and randomness explicitly; none commits: the caller owns the
-transaction (``xacthuc.db.session_scope``).
+transaction (``xacthuc.database.session_scope``).
 """
 
 from __future__ import annotations

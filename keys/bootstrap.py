@@ -13,8 +13,10 @@ from sqlmodel import Session
 
 from keys import agencies as ag
 from keys.errors import AgencyExists, CityNotFound, InvalidInput, KeyNotFound, KeystoreExists
+from keys.generate import generate_eth_account
 from keys.keyring import AgencyProfile, KeyRecord, KeyRing
 from keys.keystore import KdfParams, Keystore, Passphrase, atomic_write, ensure_private_dir
+from keys.migrate import migrate_plain_keys
 from keys.protocols import Signer
 from keys.trust_list import DEFAULT_TTL, sign_trust_list
 from keys.validity import ACTIVE
@@ -164,8 +166,6 @@ class City:
         """
         trust, api = ag.expand_roles(roles)
         agency = ag.create_agency(session, name=name, name_en=name_en, roles=list(trust), now=now, agency_id=agency_id)
-        from keys.generate import generate_eth_account
-
         account = generate_eth_account()
         address = self.keystore.save_eth_account(agency.id, bytes(account.key))
         agency.eth_address = address
@@ -224,8 +224,6 @@ def create_city(
     keystore = Keystore.create(data_dir / "keys", passphrase, kdf=kdf)
     city = City(data_dir, keystore)
     KeyRing.create(keystore, ROOT_RING, now)
-    from keys.generate import generate_eth_account
-
     keystore.save_eth_account(ADMIN_ACCOUNT, bytes(generate_eth_account().key))
     credentials: dict[str, Any] = {"admin_token": None, "agencies": []}
     if demo:
@@ -271,9 +269,7 @@ def bootstrap_city(
 def _settle(city: City, session: Session, now: datetime, credentials: dict[str, Any], *, demo: bool) -> City:
     """Rows for every keystore agency, legacy plain keys encrypted, and (demo only) the credentials file."""
     credentials = _ensure_rows(city, session, now, credentials, demo=demo)
-    from keys.migrate import migrate_plain_keys
-
-    migrate_plain_keys(city, now)
+    migrate_plain_keys(city.keystore, now)
     if demo and (credentials["admin_token"] is not None or credentials["agencies"]):
         _write_credentials(city.data_dir / CREDENTIALS_FILE, credentials)
     return city

@@ -13,16 +13,14 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from keys import _crypto
 from keys.errors import XacthucError
 from keys.generate import LocalSigner
 from keys.keyring import KeyRing
+from keys.keystore import Keystore
 from keys.validity import RETIRED, from_epoch
-
-if TYPE_CHECKING:
-    from keys.bootstrap import City
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +31,15 @@ _ED_HINTS = {"eddsa", "ed25519", "okp"}
 _P256_HINTS = {"es256", "p-256", "p256", "ec", "secp256r1"}
 
 
-def migrate_plain_keys(city: City, now: datetime) -> list[str]:
+def migrate_plain_keys(keystore: Keystore, now: datetime) -> list[str]:
     """Encrypt legacy plain keys into the keystore and delete them; returns what was imported (no secrets)."""
-    plain = city.keystore.root / "plain"
+    plain = keystore.root / "plain"
     if not plain.is_dir():
         return []
     imported: list[str] = []
     for path in sorted(plain.glob("*.json")):
         try:
-            what = _import_one(city, path, now)
+            what = _import_one(keystore, path, now)
         except (XacthucError, ValueError, TypeError, KeyError, OSError) as exc:
             log.warning("left legacy key file %s in place: %s", path.name, type(exc).__name__)
             continue
@@ -53,7 +51,7 @@ def migrate_plain_keys(city: City, now: datetime) -> list[str]:
     return imported
 
 
-def _import_one(city: City, path: Path, now: datetime) -> str:
+def _import_one(keystore: Keystore, path: Path, now: datetime) -> str:
     doc = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict):
         raise ValueError("not an object")
@@ -61,9 +59,9 @@ def _import_one(city: City, path: Path, now: datetime) -> str:
     hints = {str(doc.get(k, "")).lower() for k in ("alg", "kty", "crv", "kind", "type", "curve")} - {""}
     owner = next((str(doc[k]) for k in _OWNER_FIELDS if isinstance(doc.get(k), str) and doc[k]), path.stem)
     if hints & _ETH_HINTS or (not hints and "address" in doc):
-        names = city.keystore.eth_names()
+        names = keystore.eth_names()
         name = owner if owner not in names else f"legacy-{path.stem}"
-        address = city.keystore.save_eth_account(name, raw)
+        address = keystore.save_eth_account(name, raw)
         return f"ethereum account {address} as {name}"
     if hints & _ED_HINTS:
         alg = "EdDSA"
@@ -74,13 +72,13 @@ def _import_one(city: City, path: Path, now: datetime) -> str:
     signer = LocalSigner(_crypto.private_key_from_raw(alg, raw))
     created = doc.get("created_at")
     not_before = _time(created) if created is not None else datetime(1970, 1, 1, tzinfo=UTC)
-    if KeyRing.exists(city.keystore, owner):
-        ring = KeyRing.load(city.keystore, owner)
+    if KeyRing.exists(keystore, owner):
+        ring = KeyRing.load(keystore, owner)
         if ring.get(signer.kid) is None:
             # it signed what exists so far; the ring's own newer key signs from now on
             ring.import_key(signer, not_before=not_before, not_after=now, status=RETIRED)
     else:
-        KeyRing.create(city.keystore, owner, not_before, signer=signer)
+        KeyRing.create(keystore, owner, not_before, signer=signer)
     return f"{alg} key {signer.kid} for {owner}"
 
 

@@ -17,16 +17,13 @@ import hmac
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ledger.documents.errors import DocumentFieldInvalid
 from ledger.documents.metadata import DOCUMENT_FIELDS, metadata_digest, parse_number
 from ledger.documents.receipt import Receipt
 
 from .report import CheckResult, invalid, skipped, valid
-
-if TYPE_CHECKING:
-    from .document import DocumentContext
 
 __all__ = ["MetadataLookup", "MetadataMatchesCheck", "document_claims", "match_metadata", "mismatch_code"]
 
@@ -169,15 +166,28 @@ def document_claims(receipt: Receipt, metadata: Mapping[str, str | None] | None)
     return {**claims, **receipt.claims()}
 
 
+class _Context(Protocol):
+    """What the check reads and sets of ``verifier.document.DocumentContext`` (named here, not imported: that
+    module imports this one)."""
+
+    signature_ok: bool
+    receipt: Receipt | None
+    metadata: Mapping[str, Any] | None
+    metadata_lookup: MetadataLookup | None
+    document_metadata: dict[str, str | None] | None
+
+    def leaf(self) -> bytes: ...
+
+
 class MetadataMatchesCheck:
     """``metadata_matches``: the metadata beside the receipt (a bundle's, the issuer's store) is the signed one."""
 
     name = CHECK
 
-    def applies(self, ctx: DocumentContext) -> bool:
+    def applies(self, ctx: _Context) -> bool:
         return ctx.signature_ok  # the digest means something only once its signature verified
 
-    def verify(self, ctx: DocumentContext) -> CheckResult:
+    def verify(self, ctx: _Context) -> CheckResult:
         assert ctx.receipt is not None
         stored = ctx.metadata_lookup(ctx.leaf()) if ctx.metadata_lookup is not None else None
         result, ctx.document_metadata = match_metadata(ctx.receipt, presented=ctx.metadata, stored=stored)

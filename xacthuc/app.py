@@ -20,6 +20,7 @@ from ledger.chain.rpc_transport import rpc_deadline
 from xacthuc.api_docs import READY_RESPONSES, install_api_docs
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.recursion import cap_recursion_limit
+from xacthuc.routers import build_routers
 from xacthuc.services import Services
 
 log = logging.getLogger("xacthuc.app")
@@ -70,7 +71,7 @@ def create_app(services: Services) -> FastAPI:
             return JSONResponse({"status": "unavailable", "down": down, **body}, status_code=503)
         return JSONResponse({"status": "ready", **body})
 
-    for router in services.routers():
+    for router in build_routers(services):
         app.include_router(router)
     return app
 

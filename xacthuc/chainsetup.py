@@ -14,6 +14,7 @@ from web3 import Web3
 
 from ledger.chain.client import RegistryClient
 from ledger.chain.rpc_transport import DeadlineHTTPProvider
+from ledger.documents.receipt import Registry
 from ledger.errors import ChainUnavailable, RegistryMissing
 from xacthuc.devchain import AnvilNode, find_anvil_binary
 from xacthuc.settings import Settings
@@ -96,6 +97,22 @@ def _write_private_json(path: Path, data: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def recorded_registry(settings: Settings) -> Registry | None:
+    """The registry documents are signed for, when it is known without deploying one: configured
+    (``XACTHUC_REGISTRY_ADDRESS``, its chain id asked of ``XACTHUC_RPC_URL`` when that is set) or recorded in the
+    data dir by the process that deployed it. None: neither."""
+    if settings.registry_address:
+        chain_id = settings.chain_id
+        if settings.rpc_url:
+            chain_id = int(web3_for(settings.rpc_url, settings).eth.chain_id)
+        return Registry.of(chain_id, settings.registry_address)
+    record = settings.data_dir / REGISTRY_FILE
+    if record.exists():
+        data = json.loads(record.read_text(encoding="utf-8"))
+        return Registry.of(int(data["chain_id"]), str(data["address"]))
+    return None
 
 
 def ensure_registry(

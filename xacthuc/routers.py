@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -11,27 +12,86 @@ from identity.api import require_any
 from keys.api import build_router as keys_router
 from keys.api import require
 from keys.protocols import Signer
-from xacthuc.docs_service import document_routers
+from ledger.api import build_router as documents_router
+from verifier.api import build_router as verify_router
+from verifier.api.routes import build_offline_router
+from verifier.qr import qr_png, qr_svg
+from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
+from xacthuc.server_verifier import ServerVerifier
 from xacthuc.services import Services
+
+__all__ = ["build_routers"]
 
 
 def build_routers(services: Services) -> list[APIRouter]:
+    """Every route the app serves, over ``services``."""
+    verifier = ServerVerifier(services)
     return [
         keys_router(services.session, services.require_city, services.clock),
-        *document_routers(services),
+        _documents(services, verifier),
+        verify_router(verify=verifier, file_limit=services.settings.upload_limit),
+        build_offline_router(bundle=_offline_bundle(services)),
         _identity(services),
     ]
 
 
-def _identity(services: Services) -> APIRouter:
+def _signer_for(services: Services) -> Any:
     def signer_for(agency_id: str, now: datetime) -> Signer:
         return services.require_city().keyring(agency_id).signer(now)
 
+    return signer_for
+
+
+def _documents(services: Services, verifier: ServerVerifier) -> APIRouter:
+    settings = services.settings
+
+    def account_for(agency_id: str) -> Any:
+        return services.require_city().eth_account(agency_id)
+
+    def trust_list() -> tuple[str, str]:
+        trust = verifier.trust_list()
+        return trust.token, trust.root_kid
+
+    return documents_router(
+        session=services.session,
+        require_issue=require("documents:issue", services.session),
+        require_revoke=require("documents:revoke", services.session),
+        signer_for=_signer_for(services),
+        account_for=account_for,
+        registry=verifier.registry,
+        trust_list=trust_list,
+        clock=services.clock,
+        public_url=settings.public_url,
+        qr_png=qr_png,
+        qr_svg=qr_svg,
+        file_limit=settings.upload_limit,
+        revoke_wait=settings.revoke_wait,
+    )
+
+
+def _offline_bundle(services: Services) -> OfflineBundleSource:
+    """``GET /v1/offline-bundle``: trust list, status lists and registry state, signed by the city root key."""
+    settings = services.settings
+    build = city_bundle_builder(
+        engine=services.engine,
+        city=services.require_city,
+        registry=services.registry,
+        status_base_url=settings.public_url + "/v1/status-lists",
+        ttl=timedelta(seconds=settings.offline_bundle_ttl),
+    )
+
+    def generation() -> str:
+        return services.require_city().keystore.generation()
+
+    return OfflineBundleSource(build, services.clock, generation=generation)
+
+
+def _identity(services: Services) -> APIRouter:
     return identity_router(
         session=services.session,
         require_issue=require("identity:issue", services.session),
         require_revoke=require_any(("identity:revoke", "admin"), services.session),
-        signer_for=signer_for,
+        signer_for=_signer_for(services),
         clock=services.clock,
         public_base_url=services.settings.public_url,
     )

@@ -1,4 +1,9 @@
-"""The composition root's object graph: settings, database, keys, chain and worker, built once at the edge."""
+"""The composition root: :func:`build_services`, the one builder that the server, the worker and every command get
+their parts from (the migrated database, the city's unlocked keys, the chain and the registry, the anchorer), and
+:class:`Services`, the container it returns.
+
+What each caller needs is its :class:`Role`; nothing else assembles these parts on the side.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,54 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from keys.bootstrap import City
 from ledger.chain.anchoring import Anchorer, WorkerConfig
-from ledger.chain.client import RegistryClient
+from ledger.chain.client import ANCHOR_GAS_LIMIT, RegistryClient
 from ledger.chain.index import ChainIndexer, IndexedStatusReader
 from ledger.chain.outbox import send_everything_again
-from ledger.documents.revocation import RegistryStatusReader
+from ledger.documents.receipt import Registry
 from ledger.errors import ChainUnavailable
-from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
+from xacthuc.anchor_accounts import AgencyAccounts
+from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts, recorded_registry
+from xacthuc.citysetup import prepare_data_dir, refuse_existing_city, require_city, resolve_passphrase, unlock_city
+from xacthuc.database import make_engine, migrate
 from xacthuc.settings import Settings
-from xacthuc.worker import IndexerThread, WorkerLock, WorkerThread
+from xacthuc.worker import IndexerThread, WorkerLock, WorkerThread, drive_outbox
+
+__all__ = ["Role", "Services", "build_services", "init_city", "resend_everything", "utc_now"]
 
 log = logging.getLogger("xacthuc")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _ignore(_: int) -> None:
+    pass
+
+
+class Role(StrEnum):
+    """What a caller needs built (each role includes what the ones above it build)."""
+
+    READER = "reader"
+    """The migrated database of an existing city, its keys left locked (``doc show``)."""
+    KEYS = "keys"
+    """And the city's keys, unlocked (``agency``, ``keys``, ``id``, ``doc issue``, ``doc import``)."""
+    WORKER = "worker"
+    """And the chain, the registry and the agencies' anchoring accounts (``worker``, ``anchor``, ``doc revoke``,
+    ``chain status``, ``verify`` on a data dir)."""
+    SERVER = "server"
+    """As ``WORKER``; in development mode a fresh data dir first gets a new city (``serve``)."""
+    NEW_CITY = "new_city"
+    """A new city in a data dir that holds none, keys unlocked, no chain (``init``)."""
 
 
 @dataclass
@@ -39,7 +68,7 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     chain: ChainHandle | None = None
     registry_client: RegistryClient | None = None
-    # address -> account; or a callable the worker asks at every pass (``citysetup.anchoring_accounts``)
+    # address -> account; or a callable the worker asks at every pass (``AgencyAccounts``)
     signing_accounts: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
     worker: WorkerThread | None = None
     city: City | None = None
@@ -61,11 +90,16 @@ class Services:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
-    def routers(self) -> list[APIRouter]:
-        """The HTTP routes (verifications read the chain index when :meth:`start_indexer` has started it)."""
-        from xacthuc.routers import build_routers
-
-        return build_routers(self)
+    def document_registry(self) -> Registry:
+        """The registry documents are signed for: the connected one, else the configured or recorded one, else
+        (a fresh development data dir) one deployed now on the chain, which is connected for it."""
+        if self.registry_client is None:
+            known = recorded_registry(self.settings)
+            if known is not None:
+                return known
+            attach_chain(self)
+        client = self.registry()
+        return Registry.of(client.chain_id, client.address)
 
     def worker_config(self) -> WorkerConfig:
         s = self.settings
@@ -78,6 +112,14 @@ class Services:
 
     def anchorer(self) -> Anchorer:
         return Anchorer(self.engine, self.registry(), self.signing_accounts, self.worker_config(), self.clock)
+
+    def drive_outbox(
+        self, left: Callable[[Session], int], *, wait: bool, timeout: float, tick: Callable[[int], None] = _ignore
+    ) -> tuple[int, int]:
+        """The worker in the foreground until ``left`` is 0 (``xacthuc.worker.drive_outbox``)."""
+        return drive_outbox(
+            self.engine, self.settings.data_dir, self.anchorer, left, wait=wait, timeout=timeout, tick=tick
+        )
 
     def start_worker(self) -> None:
         self.worker = WorkerThread(self.anchorer(), WorkerLock(self.engine, self.settings.data_dir))
@@ -92,10 +134,10 @@ class Services:
         self.index_thread.start()
         return self.indexer
 
-    def chain_reader(self) -> IndexedStatusReader | RegistryStatusReader:
+    def chain_reader(self) -> IndexedStatusReader | RegistryClient:
         """How verifications read the registry: the chain index while it runs (falling back to a direct
         ``eth_call`` when it is stale), else one ``eth_call`` per verification."""
-        direct = RegistryStatusReader(self.registry())
+        direct = self.registry()  # a RegistryReader: one eth_call per status
         if self.indexer is None:
             return direct
         max_age = timedelta(seconds=self.settings.index_max_age)
@@ -114,31 +156,34 @@ class Services:
         self.engine.dispose()
 
 
-def prepare_data_dir(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.data_dir.chmod(0o700)
-
-
 def build_services(
-    settings: Settings, *, start_node: bool = True, with_chain: bool = True, create_city: bool = False
+    settings: Settings,
+    *,
+    role: Role = Role.SERVER,
+    start_node: bool = True,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Services:
-    """Open the database (migrated), the keys and the chain; deploy the registry on a fresh dev chain.
+    """Open what ``role`` needs: the database (migrated), the city's keys, the chain (the registry deployed on a
+    fresh dev chain).
 
-    The data dir must hold a city (``CITY_NOT_FOUND`` otherwise, with nothing written there) unless
-    ``create_city`` (``serve --dev``) asks to create one on a fresh data dir.
+    The data dir must hold a city (``CITY_NOT_FOUND`` otherwise, with nothing written there), except for
+    ``NEW_CITY`` (which refuses one that does) and ``SERVER`` in development mode (a fresh data dir gets one).
+    The passphrase is resolved before anything is written.
     """
-    from xacthuc.citysetup import attach_city, require_city, resolve_passphrase
-
-    if not create_city:
+    create = role is Role.NEW_CITY or (role is Role.SERVER and settings.dev_mode)
+    if role is Role.NEW_CITY:
+        refuse_existing_city(settings)
+    elif not create:
         require_city(settings)
-    passphrase = resolve_passphrase(settings)
-    prepare_data_dir(settings)
-    engine = make_engine(settings.resolved_database_url())
-    services = Services(settings=settings, engine=engine)
+    passphrase = None if role is Role.READER else resolve_passphrase(settings, confirm=role is Role.NEW_CITY)
+    if role is not Role.READER:  # a reader writes nothing, not even the data dir's mode
+        prepare_data_dir(settings)
+    services = Services(settings=settings, engine=make_engine(settings.resolved_database_url()), clock=clock)
     try:
-        migrate(engine)
-        attach_city(services, passphrase, create=create_city)
-        if with_chain:
+        migrate(services.engine)
+        if passphrase is not None:
+            services.city = unlock_city(settings, services.engine, passphrase, clock(), create=create)
+        if role in (Role.WORKER, Role.SERVER):
             attach_chain(services, start_node=start_node)
     except BaseException:
         services.close()
@@ -146,20 +191,37 @@ def build_services(
     return services
 
 
-def attach_chain(services: Services, *, start_node: bool = True) -> None:
-    from xacthuc.citysetup import admin_account, anchoring_accounts
+def init_city(settings: Settings, now: datetime) -> City:
+    """``xacthuc init``: a new city in the data dir (keystore, root key, the city's own row, the database).
 
+    Outside development mode no agency is created and no secret is written anywhere but the keystore.
+    """
+    services = build_services(settings, role=Role.NEW_CITY, clock=lambda: now)
+    services.close()
+    return services.require_city()
+
+
+def attach_chain(services: Services, *, start_node: bool = True) -> None:
+    """Connect the chain, make sure the registry is there (deployed on a fresh dev chain), and give the anchorer
+    every agency's account (re-read while the process runs; our own dev node funds new ones)."""
     settings = services.settings
     services.chain = connect(settings, start_node=start_node)
     w3 = services.chain.w3
-    admin = admin_account(services)
+    admin = services.require_city().admin_account
     own_node = services.chain.node is not None
     if own_node:  # our own dev chain: fund the admin (the agencies are funded as the worker finds them)
         fund_dev_accounts(w3, [admin.address])
-    services.registry_client = ensure_registry(
-        settings, w3, admin, admin.address, resend_all=lambda: resend_everything(services.engine)
+    registry = ensure_registry(
+        settings, w3, admin, admin.address, resend_all=partial(resend_everything, services.engine)
     )
-    services.signing_accounts = anchoring_accounts(services, fund_dev=own_node)
+    services.registry_client = registry
+    services.signing_accounts = AgencyAccounts(
+        services.require_city(),
+        balance=lambda address: int(w3.eth.get_balance(w3.to_checksum_address(address))),
+        min_balance=lambda: ANCHOR_GAS_LIMIT * registry.suggest_fees().max_fee_per_gas,
+        clock=services.clock,
+        fund=partial(fund_dev_accounts, w3) if own_node else None,
+    )
 
 
 def resend_everything(engine: Engine) -> tuple[int, int]:

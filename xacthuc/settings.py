@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,29 +35,40 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of verification links (default: this server's address)"
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="Address serve listens on (--host)")
+    port: int = Field(default=8000, description="Port serve listens on (--port)")
     batch_interval: float = Field(default=2.0, gt=0, description="Seconds the oldest leaf may wait")
     batch_max: int = Field(default=1024, ge=1, le=65536, description="Leaves that cut a batch at once")
     confirmations: int = Field(default=1, ge=1, description="Blocks on top of an anchor before it counts")
     finality_depth: int = Field(default=12, ge=0, description="Blocks after which a confirmed anchor is final")
     upload_limit: int = Field(default=50 * 1024 * 1024, ge=1, description="Largest accepted upload in bytes")
-    keystore_passphrase: str | None = Field(default=None, repr=False)
-    keystore_passphrase_file: Path | None = None
-    anvil_bin: Path | None = None
+    keystore_passphrase: str | None = Field(
+        default=None, repr=False, description="Unlocks the keystore; empty is refused (development: generated)"
+    )
+    keystore_passphrase_file: Path | None = Field(default=None, description="A file holding the passphrase")
+    wallet_passphrase: str | None = Field(default=None, repr=False, description="Unlocks the CLI wallet; unset: asked")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Logging threshold of serve, worker, anchor and chain status"
+    )
+    anvil_bin: Path | None = Field(default=None, description="The anvil binary; unset: the pinned npm one")
     anvil_port: int | None = Field(
         default=None,
         ge=1,
         le=65535,
         description="Port of the embedded anvil; unset: a free port chosen at start (recorded in the data dir)",
     )
-    chain_id: int = 31337
+    chain_id: int = Field(
+        default=31337,
+        description="Chain id of the embedded anvil (and of XACTHUC_REGISTRY_ADDRESS without XACTHUC_RPC_URL)",
+    )
     dev_mode: bool = Field(
         default=False,
         description="Development mode (`serve --dev`): a fresh data dir gets a generated passphrase, demo agencies "
         "and dev-credentials.json",
     )
-    kb_freshness_seconds: int = Field(default=300, ge=1)
+    kb_freshness_seconds: int = Field(
+        default=300, ge=1, description="Seconds a presentation's key-binding JWT stays fresh"
+    )
     offline_bundle_ttl: int = Field(default=86400, ge=60, description="Seconds an offline bundle stays valid")
     index_max_age: float = Field(
         default=5.0,
@@ -64,6 +76,11 @@ class Settings(BaseSettings):
         description="Seconds the chain index may lag behind the chain and still answer verifications over HTTP "
         "(bounds the revocation latency); 0: no index, every verification reads the chain",
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
 
     @field_validator("public_url")
     @classmethod

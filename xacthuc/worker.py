@@ -1,4 +1,5 @@
-"""The anchoring worker loop, as a thread inside ``serve`` or as the ``xacthuc worker`` process.
+"""The anchoring worker loop, as a thread inside ``serve`` or as the ``xacthuc worker`` process, or run in the
+foreground by a command (``xacthuc anchor``, ``doc revoke``) until its work is done.
 
 Only one worker may drive an agency's account at a time (nonces!). PostgreSQL elects it with an advisory lock, so
 replicas can all run ``xacthuc worker`` and exactly one works; SQLite (one machine) uses a lock file in the data dir.
@@ -10,13 +11,15 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from ledger.chain.anchoring import Anchorer, StepReport
 from ledger.chain.index import ChainIndexer
@@ -75,6 +78,40 @@ def worker_lock(engine: Engine, data_dir: Path) -> Iterator[bool]:
     finally:
         if got:
             lock.release()
+
+
+def drive_outbox(
+    engine: Engine,
+    data_dir: Path,
+    anchorer: Callable[[], Anchorer],
+    left: Callable[[Session], int],
+    *,
+    wait: bool,
+    timeout: float,
+    tick: Callable[[int], None] = lambda _: None,
+) -> tuple[int, int]:
+    """Run worker passes until ``left`` (what is still to do) is 0, or ``timeout`` seconds have passed; when
+    another process (``serve``, ``worker``) is the anchoring worker, wait for it instead of competing.
+
+    Returns (transactions confirmed by our own passes, what is left). Without ``wait``, one pass.
+    """
+    deadline = time.monotonic() + timeout
+    confirmed = 0
+    with worker_lock(engine, data_dir) as we_are_worker:
+        ours = anchorer() if we_are_worker else None
+        while True:
+            busy = False
+            if ours is not None:
+                report = ours.step(force=True)
+                confirmed += report.confirmed
+                busy = report.busy
+            with Session(engine) as session:
+                remaining = left(session)
+            tick(remaining)
+            if not wait or remaining == 0 or time.monotonic() > deadline:
+                return confirmed, remaining
+            if not busy:
+                time.sleep(0.2)
 
 
 class BackgroundLoop:

@@ -19,12 +19,10 @@ from keys.bootstrap import bootstrap_city
 from verifier.dispatch import VerifyRequest
 from verifier.payload import parse_payload
 from verifier.qr import decode_qr_image
-from xacthuc.citysetup import init_city
 from xacthuc.cli.identity import id_app, wallet_app
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
-from xacthuc.docs_service import ServerVerifier
-from xacthuc.services import Services
+from xacthuc.database import make_engine, migrate
+from xacthuc.server_verifier import ServerVerifier
+from xacthuc.services import Services, init_city
 from xacthuc.settings import load_settings
 
 PUBLIC = "https://xacthuc.hochiminhcity.gov.vn"

@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 from keys.bootstrap import create_city
 from keys.keystore import TEST_KDF
 from xacthuc.cli.identity import id_app
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
+from xacthuc.database import make_engine, migrate
 from xacthuc.settings import load_settings
 
 PASSPHRASE = "a keystore passphrase for the citizen scope tests"

@@ -23,8 +23,7 @@ from identity.errors import CitizenExists, CitizenNotFound
 from keys.agencies import Principal
 from keys.errors import Unauthenticated, XacthucError
 from tests.identity.conftest import CITIZEN, NOW, STATUS_BASE, TestSigner
-from xacthuc.database import alembic_config, migrate
-from xacthuc.db import make_engine
+from xacthuc.database import alembic_config, make_engine, migrate
 
 AGENCY_A = "ca-hcm"
 AGENCY_B = "ca-q1"

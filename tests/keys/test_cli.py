@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from xacthuc.citysetup import init_city
 from xacthuc.cli.keys import agency_app, keys_app
+from xacthuc.services import init_city
 from xacthuc.settings import load_settings
 
 

@@ -14,7 +14,7 @@ from web3 import HTTPProvider, Web3
 
 from ledger.chain.anchoring import Anchorer, WorkerConfig
 from ledger.chain.client import RegistryClient
-from xacthuc.db import make_engine
+from xacthuc.database import make_engine
 
 
 def main(db_url: str, rpc_url: str, registry: str, key: str) -> None:

@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
+from xacthuc.database import make_engine, migrate
 
 
 def _pg_bindir() -> Path | None:

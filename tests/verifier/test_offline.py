@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from identity import service
-from keys.holder_key import P256Key
 from identity.models import Credential
 from identity.presentation import present
 from keys.bootstrap import City, bootstrap_city
 from keys.errors import XacthucError
 from keys.generate import generate_signing_key
+from keys.holder_key import P256Key
 from keys.keystore import TEST_KDF
 from ledger.chain.outbox import AnchorBatch, BatchState, cut_batches
 from ledger.documents.issuing import DocumentRow, issue_batch, issue_document
@@ -40,8 +40,7 @@ from verifier.offline import (
     verify_offline,
     verify_offline_bundle,
 )
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
+from xacthuc.database import make_engine, migrate
 from xacthuc.offline_bundle import build_offline_bundle
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -36,9 +36,8 @@ from xacthuc.citysetup import resolve_passphrase
 from xacthuc.cli.init import init
 from xacthuc.cli.keys import agency_app, keys_app
 from xacthuc.cli.serve import announce_dev_credentials
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
-from xacthuc.services import build_services
+from xacthuc.database import make_engine, migrate
+from xacthuc.services import Role, build_services
 from xacthuc.settings import Settings
 
 PASSPHRASE = "a production keystore passphrase"
@@ -214,7 +213,7 @@ def test_a_database_error_is_one_typed_line_not_a_traceback(
 def test_build_services_refuses_a_data_dir_without_a_city(tmp_path: Path) -> None:
     stray = tmp_path / "typo" / "var"
     with pytest.raises(CityNotFound) as refused:
-        build_services(_settings(stray, keystore_passphrase=PASSPHRASE, dev_mode=True), with_chain=False)
+        build_services(_settings(stray, keystore_passphrase=PASSPHRASE, dev_mode=True), role=Role.KEYS)
     assert refused.value.code == "CITY_NOT_FOUND" and refused.value.data_dir == str(stray)
     assert not stray.parent.exists()
 
@@ -287,11 +286,11 @@ def test_a_production_start_writes_no_credentials_file_not_even_the_admin_token(
     data_dir = tmp_path / "var"
     _make_city(data_dir)
     settings = _settings(data_dir, keystore_passphrase=PASSPHRASE)
-    build_services(settings, with_chain=False).close()
+    build_services(settings, role=Role.KEYS).close()
     assert not (data_dir / CREDENTIALS_FILE).exists() and _api_keys(data_dir) == []
 
     (data_dir / "xacthuc.db").unlink()  # a new database on the old data dir
-    services = build_services(settings, with_chain=False)
+    services = build_services(settings, role=Role.KEYS)
     try:
         assert services.require_city().root_signer.kid
     finally:
@@ -302,9 +301,9 @@ def test_a_production_start_writes_no_credentials_file_not_even_the_admin_token(
 def test_serve_dev_creates_the_demo_city_and_production_serve_refuses_a_fresh_dir(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     with pytest.raises(CityNotFound):
-        build_services(_settings(fresh, keystore_passphrase=PASSPHRASE), with_chain=False)
+        build_services(_settings(fresh, keystore_passphrase=PASSPHRASE), role=Role.KEYS)
     assert not fresh.exists()
-    services = build_services(_settings(fresh, dev_mode=True), with_chain=False, create_city=True)
+    services = build_services(_settings(fresh, dev_mode=True), role=Role.NEW_CITY)
     services.close()
     creds = json.loads((fresh / CREDENTIALS_FILE).read_text(encoding="utf-8"))
     assert {a["id"] for a in creds["agencies"]} == {"ubnd-hcm", "ca-hcm"} and creds["admin_token"]

@@ -32,8 +32,7 @@ from ledger.chain.client import RegistryClient
 from tests.e2e.helpers import anchor_all
 from xacthuc.app import create_app
 from xacthuc.chainsetup import connect
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
+from xacthuc.database import make_engine, migrate
 from xacthuc.devchain import AnvilNode, free_port, fund
 from xacthuc.services import Services
 from xacthuc.settings import Settings

@@ -16,8 +16,8 @@ from keys.keystore import TEST_KDF, Keystore
 from ledger.documents.receipt import encode_payload, sign_receipt
 from tests.ledger.test_receipt_fixtures import fields
 from verifier.dispatch import VerifyRequest
-from xacthuc.docs_service import ServerVerifier
 from xacthuc.offline_bundle import OfflineBundleSource
+from xacthuc.server_verifier import ServerVerifier
 from xacthuc.services import Services
 from xacthuc.settings import Settings
 

@@ -1,14 +1,12 @@
 """What every command shares: the ``--data-dir`` and ``--json`` options, the consoles, the one error printer, the
-logging set-up, and the unlocked city with a database session."""
+logging set-up, and its parts from the one builder (``built``, ``open_city``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,11 +16,10 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from keys.bootstrap import City, load_city
+from keys.bootstrap import City
 from keys.errors import InvalidInput, XacthucError
-from xacthuc.citysetup import require_city, resolve_passphrase
-from xacthuc.database import migrate
-from xacthuc.db import make_engine, session_scope
+from xacthuc.database import session_scope
+from xacthuc.services import Role, Services, build_services
 from xacthuc.settings import Settings, load_settings
 
 __all__ = [
@@ -32,6 +29,7 @@ __all__ = [
     "Settings",
     "StorageUnavailable",
     "as_typed",
+    "built",
     "err",
     "error_exit",
     "load_settings",
@@ -89,28 +87,25 @@ def as_typed(exc: BaseException) -> XacthucError | None:
     return None
 
 
-def setup_logging() -> None:
-    level = os.environ.get("XACTHUC_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("web3", "urllib3", "alembic.runtime.migration", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @contextmanager
-def open_city(data_dir: Path | None) -> Iterator[tuple[City, Session]]:
-    """The unlocked city and a database session that commits on success.
-
-    A data dir without a city is refused (``CITY_NOT_FOUND``) before anything is written into it.
-    """
-    settings = load_settings(data_dir)
-    require_city(settings)
-    passphrase = resolve_passphrase(settings)
-    if passphrase.dev_mode:
-        err.print("[yellow]dev mode:[/yellow] the keystore passphrase is in the data dir; never use this in production")
-    engine = make_engine(settings.resolved_database_url())
+def built(data_dir: Path | None, role: Role) -> Iterator[Services]:
+    """What ``role`` needs, from the one builder, closed when the command is done (``CITY_NOT_FOUND`` for a data
+    dir without a city, before anything is written into it)."""
+    services = build_services(load_settings(data_dir), role=role)
     try:
-        migrate(engine)
-        with session_scope(engine) as session:
-            yield load_city(settings.data_dir, session, passphrase, datetime.now(UTC), demo=settings.dev_mode), session
+        yield services
     finally:
-        engine.dispose()
+        services.close()
+
+
+@contextmanager
+def open_city(data_dir: Path | None) -> Iterator[tuple[City, Session]]:
+    """The unlocked city and a database session that commits on success."""
+    with built(data_dir, Role.KEYS) as services, session_scope(services.engine) as session:
+        yield services.require_city(), session

@@ -1,18 +1,23 @@
-"""``xacthuc anchor`` and ``xacthuc chain status``: the anchoring worker driven from the command line, and the chain
-the service uses."""
+"""``xacthuc anchor`` (the anchoring worker driven from the command line) and ``xacthuc chain status`` (the chain
+the service uses)."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import Session
 
 from keys.errors import XacthucError
-from xacthuc.anchor_cmd import chain_status, run_anchor
+from ledger.chain import redact_rpc_url
+from ledger.chain.anchoring import pending_count, pending_revocations
 from xacthuc.cli._common import DataDir, JsonFlag, error_exit, load_settings, out, setup_logging
+from xacthuc.services import Role, build_services
+from xacthuc.settings import Settings
 
-__all__ = ["anchor", "chain_app"]
+__all__ = ["anchor", "chain_app", "chain_status", "run_anchor"]
 
 chain_app = typer.Typer(help="The Ethereum node and the document registry.", no_args_is_help=True)
 
@@ -24,9 +29,10 @@ def anchor(
     as_json: JsonFlag = False,
 ) -> None:
     """Cut and send batches for every queued leaf now; with --wait, until all are confirmed on chain."""
-    setup_logging()
+    settings = load_settings(data_dir)
+    setup_logging(settings)
     try:
-        result = run_anchor(load_settings(data_dir), wait=wait, timeout=timeout, progress=not as_json)
+        result = run_anchor(settings, wait=wait, timeout=timeout, progress=not as_json)
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
     if as_json:
@@ -37,12 +43,52 @@ def anchor(
         raise typer.Exit(1)
 
 
+def run_anchor(settings: Settings, *, wait: bool, timeout: float, progress: bool) -> dict[str, Any]:
+    """Anchor what is queued now (and send queued revocations). When ``serve`` already runs the worker, wait."""
+    services = build_services(settings, role=Role.WORKER)
+    try:
+        with Session(services.engine) as session:
+            total = pending_count(session)
+        with Progress(
+            TextColumn("anchoring"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} leaves"),
+            TimeElapsedColumn(),
+            disable=not progress or total == 0,
+        ) as bar:
+            task = bar.add_task("anchor", total=total)
+            leaves = total
+
+            def left(session: Session) -> int:
+                nonlocal leaves
+                leaves = pending_count(session)
+                return leaves + pending_revocations(session)
+
+            confirmed, _ = services.drive_outbox(
+                left,
+                wait=wait,
+                timeout=timeout,
+                tick=lambda _: bar.update(task, completed=max(total - leaves, 0)),
+            )
+        with Session(services.engine) as session:
+            revocations = pending_revocations(session)
+        return {
+            "confirmed_batches": confirmed,
+            "pending_leaves": leaves,
+            "total_leaves": total,
+            "pending_revocations": revocations,
+        }
+    finally:
+        services.close()
+
+
 @chain_app.command("status")
 def status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Show the chain the service uses: RPC URL (credentials redacted), chain id, head block, registry."""
-    setup_logging()
+    settings = load_settings(data_dir)
+    setup_logging(settings)
     try:
-        info = chain_status(load_settings(data_dir))
+        info = chain_status(settings)
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
     if as_json:
@@ -50,3 +96,19 @@ def status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
         return
     for key, value in info.items():
         out.print(f"{key:>16}: {value}")
+
+
+def chain_status(settings: Settings) -> dict[str, Any]:
+    services = build_services(settings, role=Role.WORKER)
+    try:
+        registry = services.registry()
+        assert services.chain is not None
+        return {
+            "rpc_url": redact_rpc_url(services.chain.url),
+            "embedded": services.chain.node is not None or not settings.rpc_url,
+            "chain_id": registry.chain_id,
+            "block": registry.block_number,
+            "contract": registry.address,
+        }
+    finally:
+        services.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,42 +21,17 @@ from sqlmodel import Session
 from keys.errors import XacthucError
 from ledger.documents.issuing import DocumentRow, issue_batch, issue_document
 from ledger.documents.metadata import DOCUMENT_FIELDS
-from ledger.documents.receipt import Registry
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import document_json, get_document
-from xacthuc.anchor_cmd import drive_outbox
-from xacthuc.chainsetup import web3_for
-from xacthuc.citysetup import require_city
-from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, err, error_exit, load_settings, open_city, out
-from xacthuc.database import migrate
-from xacthuc.db import make_engine
-from xacthuc.services import build_services
-from xacthuc.settings import Settings
+from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, built, err, error_exit, out
+from xacthuc.database import session_scope
+from xacthuc.services import Role
 
-__all__ = ["doc_app", "local_registry"]
+__all__ = ["doc_app"]
 
 doc_app = typer.Typer(help="Documents: issue, import an archive, show, revoke.", no_args_is_help=True)
 
 IMPORT_CHUNK = 500
-
-
-def local_registry(settings: Settings) -> Registry:
-    """The registry documents are signed for: configured, or recorded by ``serve``, or deployed now (dev chain)."""
-    if settings.registry_address:
-        chain_id = settings.chain_id
-        if settings.rpc_url:
-            chain_id = int(web3_for(settings.rpc_url, settings).eth.chain_id)
-        return Registry.of(chain_id, settings.registry_address)
-    record = settings.data_dir / "registry.json"
-    if record.exists():
-        data = json.loads(record.read_text(encoding="utf-8"))
-        return Registry.of(int(data["chain_id"]), str(data["address"]))
-    services = build_services(settings)  # a fresh dev data dir: start the embedded chain and deploy the registry
-    try:
-        client = services.registry()
-        return Registry.of(client.chain_id, client.address)
-    finally:
-        services.close()
 
 
 def _document_agency(city: Any, agency: str | None) -> str:
@@ -101,7 +75,6 @@ def doc_issue(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue one document: sign its receipt, store it and queue it for anchoring; prints its verification link."""
-    settings = load_settings(data_dir)
     fields = {
         "number": number,
         "title": title,
@@ -113,10 +86,12 @@ def doc_issue(
         "signing_form": signing_form,
     }
     try:
-        registry = local_registry(settings)
-        with open_city(data_dir) as (city, session):
+        with built(data_dir, Role.KEYS) as services, session_scope(services.engine) as session:
+            public_url = services.settings.public_url
+            registry = services.document_registry()
+            city = services.require_city()
             agency_id = _document_agency(city, agency)
-            now = datetime.now(UTC)
+            now = services.clock()
             issued = issue_document(
                 session,
                 agency_id=agency_id,
@@ -126,7 +101,7 @@ def doc_issue(
                 fields=fields,
                 file_bytes=file.read_bytes(),
                 now=now,
-                public_url=settings.public_url,
+                public_url=public_url,
                 filename=file.name,
             )
     except XacthucError as exc:
@@ -138,7 +113,7 @@ def doc_issue(
         "status": issued.status,
         "receipt": issued.receipt,
         "verify_url": issued.verify_url,
-        "qr_url": f"{settings.public_url}/v1/documents/{issued.id}/qr.png",
+        "qr_url": f"{public_url}/v1/documents/{issued.id}/qr.png",
     }
     _print_doc(body, as_json)
 
@@ -179,22 +154,23 @@ def doc_import(
     as_json: JsonFlag = False,
 ) -> None:
     """Import an archive in chunks of 500 (each chunk all or nothing), with a progress bar."""
-    settings = load_settings(data_dir)
     issued_ids: list[str] = []
     try:
         items = _import_items(source)
-        registry = local_registry(settings)
         with (
-            open_city(data_dir) as (city, session),
+            built(data_dir, Role.KEYS) as services,
+            session_scope(services.engine) as session,
             Progress(
                 TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
             ) as bar,
         ):
+            registry = services.document_registry()
+            city = services.require_city()
             agency_id = _document_agency(city, agency)
             task = bar.add_task("import", total=len(items))
             address = city.eth_address(agency_id)
             for chunk in _chunks(items, IMPORT_CHUNK):
-                now = datetime.now(UTC)
+                now = services.clock()
                 docs = issue_batch(
                     session,
                     agency_id=agency_id,
@@ -203,7 +179,7 @@ def doc_import(
                     registry=registry,
                     items=[(meta, path.read_bytes()) for meta, path in chunk],
                     now=now,
-                    public_url=settings.public_url,
+                    public_url=services.settings.public_url,
                 )
                 session.commit()
                 issued_ids += [d.id for d in docs]
@@ -221,20 +197,11 @@ def doc_import(
 @doc_app.command("show")
 def doc_show(document_id: str, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Show a document: metadata, status, receipt, verification link and, once anchored, its proof."""
-    settings = load_settings(data_dir)
     try:
-        require_city(settings)
+        with built(data_dir, Role.READER) as services, Session(services.engine) as session:
+            body = document_json(get_document(session, document_id), services.settings.public_url)
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        migrate(engine)
-        with Session(engine) as session:
-            body = document_json(get_document(session, document_id), settings.public_url)
-    except XacthucError as exc:
-        raise error_exit(exc, as_json) from None
-    finally:
-        engine.dispose()
     _print_doc(body, as_json)
 
 
@@ -252,34 +219,28 @@ def doc_revoke(
     """Revoke (or supersede) an anchored document: recorded at once, then sent on chain from its issuing agency's
     account (by this command, or by the running server's worker) and, with --wait, confirmed."""
     try:
-        services = build_services(load_settings(data_dir))
+        with built(data_dir, Role.WORKER) as services:
+            with Session(services.engine, expire_on_commit=False) as session:
+                row = session.get(DocumentRow, document_id.upper())
+                get_document(session, document_id)  # DOC_NOT_FOUND for a missing one
+                if row is not None:
+                    revoke_document(
+                        session,
+                        row,
+                        agency_id=row.agency_id,
+                        reason=reason,
+                        note=note,
+                        replaced_by=replaced_by,
+                        now=services.clock(),
+                    )
+                    session.commit()  # durable: from here on the revocation reaches the chain whatever happens
+
+            def left(session: Session) -> int:
+                return 0 if get_document(session, document_id).status in ("revoked", "superseded") else 1
+
+            services.drive_outbox(left, wait=wait, timeout=timeout)
+            with Session(services.engine) as session:
+                body = document_json(get_document(session, document_id), services.settings.public_url)
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
-    try:
-        with Session(services.engine, expire_on_commit=False) as session:
-            row = session.get(DocumentRow, document_id.upper())
-            get_document(session, document_id)  # DOC_NOT_FOUND for a missing one
-            if row is not None:
-                revoke_document(
-                    session,
-                    row,
-                    agency_id=row.agency_id,
-                    reason=reason,
-                    note=note,
-                    replaced_by=replaced_by,
-                    now=services.clock(),
-                )
-                session.commit()  # durable: from here on the revocation reaches the chain whatever happens
-
-        def left(session: Session) -> int:
-            return 0 if get_document(session, document_id).status in ("revoked", "superseded") else 1
-
-        drive_outbox(services, left, wait=wait, timeout=timeout)
-        with Session(services.engine) as session:
-            view = get_document(session, document_id)
-            body = document_json(view, services.settings.public_url)
-    except XacthucError as exc:
-        raise error_exit(exc, as_json) from None
-    finally:
-        services.close()
     _print_doc(body, as_json)

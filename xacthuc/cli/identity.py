@@ -4,7 +4,6 @@ init|import|show|present`` (a citizen's wallet file): thin Typer layers over ide
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from identity.errors import WalletError
 from identity.wallet import Wallet, create_wallet, open_wallet, verification_link
 from keys.bootstrap import City
 from keys.errors import InvalidInput, XacthucError
+from verifier.qr import qr_png, qr_version
 from xacthuc.cli._common import DataDir, JsonFlag, err, error_exit, load_settings, open_city, out
 
 __all__ = ["id_app", "wallet_app"]
@@ -30,7 +30,6 @@ AgencyOpt = Annotated[
     str | None, typer.Option("--agency", help="Issuing agency id (default: the only agency with the identity role)")
 ]
 WalletOpt = Annotated[Path | None, typer.Option("--wallet", help="Wallet file (default: <data dir>/wallet.json)")]
-WALLET_PASSPHRASE_ENV = "XACTHUC_WALLET_PASSPHRASE"  # noqa: S105 (the variable's name, not a secret)
 
 
 def _print(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
@@ -183,7 +182,8 @@ def _wallet_path(wallet: Path | None, data_dir: Path | None) -> Path:
 
 
 def _passphrase(*, confirm: bool = False) -> str:
-    value = os.environ.get(WALLET_PASSPHRASE_ENV)
+    """``XACTHUC_WALLET_PASSPHRASE``, else a prompt."""
+    value = load_settings().wallet_passphrase
     if value:
         return value
     return str(typer.prompt("Wallet passphrase", hide_input=True, confirmation_prompt=confirm))
@@ -303,8 +303,6 @@ def wallet_present(
     link = verification_link(load_settings(data_dir).public_url, payload)
     result: dict[str, Any] = {"payload": payload, "link": link, "claims": names}
     if qr is not None:
-        from verifier.qr import qr_png, qr_version  # only here: QR rendering pulls in the imaging libraries
-
         qr.write_bytes(qr_png(link))
         result.update(qr=str(qr), qr_version=qr_version(link))
     if as_json:

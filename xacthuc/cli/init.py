@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 from keys.errors import XacthucError
-from xacthuc.citysetup import init_city
 from xacthuc.cli._common import DataDir, JsonFlag, error_exit, load_settings
+from xacthuc.services import init_city
 
 __all__ = ["init"]
 

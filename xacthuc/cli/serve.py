@@ -15,7 +15,7 @@ import typer
 from keys.bootstrap import CREDENTIALS_FILE
 from xacthuc.app import create_app
 from xacthuc.cli._common import DataDir, err, load_settings, setup_logging
-from xacthuc.services import build_services
+from xacthuc.services import Role, build_services
 
 __all__ = ["announce_dev_credentials", "serve", "worker"]
 
@@ -40,11 +40,11 @@ def serve(
     given (XACTHUC_KEYSTORE_PASSPHRASE or _FILE)."""
     import uvicorn  # the server alone needs it: other commands start faster without
 
-    setup_logging()
     settings = load_settings(data_dir, host=host, port=port, dev_mode=True if dev else None)
+    setup_logging(settings)
     credentials = settings.data_dir / CREDENTIALS_FILE
     fresh = settings.dev_mode and not credentials.exists()
-    services = build_services(settings, create_city=settings.dev_mode)
+    services = build_services(settings, role=Role.SERVER)
     if fresh and credentials.exists():
         announce_dev_credentials(credentials)
     # uvicorn re-raises SIGTERM after its graceful shutdown; by default that would end the process before the
@@ -86,8 +86,9 @@ def announce_dev_credentials(path: Path) -> None:
 
 def worker(data_dir: DataDir = None) -> None:
     """Run only the anchoring worker (for scaled deployments: one elected worker, many API replicas)."""
-    setup_logging()
-    services = build_services(load_settings(data_dir))
+    settings = load_settings(data_dir)
+    setup_logging(settings)
+    services = build_services(settings, role=Role.WORKER)
     stop = False
 
     def _term(*_: object) -> None:

@@ -14,7 +14,7 @@ target_metadata = SQLModel.metadata
 def run() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        from xacthuc.db import make_engine
+        from xacthuc.database import make_engine
         from xacthuc.settings import load_settings
 
         engine = make_engine(load_settings().resolved_database_url())
