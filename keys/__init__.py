@@ -26,7 +26,6 @@ from keys.jws import (
     VerifiedJWS,
     decode_unverified,
     sign_jws,
-    verify_compact,
     verify_jws,
     verify_signature,
 )
@@ -95,7 +94,6 @@ __all__ = [
     "sha256_b64url",
     "sign_jws",
     "unseal",
-    "verify_compact",
     "verify_jws",
     "verify_signature",
     "verify_trust_list",

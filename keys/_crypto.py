@@ -8,7 +8,7 @@ import hmac
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,11 +40,13 @@ __all__ = [  # the base64url codec and its error are re-exported: the keystore r
     "private_key_to_pkcs8",
     "private_key_to_raw",
     "public_jwk_of",
+    "public_key_for",
     "public_key_from_jwk",
     "random_bytes",
     "scrypt",
     "sign",
     "verify",
+    "verify_with",
 ]
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -151,6 +153,21 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     return _ed_public(str(jwk.get("x", "")))
 
 
+def public_key_for(alg: str, jwk: Mapping[str, Any]) -> PublicKey:
+    """The public key of ``jwk`` if its type is the one ``alg`` needs (ES256: EC P-256, EdDSA: OKP Ed25519)."""
+    if "d" in jwk:
+        raise CryptoInputError("a private JWK is not a public key")
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if alg == "ES256" and kty == "EC" and crv == "P-256":
+        return _ec_public(str(jwk.get("x", "")), str(jwk.get("y", "")))
+    if alg == "EdDSA" and kty == "OKP" and crv == "Ed25519":
+        return _ed_public(str(jwk.get("x", "")))
+    raise CryptoInputError("the key is not one for this algorithm")
+
+
+# Parsing a JWK into a key object (point checks, EVP setup) costs about as much as hashing a whole SD-JWT, and a
+# verifier sees the same few issuer keys over and over: parsed keys are cached by their coordinates. Every signature
+# is still verified on every call.
 @lru_cache(maxsize=1024)
 def _ec_public(x: str, y: str) -> ec.EllipticCurvePublicKey:
     xb, yb = b64url_decode(x), b64url_decode(y)
@@ -180,6 +197,22 @@ def sign(key: PrivateKey, message: bytes) -> bytes:
     der = key.sign(message, _ES256)
     r, s = decode_dss_signature(der)
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def verify_with(alg: str, key: PublicKey, message: bytes, signature: bytes) -> bool:
+    """``verify`` for a key that ``public_key_for(alg, ...)`` gave: branching on ``alg`` skips the isinstance check
+    against cryptography's abstract key classes, which costs more than the rest of the bookkeeping."""
+    try:
+        if alg == "EdDSA":
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, message)
+            return True
+        if len(signature) != 64:
+            return False
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        cast(ec.EllipticCurvePublicKey, key).verify(encode_dss_signature(r, s), message, _ES256)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
 
 
 def verify(key: PublicKey, message: bytes, signature: bytes) -> bool:

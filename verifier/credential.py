@@ -29,7 +29,7 @@ from identity.transport import decode as transport_decode
 from identity.transport import is_transport
 from keys.errors import XacthucError
 from keys.jwk import jwk_alg
-from keys.jws import ALLOWED_ALGS, verify_compact
+from keys.jws import ALLOWED_ALGS, verify_signature
 from keys.protocols import KeyResolver, TrustedKey
 from verifier.report import Check, CheckResult, Report, Verdict, invalid, run_checks, skipped, valid
 
@@ -146,7 +146,7 @@ class SignatureCheck:
         # The key, not the token, decides the algorithm: alg none, HS256 or a mismatched alg never reach a verifier.
         if alg not in ALLOWED_ALGS or alg != ctx.key.alg or jwk_alg(ctx.key.jwk) != alg:
             return invalid(self.name, "ALG_NOT_ALLOWED", "the signature algorithm is not allowed for this key")
-        if not verify_compact(ctx.jws.compact, alg, ctx.key.jwk):
+        if not verify_signature(alg, ctx.key.jwk, ctx.jws.signing_input, ctx.jws.signature):
             return invalid(self.name, "SIGNATURE_INVALID", "the issuer signature does not verify")
         ctx.signature_ok = True
         return valid(self.name, "SIGNATURE_VALID", "the issuer signature verifies")
@@ -178,7 +178,8 @@ def _parsed_status_list(token: str) -> StatusListToken:
 
 @lru_cache(maxsize=256)
 def _status_list_signed(alg: str, jwk: tuple[tuple[str, Any], ...], token: str) -> bool:
-    return verify_compact(_parsed_status_list(token).jws.compact, alg, dict(jwk))
+    jws = _parsed_status_list(token).jws
+    return verify_signature(alg, dict(jwk), jws.signing_input, jws.signature)
 
 
 class StatusCheck:
@@ -324,7 +325,7 @@ class KeyBindingCheck:
         if kb.header.get("typ") != KB_JWT_TYP:
             return invalid(self.name, "KB_TYP_INVALID", "the key-binding JWT typ is not kb+jwt")
         alg = kb.header.get("alg")
-        if alg not in ALLOWED_ALGS or not verify_compact(kb.compact, str(alg), jwk):
+        if alg not in ALLOWED_ALGS or not verify_signature(str(alg), jwk, kb.signing_input, kb.signature):
             return invalid(self.name, "KB_SIGNATURE_INVALID", "the key-binding JWT is not signed by the holder key")
         p = kb.payload
         if p.get("sd_hash") != sd_hash(ctx.sd.presented):
