@@ -221,10 +221,11 @@ def _in_process(data_dir: Path, links: list[str], n: int) -> dict[str, Any]:
     from ledger.chain.index import ChainIndexer
     from verifier.dispatch import VerifyRequest
     from xacthuc.server_verifier import ServerVerifier
-    from xacthuc.services import build_services
+    from xacthuc.services import Role, build_services
     from xacthuc.settings import Settings
 
-    services = build_services(Settings(_env_file=None, data_dir=data_dir, dev_mode=True))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir, dev_mode=True)  # type: ignore[call-arg]
+    services = build_services(settings, role=Role.WORKER)  # the running server's data dir, node and registry
     try:
         services.indexer = ChainIndexer(services.engine, services.registry(), services.clock)
         services.indexer.sync()

@@ -159,7 +159,7 @@ class Services:
 def build_services(
     settings: Settings,
     *,
-    role: Role = Role.SERVER,
+    role: Role,
     start_node: bool = True,
     clock: Callable[[], datetime] = utc_now,
 ) -> Services:
@@ -176,7 +176,7 @@ def build_services(
     elif not create:
         require_city(settings)
     passphrase = None if role is Role.READER else resolve_passphrase(settings, confirm=role is Role.NEW_CITY)
-    if role is not Role.READER:  # a reader writes nothing, not even the data dir's mode
+    if role is not Role.READER:  # a reader leaves the data dir as it finds it (its mode included)
         prepare_data_dir(settings)
     services = Services(settings=settings, engine=make_engine(settings.resolved_database_url()), clock=clock)
     try:
