@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import zlib
 from collections.abc import Mapping
@@ -11,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from keys.encoding import b64url_decode
 from keys.errors import InvalidInput
 from keys.validity import from_epoch
 from ledger.chain.merkle import node_hash
@@ -148,8 +147,8 @@ def registry_section(claims: Mapping[str, Any]) -> Mapping[str, Any] | None:
             raise OfflineBundleError("registry_z must be base64url text")
         try:
             d = zlib.decompressobj()
-            raw = d.decompress(base64.urlsafe_b64decode(z + "=" * (-len(z) % 4)), MAX_REGISTRY_JSON + 1)
-        except (binascii.Error, ValueError, zlib.error):
+            raw = d.decompress(b64url_decode(z), MAX_REGISTRY_JSON + 1)
+        except (ValueError, zlib.error):
             raise OfflineBundleError("registry_z is not base64url zlib data") from None
         if len(raw) > MAX_REGISTRY_JSON or d.unconsumed_tail or not d.eof:
             raise OfflineBundleError("registry_z is too large or truncated")

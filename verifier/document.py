@@ -17,7 +17,6 @@ needs it is ``error`` and so is the verdict: never ``valid`` without a fresh rev
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from keys.encoding import b64url_decode, b64url_encode
 from keys.errors import XacthucError
 from keys.protocols import KeyResolver, RefreshableResolver, TrustedKey
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason, proof_root
@@ -51,12 +51,12 @@ class KeyDirectory(Protocol):
 
 
 def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64url_encode(raw)
 
 
 def _kid_raw(kid: str) -> bytes | None:
     try:
-        return base64.urlsafe_b64decode(kid + "=" * (-len(kid) % 4))
+        return b64url_decode(kid)
     except ValueError:
         return None
 

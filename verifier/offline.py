@@ -26,7 +26,6 @@ store (``proof_for(leaf)``, from the roots' leaves) and the status list fetcher,
 
 from __future__ import annotations
 
-import base64
 import json
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from keys.encoding import b64url_encode
 from keys.errors import InvalidInput, JwsSignatureInvalid, SignatureError, TrustListError
 from keys.jwk import checked_public_jwk
 from keys.jws import decode_unverified, sign_jws, verify_jws
@@ -102,7 +102,7 @@ MAX_TOKEN = 1 << 20  # keys.jws refuses longer tokens: never publish a bundle no
 
 # ---------------------------------------------------------------------------------------------------------- producing
 def _b64u(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64url_encode(raw)
 
 
 def _registry_json(
