@@ -19,23 +19,32 @@ __all__ = ["MIGRATIONS", "alembic_config", "make_engine", "migrate", "session_sc
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for the backend: SQLite in WAL mode with durable commits; pooled PostgreSQL via psycopg 3."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine tuned for the backend: SQLite in WAL mode with durable commits; pooled PostgreSQL via psycopg 3.
+
+    ``read_only``: a reader that can change nothing (``xacthuc verify`` on a data dir): SQLite opened with
+    ``mode=ro``, PostgreSQL sessions read-only by default.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        if read_only and url.startswith("sqlite:///"):
+            url = f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")  # an accepted document survives power loss
+            if not read_only:  # the journal mode is the writer's to set
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")  # an accepted document survives power loss
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: the outbox's indexes stay in memory
             cur.close()
 
         return engine
+    if read_only:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": "-c default_transaction_read_only=on"}
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

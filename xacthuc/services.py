@@ -46,15 +46,18 @@ def _ignore(_: int) -> None:
 
 
 class Role(StrEnum):
-    """What a caller needs built (each role includes what the ones above it build)."""
+    """What a caller needs built, from the least to the most."""
 
+    VERIFIER = "verifier"
+    """The database of an existing city opened read-only (not migrated), its keys left locked, no chain: a verifier
+    on a data dir, which changes nothing there (``verify --data-dir``)."""
     READER = "reader"
     """The migrated database of an existing city, its keys left locked (``doc show``)."""
     KEYS = "keys"
     """And the city's keys, unlocked (``agency``, ``keys``, ``id``, ``doc issue``, ``doc import``)."""
     WORKER = "worker"
     """And the chain, the registry and the agencies' anchoring accounts (``worker``, ``anchor``, ``doc revoke``,
-    ``chain status``, ``verify`` on a data dir)."""
+    ``chain status``)."""
     SERVER = "server"
     """As ``WORKER``; in development mode a fresh data dir first gets a new city (``serve``)."""
     NEW_CITY = "new_city"
@@ -175,12 +178,16 @@ def build_services(
         refuse_existing_city(settings)
     elif not create:
         require_city(settings)
-    passphrase = None if role is Role.READER else resolve_passphrase(settings, confirm=role is Role.NEW_CITY)
-    if role is not Role.READER:  # a reader leaves the data dir as it finds it (its mode included)
+    locked = role in (Role.VERIFIER, Role.READER)
+    passphrase = None if locked else resolve_passphrase(settings, confirm=role is Role.NEW_CITY)
+    if not locked:  # a reader leaves the data dir as it finds it (its mode included)
         prepare_data_dir(settings)
-    services = Services(settings=settings, engine=make_engine(settings.resolved_database_url()), clock=clock)
+    read_only = role is Role.VERIFIER
+    engine = make_engine(settings.resolved_database_url(), read_only=read_only)
+    services = Services(settings=settings, engine=engine, clock=clock)
     try:
-        migrate(services.engine)
+        if not read_only:
+            migrate(services.engine)
         if passphrase is not None:
             services.city = unlock_city(settings, services.engine, passphrase, clock(), create=create)
         if role in (Role.WORKER, Role.SERVER):
