@@ -94,6 +94,11 @@ class Verifier:
         self._registry = registry
         self.freshness = freshness
         self._scope: Scope = scope or _no_scope
+        # What the sources can do beyond the protocols' minimum, decided once (a runtime protocol check is slow).
+        self._finder = proofs if isinstance(proofs, DocumentFinder) else None
+        self._readers = chain if isinstance(chain, RegistryReaders) else None
+        self._replacements = proofs.replacement_for if isinstance(proofs, Replacements) else None
+        self._stored_metadata = proofs.metadata_for if isinstance(proofs, StoredMetadata) else None
 
     def _default_registry(self) -> Registry | None:
         return self._registry() if callable(self._registry) else self._registry
@@ -162,13 +167,13 @@ class Verifier:
         self, payload: str, file: bytes | None, now: datetime, *, published: Published | None = None
     ) -> Report:
         proofs = self.proofs
-        if published is None and isinstance(proofs, DocumentFinder):
+        if published is None and self._finder is not None:
             document_id = document_id_of(payload)  # a payload that does not decode fails the format check
-            published = proofs.find(document_id) if document_id is not None else None
+            published = self._finder.find(document_id) if document_id is not None else None
         registry = (published.registry if published is not None else None) or self._default_registry()
         chain = self.chain
-        if registry is not None and isinstance(chain, RegistryReaders):
-            chain = chain.reader_for(registry)
+        if registry is not None and self._readers is not None:
+            chain = self._readers.reader_for(registry)
         presented = published.proof if published is not None else None
 
         def proof_source(leaf: bytes) -> Proof | None:
@@ -183,7 +188,7 @@ class Verifier:
             now=now,
             file_bytes=file,
             registry=registry,
-            replacement_lookup=proofs.replacement_for if isinstance(proofs, Replacements) else None,
+            replacement_lookup=self._replacements,
             metadata=published.metadata if published is not None else None,
-            metadata_lookup=proofs.metadata_for if isinstance(proofs, StoredMetadata) else None,
+            metadata_lookup=self._stored_metadata,
         )
