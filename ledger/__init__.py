@@ -6,8 +6,9 @@
   index, and the proof and status records a verifier reads.
 - ``ledger.api``: the HTTP routes of documents (FastAPI; imported only by the app).
 
-Dependencies point one way inside: ``documents`` uses ``chain``, never the reverse. This module exports the ledger's
-error tree (``ledger.errors``) and imports nothing else, so importing any one sub-package never drags in the others.
+Dependencies point one way inside: ``documents`` uses ``chain``, never the reverse; ``_bulk`` holds the driver-level
+bulk inserts both use. This module exports the ledger's error tree (``ledger.errors``) and imports nothing else, so
+importing one sub-package never drags in the others.
 """
 
 from ledger.errors import (

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Column, Index, LargeBinary, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from ledger._bulk import bound_value, executemany
 from ledger.chain.merkle import MerkleTree
 from ledger.errors import LedgerError
 
@@ -162,26 +162,13 @@ def enqueue_many(session: Session, account: str, items: Sequence[bytes], now: da
         raise LedgerError("a leaf is exactly 32 bytes")
     if not items:
         return 0
-    created = _bound(session, AnchorLeaf.__table__.c.created_at, as_utc(now))  # type: ignore[attr-defined]
-    _executemany(
+    created = bound_value(session, AnchorLeaf.__table__.c.created_at, as_utc(now))  # type: ignore[attr-defined]
+    executemany(
         session,
         "INSERT INTO ledger_leaf (account, data, created_at) VALUES ({p}, {p}, {p})",
         [(account, d, created) for d in items],
     )
     return len(items)
-
-
-def _bound(session: Session, column: Any, value: Any) -> Any:
-    """``value`` as the driver receives it for ``column`` (its type's bind processing, done once)."""
-    processor = column.type.bind_processor(session.get_bind().dialect)
-    return processor(value) if processor is not None else value
-
-
-def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Many rows through the driver's own ``executemany``: the ORM's per-row work would dominate bulk paths."""
-    connection = session.connection()
-    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(sql.format(p=placeholder), rows)
 
 
 def _accounts_due(session: Session, now: datetime, batch_max: int, interval: timedelta) -> list[str]:
@@ -237,7 +224,7 @@ def _cut_one(
     session.flush()
     batch_id = batch.id
     assert batch_id is not None
-    _executemany(
+    executemany(
         session,
         "UPDATE ledger_leaf SET batch_id = {p} WHERE id = {p} AND batch_id IS NULL",
         [(batch_id, r[0]) for r in rows],

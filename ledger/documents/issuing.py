@@ -27,7 +27,8 @@ from sqlmodel import Field, Session, SQLModel
 
 from keys.errors import InvalidInput, NotFound
 from keys.protocols import Signer
-from ledger.chain.outbox import _bound, _executemany, as_utc, enqueue, enqueue_many
+from ledger._bulk import bound_value, executemany
+from ledger.chain.outbox import as_utc, enqueue, enqueue_many
 from ledger.chain.proof import RevocationReason
 from ledger.documents.metadata import DOCUMENT_FIELDS, metadata_digest, parse_document
 from ledger.documents.receipt import (
@@ -373,7 +374,7 @@ def issue_batch(
     if prepared:
         # The ORM's per-row parameter processing cost as much as the signature; only created_at needs binding
         # (its type's processor, applied once since every row shares it). Bytes go to both drivers as they are.
-        created = _bound(session, DocumentRow.__table__.c.created_at, issuer.now)  # type: ignore[attr-defined]
-        _executemany(session, _INSERT_ROWS, [(*p.row[:-1], created) for p in prepared])
+        created = bound_value(session, DocumentRow.__table__.c.created_at, issuer.now)  # type: ignore[attr-defined]
+        executemany(session, _INSERT_ROWS, [(*p.row[:-1], created) for p in prepared])
         enqueue_many(session, account_address, [p.leaf for p in prepared], now)
     return [p.issued for p in prepared]
