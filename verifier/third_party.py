@@ -95,7 +95,7 @@ def _get(
     headers = {"Accept": accept, "Cache-Control": "no-cache"}
     client = http if http is not None else httpx.Client(timeout=timeout, follow_redirects=False)
     try:
-        with client.stream("GET", url, headers=headers, timeout=timeout) as response:
+        with client.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=False) as response:
             if missing_ok and response.status_code == 404:
                 return None
             if response.status_code != 200:
@@ -253,6 +253,7 @@ def third_party_verifier(
     signed list at hand, e.g. a proof bundle's) is used first, once it verifies against the root.
     """
     now = clock or (lambda: datetime.now(UTC))
+    http = http if http is not None else httpx.Client(timeout=timeout, follow_redirects=False)  # connections reused
     base = service_url.rstrip("/") if service_url else None
     list_url = trust_list_url or (f"{base}/v1/trust-list" if base else None)
 
