@@ -10,7 +10,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError
 
-from ledger.chain import ANCHOR_GAS_LIMIT, Fees, RegistryClient, redact_rpc_url
+from ledger.chain import (
+    ANCHOR_GAS_LIMIT,
+    DocumentChainStatus,
+    Fees,
+    RegistryClient,
+    RevocationReason,
+    redact_rpc_url,
+)
 from ledger.chain._abi import decode_revert, load_artifact, revert_data_from_exception
 from ledger.chain.merkle import MerkleTree, keccak256
 from ledger.errors import (
@@ -113,6 +120,24 @@ def test_unreachable_node_is_chain_unavailable() -> None:
     with pytest.raises(ChainUnavailable) as info:
         client.anchor_record("0x" + "22" * 20, keccak256(b"r"))
     assert info.value.code == "CHAIN_UNAVAILABLE" and info.value.http_status == 503
+    for read in (  # the bare eth_call of status, the one JSON-RPC batch, web3's own methods: one mapping
+        lambda: client.status("0x" + "22" * 20, keccak256(b"r"), keccak256(b"d")),
+        lambda: client.get_receipts([keccak256(b"t")]),
+        lambda: client.block_number,
+    ):
+        with pytest.raises(ChainUnavailable):
+            read()
+
+
+def test_a_status_reason_is_a_revocation_reason_and_an_unknown_code_stays_an_int() -> None:
+    agency = "0x" + "ab" * 20
+    status = DocumentChainStatus.from_call(agency, 1_700_000_000, 2, 1_700_000_100, bytes(32))
+    assert status.reason is RevocationReason.REPLACED and status.anchored and status.revoked
+    assert status.anchorer == agency and status.replaced_by is None
+    unknown = DocumentChainStatus.from_call(agency, 0, 9, 0, b"\x01" * 32)
+    assert unknown.reason == 9 and not isinstance(unknown.reason, RevocationReason)
+    assert not unknown.anchored and unknown.revoked and unknown.replaced_by == b"\x01" * 32
+    assert not DocumentChainStatus(anchorer=None, anchored_at=None).revoked
 
 
 def test_decode_every_custom_error() -> None:
