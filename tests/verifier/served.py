@@ -17,6 +17,7 @@ import httpx
 import uvicorn
 from sqlmodel import Session
 
+from identity.wallet import Wallet
 from keys.bootstrap import City, bootstrap_city
 from keys.keystore import TEST_KDF
 from ledger.chain.client import RegistryClient
@@ -29,6 +30,14 @@ from xacthuc.settings import Settings
 
 PASSPHRASE = "a passphrase for the third-party verifier tests"
 TIMEOUT = 30.0  # seconds a request may take before the test fails: a deadline, not a measurement
+CITIZEN = {
+    "cccd": "079303001234",
+    "full_name": "Nguyễn Thị Minh Khai",
+    "birth_date": "2003-05-17",
+    "sex": "female",
+    "place_of_origin": "Xã Phước Hưng, Huyện Long Điền, Tỉnh Bà Rịa - Vũng Tàu",
+    "place_of_residence": "Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh",
+}
 META = {
     "number": "2392/QĐ-UBND",
     "title": "Về việc phê duyệt Kế hoạch chuyển đổi số năm 2024",
@@ -48,7 +57,11 @@ class Served:
     anvil: AnvilNode
     services: Services
     city: City
-    api_key: str
+    api_keys: dict[str, str]
+
+    @property
+    def api_key(self) -> str:
+        return self.api_keys["ubnd-hcm"]
 
     def issue(self, number: str, file: bytes) -> dict[str, Any]:
         r = httpx.post(
@@ -73,6 +86,20 @@ class Served:
         )
         assert r.status_code in (200, 202), r.text
         anchor_all(self.services)  # the worker sends the revocation and sees it confirmed
+
+    def presentation(self, wallet: Wallet, audience: str) -> str:
+        """A citizen registered and given a digital ID by the police (``ca-hcm``), presented with two claims."""
+        auth = {"Authorization": f"Bearer {self.api_keys['ca-hcm']}"}
+        r = httpx.post(f"{self.base}/v1/citizens", json=CITIZEN, headers=auth, timeout=TIMEOUT)
+        assert r.status_code == 201, r.text
+        body = {"holder_jwk": wallet.holder_jwk()}
+        r = httpx.post(
+            f"{self.base}/v1/citizens/{r.json()['id']}/credentials", json=body, headers=auth, timeout=TIMEOUT
+        )
+        assert r.status_code == 201, r.text
+        now = datetime.now(UTC)
+        wallet.import_credential(r.json()["credential"], now)
+        return wallet.present(["given_name", "age_over_18"], audience=audience, now=now)
 
     def get(self, path: str) -> httpx.Response:
         r = httpx.get(f"{self.base}{path}", timeout=TIMEOUT)
@@ -125,10 +152,10 @@ def serve_city(tmp_path: Path, anvil: AnvilNode, registry: RegistryClient) -> It
         signing_accounts={account.address: account},
     )
     creds = json.loads((data_dir / "dev-credentials.json").read_text(encoding="utf-8"))
-    key = next(a["api_key"] for a in creds["agencies"] if a["id"] == "ubnd-hcm")
+    keys = {a["id"]: a["api_key"] for a in creds["agencies"]}
     try:
         with _serve(services, port):
-            yield Served(f"http://127.0.0.1:{port}", anvil, services, city, key)
+            yield Served(f"http://127.0.0.1:{port}", anvil, services, city, keys)
     finally:
         services.close()
         engine.dispose()

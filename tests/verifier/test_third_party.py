@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from identity.wallet import create_wallet
 from keys.generate import generate_signing_key
 from ledger.chain.client import RegistryClient
 from ledger.documents.receipt import ReceiptFields, Registry, decode_payload, encode_payload, sign_receipt
@@ -143,3 +144,13 @@ def test_the_python_api_is_the_same_verifier(served: Served) -> None:
     assert [c.code for c in report.checks if c.name == "file_matches"] == ["FILE_MISMATCH"]
     late = served.issue("2395/QĐ-UBND", b"issued after the anchoring")
     assert bank.verify(late["verify_url"]).verdict.value == "pending"
+
+
+def test_a_citizen_id_verifies_with_the_status_list_fetched_from_the_service(served: Served, bank: Path) -> None:
+    wallet = create_wallet(bank.parent / "wallet.json", "ví của tôi", scrypt_n=2**10)
+    presentation = served.presentation(wallet, "https://bank.example/kyc")
+    root = served.get("/v1/trust-root").json()
+    code, report = _verify(bank, served, root, presentation, "--trust-list-url", f"{served.base}/v1/trust-list")
+    assert code == 0 and report["verdict"] == "valid", report
+    assert report["claims"] == {"given_name": "Thị Minh Khai", "age_over_18": True}
+    assert _code(report, "status") == "NOT_REVOKED"
