@@ -10,7 +10,7 @@ A bank, a landlord or an official verifies without the issuer's secrets, databas
 - a document's **proof** comes from a proof bundle, or from the service's public bundle route
   (``GET /v1/documents/{id}/bundle``, the id is signed in the payload). It is only a hint: the pipeline recomputes the
   Merkle path, asks the registry whether the issuer's own account anchored the root, and reads the revocation state
-  from the chain, so a service that lies can make a document look pending or unavailable, never valid.
+  from the chain, so a service that lies can make a document look pending, invalid or unavailable, never valid.
 
 Nothing here reads a data directory, unlocks a keystore or starts a node.
 """
