@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
+from identity._disclosure_json import disclosure_json
 from identity.errors import DisclosureInvalid, SdJwtMalformed
-from keys.encoding import b64url_decode, b64url_encode, json_bytes, json_loads, sha256_b64url
+from keys.encoding import b64url_decode, b64url_encode, json_loads, sha256_b64url
 from keys.jws import sign_jws as _sign_jws
 from keys.protocols import Signer
 
@@ -42,24 +42,10 @@ class Disclosure(NamedTuple):
     digest: str
 
 
-def _json_text(value: Any) -> str:
-    # Exactly what json_bytes gives for the common scalar claims, without a trip through the encoder machinery.
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if type(value) is str:
-        return encode_basestring(value)
-    if type(value) is int:
-        return int.__repr__(value)
-    return json_bytes(value).decode("utf-8")
-
-
 def make_disclosure(salt: str, name: str | None, value: Any) -> Disclosure:
     if name is not None and name in ("_sd", "..."):
         raise DisclosureInvalid("reserved claim name", claim=name)
-    head = "[" + encode_basestring(salt) + ("," if name is None else "," + encode_basestring(name) + ",")
-    encoded = b64url_encode((head + _json_text(value) + "]").encode("utf-8"))
+    encoded = b64url_encode(disclosure_json(salt, name, value).encode("utf-8"))
     return Disclosure(encoded, salt, name, value, sha256_b64url(encoded.encode("ascii")))
 
 

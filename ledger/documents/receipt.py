@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
@@ -72,8 +73,7 @@ _FLAG_FULL_KID = 0x04  # the whole 32-byte thumbprint, not its first 8 bytes
 _KNOWN_FLAGS = _FLAG_REGISTRY | _FLAG_ISSUER_UUID | _FLAG_FULL_KID
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CROCKFORD_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
-_PAIR_SHIFTS = tuple(range(120, -1, -10))  # 13 pairs: 130 bits, the top 2 always 0
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # what str(UUID) writes
 
 
 # ---------------------------------------------------------------------------------------------------------- codecs
@@ -85,15 +85,10 @@ def b43decode(text: str) -> bytes:
         raise PayloadInvalid(f"payload is not valid base43: {exc}") from None
 
 
-def _varint(n: int) -> bytes:
-    if 0 <= n < 0x80:
-        return _BYTES[n]
-    return _long_varint(n)
-
-
+# Memoised: every receipt encodes its chain id, issue second and issue date two or three times, and a batch repeats
+# them; without the memo, receipts are issued about 8 % slower (docs/benchmarks.md).
 @functools.lru_cache(maxsize=1024)
-def _long_varint(n: int) -> bytes:
-    # Cached: a batch repeats its chain id, issue second and issue dates.
+def _varint(n: int) -> bytes:
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -103,9 +98,6 @@ def _long_varint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
-
-
-_BYTES = tuple(bytes([i]) for i in range(256))
 
 
 def _lp(data: bytes) -> bytes:
@@ -209,11 +201,6 @@ class Receipt:
     def document_id_str(self) -> str:
         return document_id_str(self.document_id)
 
-    @functools.cached_property
-    def tbs(self) -> bytes:
-        """The signed message (computed once per receipt; see :func:`signed_bytes`)."""
-        return _signed_bytes(self, self.kid)
-
     def claims(self) -> dict[str, object]:
         """The signed facts a verifier shows, JSON-ready."""
         return {
@@ -252,7 +239,7 @@ def _seconds(t: datetime) -> int:
 def signed_bytes(r: Receipt | ReceiptFields, kid: bytes | None = None) -> bytes:
     """The exact bytes the issuer signs (docs/qr-payload.md, "Signed message")."""
     if isinstance(r, Receipt):
-        return r.tbs
+        return _signed_bytes(r, r.kid)
     if kid is None:
         raise ReceiptFieldInvalid("kid", "is required")
     return _signed_bytes(r, kid)
@@ -281,7 +268,6 @@ def commitment(receipt: Receipt) -> bytes:
     return hashlib.sha256(signed_bytes(receipt)).digest()
 
 
-@functools.lru_cache(maxsize=256)
 def kid_bytes(kid: str) -> bytes:
     """A JWK thumbprint ``kid`` (base64url, 43 characters) as its 32 raw bytes."""
     if len(kid) != 43:
@@ -312,7 +298,7 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
     signature = signer.sign(message)
     if len(signature) != SIGNATURE_BYTES:
         raise SignerUnsupported("the signer returned a signature that is not 64 bytes")
-    receipt = Receipt(
+    return Receipt(
         issuer_id=fields.issuer_id,
         kid=kid,
         document_id=fields.document_id,
@@ -324,19 +310,14 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
         issued_on=fields.issued_on,
         signature=signature,
     )
-    receipt.__dict__["tbs"] = message  # the cached_property's slot: commitment() need not rebuild it
-    return receipt
 
 
 # --------------------------------------------------------------------------------------------------- the payload
-@functools.lru_cache(maxsize=256)
 def _uuid_bytes(issuer_id: str) -> bytes | None:
-    # Cached: an issuer id that is not a UUID costs a raised ValueError each time, and ids repeat.
-    try:
-        u = uuid.UUID(issuer_id)
-    except ValueError:
+    """The 16 bytes of an issuer id written as a canonical UUID (lowercase, hyphenated), else None."""
+    if _CANONICAL_UUID.fullmatch(issuer_id) is None:
         return None
-    return u.bytes if str(u) == issuer_id else None
+    return uuid.UUID(issuer_id).bytes
 
 
 def encode_payload(receipt: Receipt, *, registry: Registry | None = None) -> str:
@@ -366,7 +347,7 @@ def encode_payload(receipt: Receipt, *, registry: Registry | None = None) -> str
         _lp(receipt.number.encode("utf-8")),
         receipt.signature,
     )
-    parts[0] = _BYTES[flags]
+    parts[0] = bytes((flags,))
     return PAYLOAD_PREFIX + b43encode(b"".join(parts))
 
 
@@ -455,7 +436,7 @@ def new_document_id(now: datetime, randbytes: Callable[[int], bytes] = os.urando
 def document_id_str(raw: bytes) -> str:
     """The 26-character Crockford base32 (ULID) form of a 16-byte document id."""
     n = int.from_bytes(raw, "big")
-    return "".join([_CROCKFORD_PAIRS[(n >> shift) & 1023] for shift in _PAIR_SHIFTS])  # 2 characters per lookup
+    return "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5))  # 26 x 5 bits, the top 2 are 0
 
 
 def document_id_from_str(text: str) -> bytes:

@@ -277,3 +277,23 @@ def test_document_id_text_is_the_ulid_crockford_form(raw: bytes) -> None:
     expected = "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
     assert document_id_str(raw) == expected
     assert document_id_from_str(expected) == raw
+
+
+def _uuid_by_the_library(issuer_id: str) -> bytes | None:
+    try:
+        u = uuid.UUID(issuer_id)
+    except ValueError:
+        return None
+    return u.bytes if str(u) == issuer_id else None
+
+
+_ISSUER_IDS = st.text() | st.uuids().flatmap(
+    lambda u: st.sampled_from([str(u), str(u).upper(), u.hex, f"{{{u}}}", u.urn, f" {u}"])
+)
+
+
+@given(_ISSUER_IDS)
+def test_an_issuer_id_is_carried_as_a_uuid_exactly_when_it_is_the_canonical_form(issuer_id: str) -> None:
+    from ledger.documents.receipt import _uuid_bytes
+
+    assert _uuid_bytes(issuer_id) == _uuid_by_the_library(issuer_id)
