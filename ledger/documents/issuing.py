@@ -30,7 +30,7 @@ from keys.protocols import Signer
 from ledger._bulk import bound_value, executemany
 from ledger.chain.outbox import as_utc, enqueue, enqueue_many
 from ledger.chain.proof import RevocationReason
-from ledger.documents.metadata import DOCUMENT_FIELDS, metadata_digest, parse_document
+from ledger.documents.metadata import metadata_digest, parse_document
 from ledger.documents.receipt import (
     Receipt,
     ReceiptFields,
@@ -196,8 +196,6 @@ _INSERT_ROWS = (
     " payload, commitment, account, chain_id, contract, created_at)"
     " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
 )
-_SORTED_FIELDS = tuple(sorted(DOCUMENT_FIELDS))
-_json_str: Callable[[str], str] = json.encoder.encode_basestring  # the C string encoder json.dumps uses
 
 
 @dataclass(frozen=True)
@@ -213,7 +211,6 @@ class _Issuer:
     today: date  # in Ho Chi Minh City
     public_url: str
     randbytes: Callable[[int], bytes]
-    issued_at_text: str  # as receipt JSON writes it
 
     @classmethod
     def of(
@@ -228,10 +225,7 @@ class _Issuer:
     ) -> _Issuer:
         now = as_utc(now)
         issued_at = now.replace(microsecond=0)
-        text = issued_at.isoformat().replace("+00:00", "Z")
-        return cls(
-            agency_id, signer, account_address, registry, now, issued_at, _today(now), public_url, randbytes, text
-        )
+        return cls(agency_id, signer, account_address, registry, now, issued_at, _today(now), public_url, randbytes)
 
 
 class _Prepared(NamedTuple):
@@ -273,7 +267,7 @@ def _prepare(
         doc_id,
         issuer.agency_id,
         meta["number"],
-        _metadata_json(meta),
+        json.dumps(meta, ensure_ascii=False, sort_keys=True),
         sha256,
         bytes(file_bytes),
         len(file_bytes),
@@ -286,39 +280,15 @@ def _prepare(
         registry.hex_address,
         issuer.now,
     )
-    # receipt_json(receipt, payload) with what the batch shares computed once (a test holds the two equal)
-    receipt_body = {
-        "payload": payload,
-        "issuer_id": issuer.agency_id,
-        "kid": receipt.kid.hex(),
-        "document_id": doc_id,
-        "number": meta["number"],
-        "issued_on": meta["issued_on"],
-        "issued_at": issuer.issued_at_text,
-        "sha256": sha256,
-        "metadata_digest": meta_digest.hex(),
-        "chain_id": registry.chain_id,
-        "contract": registry.hex_address,
-        "commitment": "0x" + leaf.hex(),
-    }
     issued = IssuedDocument(
         id=doc_id,
         sha256=sha256,
         payload=payload,
         verify_url=verify_link(issuer.public_url, payload),
-        receipt=receipt_body,
+        receipt=_receipt_json(receipt, payload, leaf),
         metadata=meta,
     )
     return _Prepared(row, issued, leaf)
-
-
-def _metadata_json(meta: Mapping[str, Any]) -> str:
-    """``json.dumps(meta, ensure_ascii=False, sort_keys=True)`` for the metadata dict (str or None values), without
-    building an encoder per document (a test holds the two equal): the keys are fixed, so only values are encoded."""
-    return _METADATA_TEMPLATE % tuple(["null" if meta[k] is None else _json_str(meta[k]) for k in _SORTED_FIELDS])
-
-
-_METADATA_TEMPLATE = "{" + ", ".join(f'"{k}": %s' for k in _SORTED_FIELDS) + "}"
 
 
 def issue_document(

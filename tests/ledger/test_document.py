@@ -219,3 +219,23 @@ def test_symbols_are_checked_every_time() -> None:
         with pytest.raises(DocumentNumberInvalid, match="missing"):
             parse_number("12/QĐ")
     assert parse_number("12/qđ-ubnd").body_abbr == parse_number("13/QĐ-UBND").body_abbr == "UBND"
+
+
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=4), st.text(max_size=40))
+def test_memoised_text_helpers_give_what_the_plain_ones_give(values: list[str], other: str) -> None:
+    # normalize_text and metadata_digest memoise their per-field work (an archive repeats its values); the memo must
+    # never change an answer, whether a value is seen for the first time or again
+    from ledger.documents.metadata import _field_bytes, _field_bytes_memo, _normalize, _normalized, _symbol
+
+    for value in [*values, *values, other]:
+        assert _normalized(value) == _normalize(value)
+        assert _field_bytes_memo(value) == _field_bytes(value)
+        try:
+            expected: object = _symbol.__wrapped__(value)
+        except DocumentNumberInvalid as exc:
+            expected = exc.message
+        try:
+            got: object = _symbol(value)
+        except DocumentNumberInvalid as exc:
+            got = exc.message
+        assert got == expected

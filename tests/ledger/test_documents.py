@@ -227,8 +227,8 @@ def test_revocation_already_on_chain_is_adopted(
 def test_batch_rows_and_answers_match_the_single_issue(
     engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
 ) -> None:
-    # issue_batch writes through the driver with its own JSON and receipt building; issue_document goes through
-    # the ORM and receipt_json. Both must store and answer the same things.
+    # issue_batch writes through the driver; issue_document goes through the ORM. Both must store and answer the
+    # same things.
     account = agency_accounts[0]
     reg = Registry.of(registry.chain_id, registry.address)
     now = NOW.replace(microsecond=123456)
