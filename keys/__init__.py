@@ -32,7 +32,7 @@ from keys.jws import (
 from keys.keyring import AgencyProfile, KeyRecord, KeyRing
 from keys.keystore import KdfParams, Keystore, Passphrase, dev_passphrase, passphrase_from_file
 from keys.protocols import KeyResolver, Signer, TrustedKey
-from keys.sealing import ScryptParams, UnsealFailed, seal, unseal
+from keys.sealing import ScryptParams, UnsealFailed, seal, seal_with_key, unseal, unseal_with_key
 from keys.trust_list import TrustedAgency, TrustList, verify_trust_list
 from keys.validity import check_valid_at
 
@@ -91,9 +91,11 @@ __all__ = [
     "require_role",
     "revoke_api_key",
     "seal",
+    "seal_with_key",
     "sha256_b64url",
     "sign_jws",
     "unseal",
+    "unseal_with_key",
     "verify_jws",
     "verify_signature",
     "verify_trust_list",

@@ -5,8 +5,9 @@ Layout and format (docs/keys.md has the reasoning):
 - ``keystore.json``: scrypt parameters and salt, and a check value derived from the passphrase. Opening the
   keystore runs scrypt once; a wrong passphrase fails here with one opaque ``KeystoreUnlockFailed``.
 - ``sig/<kid>.json``: a signature key as PKCS#8 DER sealed with AES-256-GCM under a per-file key derived (HKDF)
-  from the scrypt master key; the header fields are the AEAD's associated data. Because the passphrase is already
-  proven by the check value, a failing tag here means the file was altered: ``KeystoreCorrupt``.
+  from the scrypt master key (``keys.sealing.seal_with_key``); the header fields are the AEAD's associated data.
+  Because the passphrase is already proven by the check value, a failing tag here means the file was altered:
+  ``KeystoreCorrupt``.
 - ``eth/<name>.json``: an Ethereum account in Web3 Secret Storage (v3, scrypt) format, so standard tools can import
   it, plus an ``xacthuc_mac`` member (HMAC under a key derived from the master key) that detects tampering.
 - ``records/<name>.json``: small JSON records (key-ring metadata, city state), each MACed with its name bound in.
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keys import _crypto
+from keys import _crypto, sealing
 from keys.errors import (
     InvalidInput,
     KeyNotFound,
@@ -52,6 +53,8 @@ SIG_FORMAT = "xacthuc-sigkey/1"
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 _MIN_PASSPHRASE = 8
 GENERATION_FILE = "generation"
+_SIG_INFO = b"xacthuc sig key"  # HKDF label of signature-key files (keys.sealing.seal_with_key)
+_SIG_MEMBERS = {"format", "kid", "alg", "salt", "nonce", "ciphertext"}
 
 
 @dataclass(frozen=True)
@@ -281,11 +284,8 @@ class Keystore:
         """Seal ``signer``'s private key into ``sig/<kid>.json``."""
         d = self.root / "sig"
         ensure_private_dir(d)
-        salt, nonce = _crypto.random_bytes(16), _crypto.random_bytes(12)
-        header = {"format": SIG_FORMAT, "kid": signer.kid, "alg": signer.alg, "salt": _crypto.b64url_encode(salt)}
-        key = _crypto.hkdf(self._master, info=b"xacthuc sig key", salt=salt)
-        sealed = _crypto.aead_encrypt(key, nonce, signer.to_pkcs8(), _canonical(header))
-        doc = {**header, "nonce": _crypto.b64url_encode(nonce), "ciphertext": _crypto.b64url_encode(sealed)}
+        header = {"format": SIG_FORMAT, "kid": signer.kid, "alg": signer.alg}
+        doc = sealing.seal_with_key(self._master, signer.to_pkcs8(), info=_SIG_INFO, header=header)
         atomic_write(d / f"{signer.kid}.json", _canonical(doc))
         self._signers[signer.kid] = signer
 
@@ -298,16 +298,13 @@ class Keystore:
             doc = _read_json(path)
         except FileNotFoundError:
             raise KeyNotFound(f"no signature key {kid} in the keystore", kid=kid) from None
-        header = {k: doc.get(k) for k in ("format", "kid", "alg", "salt")}
-        if header["format"] != SIG_FORMAT or header["kid"] != kid:
+        if doc.get("format") != SIG_FORMAT or doc.get("kid") != kid or doc.keys() != _SIG_MEMBERS:
             raise KeystoreCorrupt(f"keystore file {path.name} is altered", path=str(path))
-        salt, nonce, sealed = (_b64(doc, f, path) for f in ("salt", "nonce", "ciphertext"))
-        key = _crypto.hkdf(self._master, info=b"xacthuc sig key", salt=salt)
         try:
-            signer = LocalSigner.from_pkcs8(_crypto.aead_decrypt(key, nonce, sealed, _canonical(header)))
-        except _crypto.CryptoInputError:
+            signer = LocalSigner.from_pkcs8(sealing.unseal_with_key(self._master, doc, info=_SIG_INFO))
+        except _crypto.CryptoInputError:  # UnsealFailed is one
             raise KeystoreCorrupt(f"keystore file {path.name} is altered", path=str(path)) from None
-        if signer.kid != kid or signer.alg != header["alg"]:
+        if signer.kid != kid or signer.alg != doc["alg"]:
             raise KeystoreCorrupt(f"keystore file {path.name} holds another key", path=str(path))
         self._signers[kid] = signer
         return signer

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -12,10 +13,13 @@ from hypothesis import strategies as st
 
 from keys.errors import KeyNotFound, KeystoreCorrupt, KeystoreExists, KeystoreUnlockFailed
 from keys.generate import generate_eth_account, generate_signing_key
+from keys.jwk import jwk_thumbprint
 from keys.jws import sign_jws, verify_jws
 from keys.keystore import TEST_KDF, Keystore, Passphrase, dev_passphrase, passphrase_from_file
 
 from .conftest import PASSPHRASE
+
+KEYSTORE_V1 = Path(__file__).parents[1] / "vectors" / "keys" / "keystore-v1"
 
 
 @settings(max_examples=12, deadline=None)
@@ -164,3 +168,32 @@ def test_passphrase_from_file(tmp_path: Path) -> None:
     (tmp_path / "pp").write_text(PASSPHRASE + "\n")
     pp = passphrase_from_file(tmp_path / "pp")
     assert isinstance(pp, Passphrase) and pp.value == PASSPHRASE and not pp.dev_mode
+
+
+def test_signature_keys_sealed_before_keys_sealing_still_open(tmp_path: Path) -> None:
+    """keys.sealing is the keystore's own envelope: files written by the keystore before it existed load unchanged."""
+    root = tmp_path / "keys"
+    shutil.copytree(KEYSTORE_V1, root)
+    keystore = Keystore.open(root, "vector passphrase")
+    assert keystore.signer_kids() == sorted(p.stem for p in (KEYSTORE_V1 / "sig").glob("*.json"))
+    for kid in keystore.signer_kids():
+        signer = keystore.load_signer(kid)
+        assert signer.kid == kid == jwk_thumbprint(signer.public_jwk())
+        assert verify_jws(sign_jws(signer, b"x"), signer.public_jwk()).payload == b"x"
+
+
+def test_signature_key_file_keeps_its_format(keystore: Keystore) -> None:
+    signer = generate_signing_key()
+    keystore.save_signer(signer)
+    doc = json.loads((keystore.root / "sig" / f"{signer.kid}.json").read_text())
+    assert sorted(doc) == ["alg", "ciphertext", "format", "kid", "nonce", "salt"]
+    assert doc["format"] == "xacthuc-sigkey/1" and doc["kid"] == signer.kid
+
+
+def test_extra_member_in_key_file_is_corrupt(keystore: Keystore) -> None:
+    signer = generate_signing_key()
+    keystore.save_signer(signer)
+    path = keystore.root / "sig" / f"{signer.kid}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "note": "x"}))
+    with pytest.raises(KeystoreCorrupt):
+        Keystore.open(keystore.root, PASSPHRASE).load_signer(signer.kid)
