@@ -1,4 +1,5 @@
-"""Dependencies point one way (ARCHITECTURE.md): keys <- ledger, identity <- verifier <- xacthuc.
+"""Dependencies point one way (ARCHITECTURE.md): keys <- ledger, identity <- verifier <- xacthuc, and no module
+imports another that imports it back, directly or through others.
 
 Read from the source, so a forbidden import fails here even if no test happens to execute it. Domain packages also
 never import FastAPI outside their ``api/`` folders.
