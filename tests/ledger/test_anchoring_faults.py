@@ -40,6 +40,13 @@ def states(engine: Engine) -> list[str]:
         return [b.state for b in s.exec(select(AnchorBatch).order_by(AnchorBatch.id)).all()]
 
 
+def broadcast(engine: Engine, registry: RegistryClient) -> int:
+    """How many batches are sent and already in the node's mempool (the worker commits ``sent``, then broadcasts)."""
+    with Session(engine) as s:
+        hashes = [b.tx_hash for b in s.exec(select(AnchorBatch)).all() if b.state == BatchState.SENT and b.tx_hash]
+    return sum(registry.transaction_known(bytes.fromhex(h[2:])) for h in hashes)
+
+
 def run_until(anchorer: Anchorer, done: Callable[[], bool], timeout: float = 60.0) -> None:
     """Run passes until ``done`` holds after a quiet pass (one that found nothing to do and no error)."""
     deadline = time.monotonic() + timeout
@@ -104,7 +111,7 @@ def test_worker_sigkilled_between_sent_and_confirmed_resumes(
     )
     try:
         deadline = time.monotonic() + 60
-        while states(engine).count(BatchState.SENT) < 3:
+        while broadcast(engine, anvil_registry) < 3:  # killed after the broadcast: "between sent and confirmed"
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "worker died"
             assert time.monotonic() < deadline, f"worker did not send: {states(engine)}"
             time.sleep(0.05)

@@ -70,6 +70,16 @@ def revocation(engine: Engine, doc_id: str) -> RevocationTx:
         return s.exec(select(RevocationTx).where(RevocationTx.document_id == doc_id)).one()
 
 
+def broadcast(engine: Engine, registry: RegistryClient, doc_id: str) -> bool:
+    """Whether the revocation is sent and in the node's mempool (the worker commits ``sent``, then broadcasts)."""
+    row = revocation(engine, doc_id)
+    return (
+        row.state == BatchState.SENT
+        and row.tx_hash is not None
+        and registry.transaction_known(bytes.fromhex(row.tx_hash[2:]))
+    )
+
+
 def run_until(anchorer: Anchorer, done: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -252,7 +262,7 @@ def test_worker_killed_between_sending_and_confirming_a_revocation_resumes(
     )
     try:
         deadline = time.monotonic() + 60
-        while revocation(engine, docs[1]).state != BatchState.SENT:
+        while not broadcast(engine, anvil_registry, docs[1]):  # killed between sending and confirming
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "worker died"
             assert time.monotonic() < deadline, "the worker did not send the revocation"
             time.sleep(0.05)
