@@ -46,7 +46,6 @@ __all__ = [  # the base64url codec and its error are re-exported: the keystore r
     "scrypt",
     "sign",
     "verify",
-    "verify_with",
 ]
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -199,9 +198,9 @@ def sign(key: PrivateKey, message: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-def verify_with(alg: str, key: PublicKey, message: bytes, signature: bytes) -> bool:
-    """``verify`` for a key that ``public_key_for(alg, ...)`` gave: branching on ``alg`` skips the isinstance check
-    against cryptography's abstract key classes, which costs more than the rest of the bookkeeping."""
+def verify(alg: str, key: PublicKey, message: bytes, signature: bytes) -> bool:
+    """Check a JWS signature (ES256: raw ``r || s``) with a key for ``alg`` (from ``public_key_for``): branching on
+    ``alg`` skips an isinstance check against cryptography's abstract key classes, which costs more than the rest."""
     try:
         if alg == "EdDSA":
             cast(ed25519.Ed25519PublicKey, key).verify(signature, message)
@@ -212,20 +211,6 @@ def verify_with(alg: str, key: PublicKey, message: bytes, signature: bytes) -> b
         cast(ec.EllipticCurvePublicKey, key).verify(encode_dss_signature(r, s), message, _ES256)
         return True
     except (InvalidSignature, ValueError, TypeError):
-        return False
-
-
-def verify(key: PublicKey, message: bytes, signature: bytes) -> bool:
-    try:
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, message)
-            return True
-        if len(signature) != 64:
-            return False
-        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        key.verify(encode_dss_signature(r, s), message, _ES256)
-        return True
-    except (InvalidSignature, ValueError):
         return False
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from keys._crypto import public_key_from_jwk
+from keys._crypto import alg_for_jwk, public_key_from_jwk
 from keys.encoding import CryptoInputError, sha256_b64url
 from keys.errors import InvalidInput
 
@@ -19,12 +19,10 @@ _PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "alg", "use"}
 
 def jwk_alg(jwk: Mapping[str, Any]) -> str | None:
     """The one JWS algorithm a public JWK may be used with (the key decides, never a token header), or ``None``."""
-    kty, crv = jwk.get("kty"), jwk.get("crv")
-    if kty == "EC" and crv == "P-256":
-        return "ES256"
-    if kty == "OKP" and crv == "Ed25519":
-        return "EdDSA"
-    return None
+    try:
+        return alg_for_jwk(jwk)
+    except CryptoInputError:
+        return None
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:

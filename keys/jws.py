@@ -136,7 +136,7 @@ def verify_signature(alg: str, jwk: Mapping[str, Any], message: bytes, signature
         key = _crypto.public_key_for(alg, jwk)
     except (CryptoInputError, TypeError, AttributeError):  # AttributeError: not a mapping at all
         return False
-    return _crypto.verify_with(alg, key, message, signature)
+    return _crypto.verify(alg, key, message, signature)
 
 
 # --- compact JWS with the header rules ------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def verify_jws(
         raise JwsAlgorithmRejected("the trusted key's algorithm does not match its JWK")
     if header_alg != jwk["alg"]:
         raise JwsAlgorithmRejected(f"this key verifies {jwk['alg']} only, the token says {header_alg}")
-    if not _crypto.verify_with(header_alg, _crypto.public_key_from_jwk(jwk), signing_input, signature):
+    if not _crypto.verify(header_alg, _crypto.public_key_from_jwk(jwk), signing_input, signature):
         raise JwsSignatureInvalid()
     return VerifiedJWS(header=header, payload=payload, jwk=jwk, trusted_key=trusted)
 
