@@ -173,6 +173,9 @@ def _today(now: datetime) -> date:
     return as_utc(now).astimezone(VN_TZ).date()
 
 
+# The stored metadata: json.dumps(meta, ensure_ascii=False, sort_keys=True), with the encoder built once.
+_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
 # What issuing writes, in this order (the revocation columns stay NULL).
 _ROW_COLUMNS = (
     "id",
@@ -261,13 +264,13 @@ def _prepare(
     )
     payload = encode_payload(receipt, registry=registry)
     leaf = commitment(receipt)
-    doc_id = receipt.document_id_str
-    sha256 = digest.hex()
+    body = _receipt_json(receipt, payload, leaf)
+    doc_id, sha256 = body["document_id"], body["sha256"]
     row = (
         doc_id,
         issuer.agency_id,
         meta["number"],
-        json.dumps(meta, ensure_ascii=False, sort_keys=True),
+        _METADATA_JSON(meta),
         sha256,
         bytes(file_bytes),
         len(file_bytes),
@@ -285,7 +288,7 @@ def _prepare(
         sha256=sha256,
         payload=payload,
         verify_url=verify_link(issuer.public_url, payload),
-        receipt=_receipt_json(receipt, payload, leaf),
+        receipt=body,
         metadata=meta,
     )
     return _Prepared(row, issued, leaf)

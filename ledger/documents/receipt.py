@@ -436,7 +436,7 @@ def new_document_id(now: datetime, randbytes: Callable[[int], bytes] = os.urando
 def document_id_str(raw: bytes) -> str:
     """The 26-character Crockford base32 (ULID) form of a 16-byte document id."""
     n = int.from_bytes(raw, "big")
-    return "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5))  # 26 x 5 bits, the top 2 are 0
+    return "".join([_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5)])  # 26 x 5 bits, the top 2 are 0
 
 
 def document_id_from_str(text: str) -> bytes:
