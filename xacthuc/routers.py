@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ def build_routers(services: Services) -> list[APIRouter]:
     ]
 
 
-def _signer_for(services: Services) -> Any:
+def _signer_for(services: Services) -> Callable[[str, datetime], Signer]:
     def signer_for(agency_id: str, now: datetime) -> Signer:
         return services.require_city().keyring(agency_id).signer(now)
 
