@@ -16,14 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session
 
 from identity.models import StatusListRow
 from identity.service import status_list_token
@@ -46,9 +46,8 @@ from verifier.payload import ParsedPayload, PayloadKind
 from verifier.report import Report
 from verifier.service import Verifier
 from verifier.third_party import http_status_lists
-from xacthuc.chainsetup import connect
-from xacthuc.database import make_engine
-from xacthuc.services import Services
+from xacthuc.chainsetup import connect, recorded_registry
+from xacthuc.services import Role, Services, build_services
 from xacthuc.settings import Settings
 
 __all__ = [
@@ -358,17 +357,6 @@ def data_dir_trust_list(data_dir: Path, now: datetime) -> TrustList:
     return verify_trust_list(sign_trust_list(throwaway, entries, now, 0), throwaway.public_jwk(), now)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _read_only_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///")
-        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"check_same_thread": False})
-    return make_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
-
-
 class _LazyChain:
     """The registry through ``XACTHUC_RPC_URL``, ``--rpc-url`` or the running server's embedded node, connected at
     the first read (a citizen ID needs no chain); never a node of its own."""
@@ -388,13 +376,10 @@ class _LazyChain:
 
 
 def _recorded_registry(settings: Settings) -> Registry | None:
-    if settings.registry_address:
-        return Registry.of(settings.chain_id, settings.registry_address)
-    record = settings.data_dir / "registry.json"
-    if not record.exists():
-        return None
-    data = json.loads(record.read_text(encoding="utf-8"))
-    return Registry.of(int(data["chain_id"]), str(data["address"]))
+    try:
+        return recorded_registry(settings)
+    except XacthucError:  # the configured RPC URL did not answer its chain id: the configured one, then
+        return Registry.of(settings.chain_id, settings.registry_address) if settings.registry_address else None
 
 
 @contextmanager
@@ -402,20 +387,18 @@ def data_dir_verifier(settings: Settings) -> Iterator[Verifier]:
     """``xacthuc verify --data-dir``: the city's public keys and its database, both read only, and the chain through
     an RPC URL (``XACTHUC_RPC_URL``, or the embedded node of the server running on this data dir). It never unlocks
     the keystore, writes to the database or starts a node; status lists are fetched where credentials name them."""
-    data_dir = settings.data_dir
-    data_dir_root_jwk(data_dir)  # CITY_NOT_FOUND for a data dir without a city
-    engine = _read_only_engine(settings.resolved_database_url())
+    services = build_services(settings, role=Role.VERIFIER)  # CITY_NOT_FOUND, nothing written, for a stray dir
     registry = _recorded_registry(settings)
     no_request: ContextVar[_Request | None] = ContextVar("xacthuc_no_request", default=None)
     try:
         yield Verifier(
-            trust=data_dir_trust_list(data_dir, _utcnow()),
+            trust=data_dir_trust_list(settings.data_dir, services.clock()),
             chain=_LazyChain(settings, registry),
             status_lists=http_status_lists(timeout=settings.rpc_timeout),
-            proofs=_ServerRecords(engine, no_request),
-            clock=_utcnow,
+            proofs=_ServerRecords(services.engine, no_request),
+            clock=services.clock,
             registry=registry,
             freshness=timedelta(seconds=settings.kb_freshness_seconds),
         )
     finally:
-        engine.dispose()
+        services.close()
