@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from keys.api import build_router as keys_router
 from keys.api import require
 from keys.protocols import Signer
 from ledger.api import build_router as documents_router
+from ledger.errors import ChainUnavailable
 from verifier.api import build_router as verify_router
 from verifier.api.routes import build_offline_router
 from verifier.qr import qr_png, qr_svg
@@ -22,6 +24,8 @@ from xacthuc.server_verifier import ServerVerifier
 from xacthuc.services import Services
 
 __all__ = ["build_routers"]
+
+log = logging.getLogger("xacthuc")
 
 
 def build_routers(services: Services) -> list[APIRouter]:
@@ -67,7 +71,19 @@ def _documents(services: Services, verifier: ServerVerifier) -> APIRouter:
         qr_svg=qr_svg,
         file_limit=settings.upload_limit,
         revoke_wait=settings.revoke_wait,
+        after_revocation=lambda: _catch_up_index(services),
     )
+
+
+def _catch_up_index(services: Services) -> None:
+    """Index the chain up to its head now (the indexer thread would within its poll), so a verification right after
+    a confirmed revocation reads it; best effort: a node that fails here leaves the index to its thread."""
+    if services.indexer is None:
+        return
+    try:
+        services.indexer.sync()
+    except ChainUnavailable:
+        log.warning("chain index catch-up after a revocation failed; the index thread will catch up")
 
 
 def _offline_bundle(services: Services) -> OfflineBundleSource:

@@ -88,12 +88,14 @@ def build_router(
     qr_svg: Callable[..., str],
     file_limit: int = MAX_FILE_BYTES,
     revoke_wait: float = 0.0,
+    after_revocation: Callable[[], None] = lambda: None,
 ) -> APIRouter:
     """The document routes. ``signer_for(agency, now)`` and ``account_for(agency)`` give an agency's receipt signer
     and Ethereum account; ``registry()`` the configured registry; ``trust_list()`` ``(token, root kid)``;
     ``qr_png(text, scale=)`` and ``qr_svg(text, scale=)`` render a link as a QR code (the verifier's renderer:
     ledger/ does not import verifier/). A revocation waits up to ``revoke_wait`` seconds for the worker (in this
-    process or another) to confirm it on chain."""
+    process or another) to confirm it on chain; once it is, ``after_revocation()`` brings what verifications read (the
+    chain index) up to date, so this server's verdict agrees with its answer at once."""
     router = APIRouter(tags=["documents"])
     db_dep = Depends(session)
     base = public_url.rstrip("/")
@@ -290,6 +292,8 @@ def build_router(
         result = _await_revocation(db, result, revoke_wait)
         if result.status == "anchored":
             response.status_code = 202
+        else:
+            after_revocation()
         return document_json(result, base)
 
     return router
