@@ -30,6 +30,7 @@ from keys.protocols import Signer
 from ledger._bulk import bound_value, executemany
 from ledger.chain.outbox import as_utc, enqueue, enqueue_many
 from ledger.chain.proof import RevocationReason
+from ledger.documents._fastjson import metadata_json
 from ledger.documents.metadata import metadata_digest, parse_document
 from ledger.documents.receipt import (
     Receipt,
@@ -173,9 +174,6 @@ def _today(now: datetime) -> date:
     return as_utc(now).astimezone(VN_TZ).date()
 
 
-# The stored metadata: json.dumps(meta, ensure_ascii=False, sort_keys=True), with the encoder built once.
-_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
-
 # What issuing writes, in this order (the revocation columns stay NULL).
 _ROW_COLUMNS = (
     "id",
@@ -270,7 +268,7 @@ def _prepare(
         doc_id,
         issuer.agency_id,
         meta["number"],
-        _METADATA_JSON(meta),
+        metadata_json(meta),  # json.dumps(meta, ensure_ascii=False, sort_keys=True), faster (the bench shows it)
         sha256,
         bytes(file_bytes),
         len(file_bytes),
