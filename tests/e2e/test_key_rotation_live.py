@@ -143,7 +143,7 @@ def test_key_rotated_on_a_running_server_verifies_at_once(server: LiveServer, tm
     trusted = _checks(report)["issuer_trusted"]
     assert trusted["status"] == "valid", report
     assert trusted["data"]["kid"] == rotated["kid"]
-    assert report["verdict"] == "pending"  # trusted and signed; only the anchor is still to come
+    assert report["verdict"] in ("pending", "valid"), report  # trusted and signed; the anchor may already be there
     server.wait_anchored(doc["id"])
     assert server.verify(doc["verify_url"])["verdict"] == "valid"
     assert server.verify(before["verify_url"])["verdict"] == "valid"  # the retired key's document still verifies
@@ -178,7 +178,7 @@ def test_agency_created_while_the_server_runs_anchors_and_verifies(server: LiveS
     doc = server.issue(created["api_key"])
     report = server.verify(doc["verify_url"])
     assert _checks(report)["issuer_trusted"]["status"] == "valid", report
-    assert report["verdict"] == "pending"
+    assert report["verdict"] in ("pending", "valid"), report  # the worker may have anchored it already (0.2 s batches)
     server.wait_anchored(doc["id"])  # the worker found the new agency's account without a restart
     final = server.verify(doc["verify_url"])
     assert final["verdict"] == "valid", final
