@@ -1,6 +1,6 @@
 """Documents in process: bulk receipt issuance, verification latency, and the QR size of a typical decision.
 
-``issue``: ``sign_receipt`` + ``commitment`` + ``encode_payload`` per document (ES256 via the key ring's
+``issue``: ``sign_receipt_with_commitment`` + ``encode_payload`` per document (ES256 via the key ring's
 ``LocalSigner``; the file hash and metadata digest are inputs, as the service computes them on upload).
 ``verify``: ``verify_document`` on the QR payload with the proof and the registry status served from memory, so it
 measures the pipeline itself (decode, trust lookup, signature, Merkle path of a 1,024-leaf batch, status, report).
@@ -35,6 +35,7 @@ from ledger.documents.receipt import (
     encode_payload,
     new_document_id,
     sign_receipt,
+    sign_receipt_with_commitment,
     verify_link,
 )
 from verifier.document import verify_document
@@ -99,8 +100,7 @@ def _issue(signer: Signer, n: int, meta: bytes) -> tuple[float, list[Receipt], l
     payloads: list[str] = []
     start = time.perf_counter()
     for f in all_fields:
-        r = sign_receipt(signer, f)
-        commitment(r)
+        r, _leaf = sign_receipt_with_commitment(signer, f)  # as issuing does
         payloads.append(encode_payload(r, registry=REGISTRY))
         receipts.append(r)
     return time.perf_counter() - start, receipts, payloads

@@ -40,7 +40,7 @@ from ledger.documents.receipt import (
     decode_payload,
     encode_payload,
     new_document_id,
-    sign_receipt,
+    sign_receipt_with_commitment,
     verify_link,
 )
 from ledger.errors import LedgerError
@@ -247,7 +247,7 @@ def _prepare(
     registry = issuer.registry
     meta = doc.to_dict()
     meta_digest = metadata_digest(meta)
-    receipt = sign_receipt(
+    receipt, leaf = sign_receipt_with_commitment(
         issuer.signer,
         ReceiptFields(
             issuer_id=issuer.agency_id,
@@ -261,7 +261,6 @@ def _prepare(
         ),
     )
     payload = encode_payload(receipt, registry=registry)
-    leaf = commitment(receipt)
     body = _receipt_json(receipt, payload, leaf)
     doc_id, sha256 = body["document_id"], body["sha256"]
     row = (

@@ -52,6 +52,7 @@ __all__ = [
     "kid_bytes",
     "new_document_id",
     "sign_receipt",
+    "sign_receipt_with_commitment",
     "signed_bytes",
     "verify_link",
     "verify_signature",
@@ -283,6 +284,14 @@ def kid_bytes(kid: str) -> bytes:
 
 def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = True) -> Receipt:
     """Sign ``fields`` with ``signer`` (ES256 or EdDSA). ``issued_at`` is truncated to whole seconds."""
+    return sign_receipt_with_commitment(signer, fields, short_kid=short_kid)[0]
+
+
+def sign_receipt_with_commitment(
+    signer: Signer, fields: ReceiptFields, *, short_kid: bool = True
+) -> tuple[Receipt, bytes]:
+    """:func:`sign_receipt` and the receipt's :func:`commitment`, from the one signed message it builds (issuing
+    needs both; building the message twice cost about 4 % of bulk issuance)."""
     if signer.alg not in ("ES256", "EdDSA"):
         raise SignerUnsupported(f"receipts are signed with ES256 or EdDSA, not {signer.alg!r}")
     issued_at = fields.issued_at
@@ -298,7 +307,7 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
     signature = signer.sign(message)
     if len(signature) != SIGNATURE_BYTES:
         raise SignerUnsupported("the signer returned a signature that is not 64 bytes")
-    return Receipt(
+    receipt = Receipt(
         issuer_id=fields.issuer_id,
         kid=kid,
         document_id=fields.document_id,
@@ -310,6 +319,7 @@ def sign_receipt(signer: Signer, fields: ReceiptFields, *, short_kid: bool = Tru
         issued_on=fields.issued_on,
         signature=signature,
     )
+    return receipt, hashlib.sha256(message).digest()
 
 
 # --------------------------------------------------------------------------------------------------- the payload

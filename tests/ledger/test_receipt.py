@@ -35,6 +35,7 @@ from ledger.documents.receipt import (
     encode_payload,
     new_document_id,
     sign_receipt,
+    sign_receipt_with_commitment,
     signed_bytes,
     verify_link,
     verify_signature,
@@ -97,6 +98,14 @@ def test_commitment_is_sha256_of_signed_bytes_and_ignores_the_signature() -> Non
     b = replace(a, signature=bytes(64))
     assert commitment(a) == commitment(b) == hashlib.sha256(signed_bytes(a)).digest()
     assert signed_bytes(a).startswith(b"xacthuc:receipt:v1")
+
+
+@pytest.mark.parametrize("short_kid", [True, False])
+def test_signing_with_the_commitment_gives_what_signing_then_committing_gives(short_kid: bool) -> None:
+    later = fields(issued_at=T0.replace(microsecond=250_000))  # truncated before signing, in both paths
+    receipt, leaf = sign_receipt_with_commitment(ES256_SIGNER, later, short_kid=short_kid)
+    assert receipt == sign_receipt(ES256_SIGNER, later, short_kid=short_kid)  # FixedSigner: deterministic
+    assert leaf == commitment(receipt)
 
 
 def test_issued_at_is_truncated_to_seconds_and_utc() -> None:
