@@ -4,13 +4,9 @@ and a chain re-organisation that drops an anchor. In every case each leaf ends a
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -20,12 +16,11 @@ from sqlmodel import Session, select
 from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_count
 from ledger.chain.client import RegistryClient
 from ledger.chain.outbox import AnchorBatch, BatchState, enqueue_many
+from tests.ledger import worker_proc
 from tests.ledger.test_anchoring import assert_all_anchored_once
 from xacthuc.devchain import AnvilNode, anvil_rpc
 
 pytestmark = pytest.mark.anvil
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def queue(engine: Engine, account: LocalAccount, n: int, salt: str) -> None:
@@ -94,21 +89,7 @@ def test_worker_sigkilled_between_sent_and_confirmed_resumes(
     account = agency_accounts[0]
     anvil_rpc(anvil.url, "evm_setAutomine", [False])  # transactions wait in the mempool until we mine
     queue(engine, account, 10, "kill-worker")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.ledger.worker_proc",
-            db_url,
-            anvil.url,
-            anvil_registry.address,
-            "0x" + bytes(account.key).hex(),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = worker_proc.spawn(db_url, anvil.url, anvil_registry.address, account)
     try:
         deadline = time.monotonic() + 60
         while broadcast(engine, anvil_registry) < 3:  # killed after the broadcast: "between sent and confirmed"

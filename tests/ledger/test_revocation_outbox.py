@@ -5,9 +5,6 @@ that failed for good (recorded again). Revocations recorded before the outbox ex
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -29,11 +26,11 @@ from ledger.documents.receipt import Registry
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import get_document
 from ledger.errors import ChainUnavailable
+from tests.ledger import worker_proc
 from tests.ledger.test_documents import META, SIGNER
 from xacthuc.database import make_engine, migrate
 from xacthuc.devchain import AnvilNode, anvil_rpc
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -245,21 +242,7 @@ def test_worker_killed_between_sending_and_confirming_a_revocation_resumes(
     run_until(Anchorer(engine, anvil_registry, accounts, WorkerConfig()), all_done(engine))
     anvil_rpc(anvil.url, "evm_setAutomine", [False])  # transactions wait in the mempool until we mine
     revoke(engine, docs[1])
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.ledger.worker_proc",
-            db_url,
-            anvil.url,
-            anvil_registry.address,
-            "0x" + bytes(account.key).hex(),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = worker_proc.spawn(db_url, anvil.url, anvil_registry.address, account)
     try:
         deadline = time.monotonic() + 60
         while not broadcast(engine, anvil_registry, docs[1]):  # killed between sending and confirming
