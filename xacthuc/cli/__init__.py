@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from xacthuc.cli import chain, docs, identity, init, keys, serve, verify
+from xacthuc.cli import chain, doc_import, docs, identity, init, keys, serve, verify
 from xacthuc.cli._common import as_typed, error_exit
 from xacthuc.recursion import cap_recursion_limit
 
@@ -30,6 +30,7 @@ app.command("worker")(serve.worker)
 app.command("anchor")(chain.anchor)
 app.add_typer(keys.agency_app, name="agency")
 app.add_typer(keys.keys_app, name="keys")
+docs.doc_app.command("import")(doc_import.doc_import)
 app.add_typer(docs.doc_app, name="doc")
 app.command("verify")(verify.verify_cmd)
 app.add_typer(identity.id_app, name="id")
