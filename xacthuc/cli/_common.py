@@ -16,8 +16,9 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from keys import agencies as ag
 from keys.bootstrap import City
-from keys.errors import InvalidInput, XacthucError
+from keys.errors import AgencyNotFound, Forbidden, InvalidInput, XacthucError
 from xacthuc.database import session_scope
 from xacthuc.services import Role, Services, build_services
 from xacthuc.settings import Settings, load_settings
@@ -28,6 +29,7 @@ __all__ = [
     "JsonFlag",
     "Settings",
     "StorageUnavailable",
+    "agency_principal",
     "as_typed",
     "built",
     "err",
@@ -35,6 +37,7 @@ __all__ = [
     "load_settings",
     "open_city",
     "out",
+    "require_agency_role",
     "setup_logging",
 ]
 
@@ -85,6 +88,37 @@ def as_typed(exc: BaseException) -> XacthucError | None:
         where = f"{exc.filename}: " if exc.filename else ""
         return StorageUnavailable(f"{where}{exc.strerror or type(exc).__name__}")
     return None
+
+
+def _agency_roles(city: City, session: Session | None, agency_id: str) -> tuple[list[str], bool]:
+    row = session.get(ag.Agency, agency_id) if session is not None else None
+    if row is not None:
+        return list(row.roles), row.disabled
+    profile = city.keyring(agency_id).profile if agency_id in city.agency_ids() else None
+    if profile is None:
+        raise AgencyNotFound(f"no agency {agency_id}")
+    return list(profile.roles), profile.disabled
+
+
+def agency_principal(city: City, session: Session | None, agency_id: str) -> ag.Principal:
+    """Who a command acts as when it acts for ``agency_id``: the API roles the agency's trust roles grant (what an
+    API key created with them holds), none when it is disabled. The agency's database row decides when there is
+    one (HTTP reads the same row), else the profile in its key ring (``AGENCY_NOT_FOUND`` for neither)."""
+    roles, disabled = _agency_roles(city, session, agency_id)
+    api_roles = () if disabled else ag.expand_roles(roles)[1]
+    return ag.Principal(agency_id, frozenset(api_roles), api_key_id="")
+
+
+def require_agency_role(city: City, session: Session | None, agency_id: str, role: str) -> ag.Principal:
+    """The principal of ``agency_id`` if it may do what ``role`` allows, else the same typed ``Forbidden`` (code
+    ``FORBIDDEN``, ``.role``) HTTP's ``require_role`` raises: the CLI acts through the same rule as the API. Every
+    command that acts for an agency calls this (helpers: do not re-implement it)."""
+    try:
+        return ag.require_role(agency_principal(city, session, agency_id), role)
+    except Forbidden:
+        disabled = _agency_roles(city, session, agency_id)[1]
+        why = "is disabled" if disabled else f"lacks the role {role}"
+        raise Forbidden(f"agency {agency_id} {why}: it may not do what {role} allows", role=role) from None
 
 
 def setup_logging(settings: Settings) -> None:
