@@ -2,12 +2,14 @@
 
 from identity.models import Citizen, Credential, StatusListRow
 from keys.agencies import Agency, ApiKey
+from keys.authority import AgencyAuthority
 from ledger.chain.index import ChainCursor, IndexedAnchor, IndexedRevocation
 from ledger.chain.outbox import AnchorBatch, AnchorLeaf, RevocationTx
 from ledger.documents.issuing import DocumentRow
 
 __all__ = [
     "Agency",
+    "AgencyAuthority",
     "AnchorBatch",
     "AnchorLeaf",
     "ApiKey",
