@@ -42,6 +42,7 @@ from ledger.documents.issuing import (
     issue_document,
 )
 from ledger.documents.receipt import Registry, verify_link
+from ledger.documents.replacement import REPLACEMENT_ERRORS
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import DocumentView, build_bundle, document_json, get_document
 from ledger.errors import ChainUnavailable
@@ -62,7 +63,13 @@ _ISSUE_ERRORS = error_responses(
 )
 _READ_ERRORS = error_responses(DocumentNotFound)
 _REVOKE_ERRORS = error_responses(
-    *AUTH_ERRORS, DocumentNotFound, DocumentRevoked, DocumentPendingAnchor, 413, ReplacementInvalid
+    *AUTH_ERRORS,
+    DocumentNotFound,
+    DocumentRevoked,
+    DocumentPendingAnchor,
+    413,
+    ReplacementInvalid,
+    *REPLACEMENT_ERRORS,
 )
 
 
@@ -275,8 +282,10 @@ def build_router(
         db: Annotated[Session, db_dep],
         response: Response,
     ) -> dict[str, Any]:
-        """Revoke or supersede an anchored document (only its issuing agency may). The revocation is recorded
-        durably first; the anchoring worker sends it. 200 with the document ``revoked``/``superseded`` once it is
+        """Revoke or supersede an anchored document (only its issuing agency may). A replacement (``replaced_by``,
+        with the reason ``replaced``) must be anchored, of the same agency or one with recorded authority over it, in
+        force, and not one this document already replaces. The revocation is recorded durably first; the anchoring
+        worker sends it. 200 with the document ``revoked``/``superseded`` once it is
         confirmed on chain within the server's wait, else 202 with the revocation on its way (it still arrives)."""
         view = _view(db, document_id)
         result = revoke_document(

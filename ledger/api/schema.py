@@ -26,6 +26,7 @@ __all__ = [
     "MetadataOut",
     "ProofOut",
     "ReceiptOut",
+    "ReplacementOut",
     "RevocationOut",
     "RevokeIn",
     "batch_schema",
@@ -204,6 +205,16 @@ class TrustOut(BaseModel):
     trust_root_url: str
 
 
+class ReplacementOut(BaseModel):
+    """The document recorded as replacing this one: its id, number and leaf (the commitment the registry names)."""
+
+    model_config = _CLOSED
+
+    document_id: str
+    number: str
+    leaf: str = Field(pattern="^0x[0-9a-f]{64}$")
+
+
 class BundleOut(BaseModel):
     """The proof bundle: verify it with a JSON-RPC node and the pinned city root key, nothing else."""
 
@@ -217,3 +228,7 @@ class BundleOut(BaseModel):
     proof: ProofOut | None = Field(description="Null while the document is pending")
     registry: RegistryOut
     trust: TrustOut
+    replaced_by: ReplacementOut | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The recorded replacement, when the document is superseded (a hint: the chain decides)",
+    )

@@ -19,6 +19,7 @@ from ledger.documents.status import get_document
 
 __all__ = [
     "MAX_CHAIN",
+    "REPLACEMENT_ERRORS",
     "ReplacementCycle",
     "ReplacementNotAnchored",
     "ReplacementNotFound",
@@ -82,6 +83,19 @@ class ReplacementNotAnchored(ReplacementInvalid):
 
     code = "DOC_REPLACEMENT_NOT_ANCHORED"
     http_status = 409
+
+
+#: Every rule's error, for the API's documented responses.
+REPLACEMENT_ERRORS: tuple[type[ReplacementInvalid], ...] = (
+    ReplacementRequired,
+    ReplacementReasonConflict,
+    ReplacementNotFound,
+    ReplacementSelf,
+    ReplacementOtherAgency,
+    ReplacementCycle,
+    ReplacementRevoked,
+    ReplacementNotAnchored,
+)
 
 
 def check_reason(reason: str | None, replaced_by: str | None) -> str:
