@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CITY_ID = "tphcm"  # the city's own agency row: holds the admin API key, never signs documents
 ROOT_RING = "city-root"
 ADMIN_ACCOUNT = "city-admin"
+RELAYER_ACCOUNT = "city-relayer"  # sends (and pays for) every agency's anchors and revocations
 CREDENTIALS_FILE = "dev-credentials.json"
 
 
@@ -120,6 +121,22 @@ class City:
     def admin_account(self) -> LocalAccount:
         """The city admin's Ethereum account (deploys the registry)."""
         return self.keystore.load_eth_account(ADMIN_ACCOUNT)
+
+    @property
+    def relayer_account(self) -> LocalAccount:
+        """The city's relayer account: it sends every agency's anchors and revocations (each authorised by the
+        agency's EIP-712 signature) and pays their gas, so only this account needs funds. Created with the city;
+        a data dir from before it existed gets it here, on first use (under the keystore lock, so two processes
+        never make two)."""
+        try:
+            return self.keystore.load_eth_account(RELAYER_ACCOUNT)
+        except KeyNotFound:
+            pass
+        with self.keystore.lock():
+            if RELAYER_ACCOUNT not in self.keystore.eth_names():
+                address = self.keystore.save_eth_account(RELAYER_ACCOUNT, bytes(generate_eth_account().key))
+                log.info("created the city's relayer account %s (it pays for every agency's anchors)", address)
+        return self.keystore.load_eth_account(RELAYER_ACCOUNT)
 
     # -- publication
 
@@ -225,6 +242,7 @@ def create_city(
     city = City(data_dir, keystore)
     KeyRing.create(keystore, ROOT_RING, now)
     keystore.save_eth_account(ADMIN_ACCOUNT, bytes(generate_eth_account().key))
+    keystore.save_eth_account(RELAYER_ACCOUNT, bytes(generate_eth_account().key))
     credentials: dict[str, Any] = {"admin_token": None, "agencies": []}
     if demo:
         for d in DEMO_AGENCIES:
@@ -341,6 +359,7 @@ __all__ = [
     "CITY_ID",
     "CREDENTIALS_FILE",
     "DEMO_AGENCIES",
+    "RELAYER_ACCOUNT",
     "City",
     "ProvisionedAgency",
     "bootstrap_city",
