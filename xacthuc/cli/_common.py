@@ -84,8 +84,8 @@ class FileNotFound(CliInputError):
 
     code = "FILE_NOT_FOUND"
 
-    def __init__(self, path: Path | str, *, field: str | None = None) -> None:
-        super().__init__(f"file not found: {path}")
+    def __init__(self, path: Path | str, *, field: str | None = None, hint: str = "") -> None:
+        super().__init__(f"file not found: {path}" + (f" ({hint})" if hint else ""))
         self.path = str(path)
         self.field = field
 
@@ -190,12 +190,15 @@ def require_agency_role(city: City, session: Session | None, agency_id: str, rol
     """The principal of ``agency_id`` if it may do what ``role`` allows, else the same typed ``Forbidden`` (code
     ``FORBIDDEN``, ``.role``) HTTP's ``require_role`` raises: the CLI acts through the same rule as the API. Every
     command that acts for an agency calls this (helpers: do not re-implement it)."""
+    principal = agency_principal(city, session, agency_id)
     try:
-        return ag.require_role(agency_principal(city, session, agency_id), role)
+        return ag.require_role(principal, role)
     except Forbidden:
-        disabled = _agency_roles(city, session, agency_id)[1]
-        why = "is disabled" if disabled else f"lacks the role {role}"
-        raise Forbidden(f"agency {agency_id} {why}: it may not do what {role} allows", role=role) from None
+        if _agency_roles(city, session, agency_id)[1]:
+            why = "is disabled"
+        else:
+            why = f"lacks the role {role} (it has: {', '.join(sorted(principal.roles)) or 'none'})"
+        raise Forbidden(f"agency {agency_id} {why}", role=role) from None
 
 
 def setup_logging(settings: Settings) -> None:
