@@ -331,14 +331,18 @@ def _superseded(name: str, ctx: DocumentContext, replaced_by: bytes | None, when
     )
     data["replaced_by"] = "0x" + replaced_by.hex()
     newest = walk.newest
-    if newest["document_id"] or newest["number"]:
+    if newest is not None and (newest["document_id"] or newest["number"]):
         data["replacement"] = {"document_id": newest["document_id"], "number": newest["number"]}
     data["supersession_chain"] = walk.links
     if walk.loop:
         data["supersession_loop"] = True
     if walk.truncated:
         data["supersession_truncated"] = True
+    if newest is None:  # the registry names the document itself as its replacement
+        return invalid(name, "DOC_SUPERSEDED", "the document was replaced", Verdict.SUPERSEDED, **data)
     message = "the document was replaced by " + " → ".join(describe(e) for e in walk.links)
+    if walk.truncated:
+        message += " → …"
     if newest["status"] == "revoked":
         message += f" (itself revoked: {newest.get('reason', 'unknown')})"
     return invalid(name, "DOC_SUPERSEDED", message, Verdict.SUPERSEDED, **data)

@@ -44,9 +44,10 @@ class Supersession:
     truncated: bool = False
 
     @property
-    def newest(self) -> dict[str, Any]:
-        """The last replacement followed: the one in force when the chain ends well."""
-        return self.links[-1]
+    def newest(self) -> dict[str, Any] | None:
+        """The last replacement followed: the one in force when the chain ends well (None: the registry named the
+        document itself)."""
+        return self.links[-1] if self.links else None
 
 
 def _issuer_account(resolver: KeyResolver, issuer_id: str) -> str | None:

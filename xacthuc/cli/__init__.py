@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from xacthuc.cli import chain, doc_import, docs, identity, init, keys, serve, verify
+from xacthuc.cli import authority, chain, doc_import, docs, identity, init, keys, serve, verify
 from xacthuc.cli._common import CliUsageError, as_typed, error_exit, json_requested
 from xacthuc.recursion import cap_recursion_limit
 
@@ -29,6 +29,7 @@ app.command("serve")(serve.serve)
 app.command("init")(init.init)
 app.command("worker")(serve.worker)
 app.command("anchor")(chain.anchor)
+keys.agency_app.add_typer(authority.authority_app, name="authority")
 app.add_typer(keys.agency_app, name="agency")
 app.add_typer(keys.keys_app, name="keys")
 docs.doc_app.command("import")(doc_import.doc_import)
