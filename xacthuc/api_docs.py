@@ -30,9 +30,32 @@ _CHAIN = {"chain_id": {"type": "integer"}, "block": {"type": "integer"}, "contra
 #: ``GET /readyz``'s answers (a probe's own shape, not the API's error body).
 READY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "Ready",
+        "description": "Ready; or `degraded`: verifications work, but `degraded` names what keeps documents from being"
+        " anchored (an anchoring account that cannot pay: its address and `ANCHOR_ACCOUNT_UNFUNDED`)",
         "content": {
-            "application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ready"}, **_CHAIN}}}
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"enum": ["ready", "degraded"]},
+                        "degraded": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["account", "code", "message"],
+                                "properties": {
+                                    "account": {"type": "string"},
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                    "balance_wei": {"type": "string"},
+                                    "needed_wei": {"type": "string"},
+                                },
+                            },
+                        },
+                        **_CHAIN,
+                    },
+                }
+            }
         },
     },
     503: {

@@ -163,9 +163,7 @@ def ensure_registry(
         vanished = address
     # Back in the outbox before the deployment is recorded: a crash in between deploys (and resends) once more.
     counts = resend_all() if vanished is not None and resend_all is not None else (0, 0)
-    client = RegistryClient.deploy(w3, deployer, admin)
-    _write_private_json(record_path, {"chain_id": chain_id, "address": client.address, "block": w3.eth.block_number})
-    log.info("deployed DocumentRegistry at %s on chain %s", client.address, chain_id)
+    client = deploy_registry(settings, w3, deployer, admin)
     if vanished is not None:
         log.warning(
             "DEV MODE: the registry recorded in %s (%s) is not on this chain; deployed a new one at %s and every"
@@ -181,6 +179,16 @@ def ensure_registry(
                 " against the new one",
                 vanished,
             )
+    return client
+
+
+def deploy_registry(settings: Settings, w3: Web3, deployer: Any, admin: str) -> RegistryClient:
+    """Deploy a registry of this build (``admin`` its city admin) and record it in the data dir's registry.json."""
+    client = RegistryClient.deploy(w3, deployer, admin)
+    chain_id = client.chain_id
+    record = {"chain_id": chain_id, "address": client.address, "block": client.from_block}
+    _write_private_json(settings.data_dir / REGISTRY_FILE, record)
+    log.info("deployed DocumentRegistry at %s on chain %s", client.address, chain_id)
     return client
 
 

@@ -41,7 +41,16 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from ledger.chain._outbox_tx import KINDS, TxChain, kind_of
-from ledger.chain.outbox import OPEN_STATES, AnchorBatch, AnchorLeaf, BatchState, OutboxTx, RevocationTx, cut_batches
+from ledger.chain.outbox import (
+    OPEN_STATES,
+    AnchorBatch,
+    AnchorLeaf,
+    BatchState,
+    OutboxTx,
+    RevocationTx,
+    as_utc,
+    cut_batches,
+)
 from ledger.chain.types import BlockInfo, Fees, TxReceipt
 from ledger.errors import AnchorAccountUnfunded
 
@@ -51,6 +60,7 @@ __all__ = [
     "Anchorer",
     "StepReport",
     "WorkerConfig",
+    "oldest_pending_leaf",
     "pending_count",
     "pending_revocations",
 ]
@@ -350,3 +360,14 @@ def pending_count(session: Session) -> int:
 def pending_revocations(session: Session) -> int:
     """Revocations not yet confirmed on chain (failed ones excluded: they wait for an operator)."""
     return int(session.exec(select(func.count()).where(col(RevocationTx.state).in_(OPEN_STATES))).one())
+
+
+def oldest_pending_leaf(session: Session) -> datetime | None:
+    """When the oldest leaf not yet in a confirmed batch was queued (None: nothing waits)."""
+    in_open_batch = select(AnchorBatch.id).where(col(AnchorBatch.state).in_(OPEN_STATES))
+    oldest = session.exec(
+        select(func.min(AnchorLeaf.created_at)).where(
+            col(AnchorLeaf.batch_id).is_(None) | col(AnchorLeaf.batch_id).in_(in_open_batch)
+        )
+    ).one()
+    return None if oldest is None else as_utc(oldest)
