@@ -72,8 +72,8 @@ AUTHENTICATED = {
 SENT: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/trust-list"): set(),
     ("get", "/v1/trust-root"): set(),
-    ("post", "/v1/documents"): {413, 422, 503},
-    ("post", "/v1/documents:batch"): {413, 422, 503},
+    ("post", "/v1/documents"): {409, 413, 422, 503},
+    ("post", "/v1/documents:batch"): {409, 413, 422, 503},
     ("get", "/v1/documents/{document_id}"): {404, 422},
     ("get", "/v1/documents/{document_id}/qr.png"): {404, 422},
     ("get", "/v1/documents/{document_id}/qr.svg"): {404, 422},

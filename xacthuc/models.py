@@ -5,6 +5,7 @@ from keys.agencies import Agency, ApiKey
 from keys.authority import AgencyAuthority
 from ledger.chain.index import ChainCursor, IndexedAnchor, IndexedRevocation
 from ledger.chain.outbox import AnchorBatch, AnchorLeaf, RevocationTx
+from ledger.documents.idempotency import IdempotencyRow
 from ledger.documents.issuing import DocumentRow
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Citizen",
     "Credential",
     "DocumentRow",
+    "IdempotencyRow",
     "IndexedAnchor",
     "IndexedRevocation",
     "RevocationTx",

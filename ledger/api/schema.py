@@ -24,6 +24,8 @@ __all__ = [
     "DocumentOut",
     "IssuedOut",
     "MetadataOut",
+    "NoticeMessageOut",
+    "NoticeOut",
     "ProofOut",
     "ReceiptOut",
     "ReplacementOut",
@@ -164,14 +166,38 @@ class DocumentOut(MetadataOut):
     revocation: RevocationOut | SkipJsonSchema[None] = None
 
 
+class NoticeMessageOut(BaseModel):
+    """A notice's text in Vietnamese and English."""
+
+    model_config = _CLOSED
+
+    vi: str
+    en: str
+
+
+class NoticeOut(BaseModel):
+    """Something the caller should know about an accepted request: ``DOC_NUMBER_NORMALISED`` (the number is stored in
+    its canonical form, e.g. ``QD`` read as ``QĐ``), ``DOC_ALREADY_ISSUED`` (the same number and file were issued
+    before: this is that document)."""
+
+    model_config = _CLOSED
+
+    code: str = Field(description="Stable: DOC_NUMBER_NORMALISED or DOC_ALREADY_ISSUED")
+    field: str
+    message: NoticeMessageOut
+
+
 class IssuedOut(BaseModel):
-    """An issued document, durable and queued for anchoring."""
+    """An issued document, durable and queued for anchoring; or, with ``existing``, the document issued before with
+    the same number and file (its current status)."""
 
     model_config = _CLOSED
 
     id: str
     sha256: Sha256
-    status: Literal["pending"]
+    status: DocumentStatus
+    existing: bool = Field(description="True: issued before (the same number and file), nothing new was issued")
+    notices: list[NoticeOut]
     receipt: ReceiptOut
     verify_url: str
     qr_url: str
