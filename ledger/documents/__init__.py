@@ -7,6 +7,7 @@ revocation (recorded here, sent to the chain by ``ledger.chain``'s anchoring wor
   reasons (``ledger.chain.RevocationReason``) as the API and the database spell them.
 - ``status``: a stored document's derived status, its anchor proof, its public JSON and its proof bundle.
 - ``revocation``: recording a revocation or supersession (``revoke_document``).
+- ``replacement``: the rules a supersession follows, each broken rule its own ``ReplacementInvalid``.
 - ``errors``: the documents' input errors (422s naming the field).
 """
 
@@ -69,6 +70,17 @@ from ledger.documents.receipt import (
     verify_link,
     verify_signature,
 )
+from ledger.documents.replacement import (
+    REPLACEMENT_ERRORS,
+    ReplacementCycle,
+    ReplacementNotAnchored,
+    ReplacementNotFound,
+    ReplacementOtherAgency,
+    ReplacementReasonConflict,
+    ReplacementRequired,
+    ReplacementRevoked,
+    ReplacementSelf,
+)
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import (
     DocumentView,
@@ -78,6 +90,7 @@ from ledger.documents.status import (
     proof_for,
     replacement_for,
     status_of,
+    successor_of,
 )
 
 __all__ = [
@@ -89,6 +102,7 @@ __all__ = [
     "MAX_PAYLOAD_CHARS",
     "PAYLOAD_PREFIX",
     "REASONS",
+    "REPLACEMENT_ERRORS",
     "SHORT_KID_BYTES",
     "SIGNING_FORMS",
     "VN_TZ",
@@ -112,7 +126,15 @@ __all__ = [
     "ReceiptFields",
     "Registry",
     "RegistryUnknown",
+    "ReplacementCycle",
     "ReplacementInvalid",
+    "ReplacementNotAnchored",
+    "ReplacementNotFound",
+    "ReplacementOtherAgency",
+    "ReplacementReasonConflict",
+    "ReplacementRequired",
+    "ReplacementRevoked",
+    "ReplacementSelf",
     "SignerUnsupported",
     "build_bundle",
     "commitment",
@@ -138,6 +160,7 @@ __all__ = [
     "sign_receipt_with_commitment",
     "signed_bytes",
     "status_of",
+    "successor_of",
     "verify_link",
     "verify_signature",
 ]
