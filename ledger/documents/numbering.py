@@ -47,7 +47,9 @@ class DocumentNumberDuplicate(DocumentNumberInvalid):
 
     def __init__(self, number: str, year: int, first: int, second: int) -> None:
         self.number, self.year, self.first, self.second = number, year, first, second
-        super().__init__(f"documents[{second}]: {number} ({year}) is also the number of documents[{first}]")
+        super().__init__(f"{number} ({year}) is also the number of documents[{first}]")
+        self.message = f"documents[{second}]: {self.message}"  # as every other refused item of a batch
+        self.args = (self.message,)
 
 
 def find_issued(
