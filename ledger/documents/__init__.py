@@ -3,8 +3,10 @@ revocation (recorded here, sent to the chain by ``ledger.chain``'s anchoring wor
 
 - ``metadata``: the Decree 30/2020/NĐ-CP document model (``parse_document``, ``parse_number``).
 - ``receipt``: the signed document receipt, its commitment (the Merkle leaf data) and its QR payload.
-- ``issuing``: the document table (``DocumentRow``) and issuing, one or in bulk; ``REASONS`` names the revocation
-  reasons (``ledger.chain.RevocationReason``) as the API and the database spell them.
+- ``issuing``: issuing, one or in bulk; ``REASONS`` names the revocation reasons (``ledger.chain.RevocationReason``)
+  as the API and the database spell them. ``table``: the document table (``DocumentRow``).
+- ``numbering``: a number is unique per agency and year of ``issued_on`` (``find_issued``, ``DocumentNumberTaken``).
+- ``idempotency``: ``Idempotency-Key``s, a repeated request answered once (``once``).
 - ``status``: a stored document's derived status, its anchor proof, its public JSON and its proof bundle.
 - ``revocation``: recording a revocation or supersession (``revoke_document``).
 - ``replacement``: the rules a supersession follows, each broken rule its own ``ReplacementInvalid``.
@@ -15,6 +17,7 @@ from ledger.documents.errors import (
     DocumentFieldInvalid,
     DocumentFieldMissing,
     DocumentNumberInvalid,
+    DocumentSymbolUnknown,
     PayloadInvalid,
     PayloadTooLarge,
     PayloadVersionUnsupported,
@@ -22,7 +25,9 @@ from ledger.documents.errors import (
     RegistryUnknown,
     SignerUnsupported,
 )
+from ledger.documents.idempotency import IdempotencyKeyInvalid, IdempotencyKeyReused
 from ledger.documents.issuing import (
+    ALREADY_ISSUED,
     BUNDLE_TYPE,
     MAX_FILE_BYTES,
     REASONS,
@@ -44,11 +49,13 @@ from ledger.documents.metadata import (
     SIGNING_FORMS,
     Document,
     DocumentNumber,
+    Notice,
     metadata_digest,
     normalize_text,
     parse_document,
     parse_number,
 )
+from ledger.documents.numbering import DocumentNumberDuplicate, DocumentNumberTaken, find_issued
 from ledger.documents.receipt import (
     ALLOWED_ALGS,
     MAX_PAYLOAD_CHARS,
@@ -95,6 +102,7 @@ from ledger.documents.status import (
 
 __all__ = [
     "ALLOWED_ALGS",
+    "ALREADY_ISSUED",
     "BUNDLE_TYPE",
     "DOCUMENT_FIELDS",
     "DOCUMENT_TYPES",
@@ -112,12 +120,18 @@ __all__ = [
     "DocumentFileTooLarge",
     "DocumentNotFound",
     "DocumentNumber",
+    "DocumentNumberDuplicate",
     "DocumentNumberInvalid",
+    "DocumentNumberTaken",
     "DocumentPendingAnchor",
     "DocumentRevoked",
     "DocumentRow",
+    "DocumentSymbolUnknown",
     "DocumentView",
+    "IdempotencyKeyInvalid",
+    "IdempotencyKeyReused",
     "IssuedDocument",
+    "Notice",
     "PayloadInvalid",
     "PayloadTooLarge",
     "PayloadVersionUnsupported",
@@ -143,6 +157,7 @@ __all__ = [
     "document_id_str",
     "document_json",
     "encode_payload",
+    "find_issued",
     "get_document",
     "issue_batch",
     "issue_document",
