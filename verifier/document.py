@@ -78,6 +78,7 @@ class DocumentContext:
     links: LinkLookup | None = None  # describes a replacement by its leaf, to follow a chain of supersessions
     replacement_hint: Callable[[], str | None] | None = None  # the direct replacement's id, as a service names it
     metadata: Mapping[str, Any] | None = None  # presented beside the receipt (a proof bundle's)
+    file_sha256: bytes | None = None  # the file's hash when only that was sent (the file stayed on the client)
     metadata_lookup: MetadataLookup | None = None  # the issuer's store
     receipt: Receipt | None = None
     key: TrustedKey | None = None
@@ -352,11 +353,12 @@ class FileMatchesCheck:
     name = "file_matches"
 
     def applies(self, ctx: DocumentContext) -> bool:
-        return ctx.file_bytes is not None and ctx.receipt is not None
+        return (ctx.file_bytes is not None or ctx.file_sha256 is not None) and ctx.receipt is not None
 
     def verify(self, ctx: DocumentContext) -> CheckResult:
-        assert ctx.receipt is not None and ctx.file_bytes is not None
-        digest = hashlib.sha256(ctx.file_bytes).digest()
+        assert ctx.receipt is not None
+        digest = hashlib.sha256(ctx.file_bytes).digest() if ctx.file_bytes is not None else ctx.file_sha256
+        assert digest is not None
         if not hmac.compare_digest(digest, ctx.receipt.file_sha256):
             return invalid(self.name, "FILE_MISMATCH", "the file is not the signed document", sha256=digest.hex())
         return valid(self.name, "FILE_MATCHES", "the file is the signed document")
@@ -389,6 +391,7 @@ def verify_document(
     metadata: Mapping[str, Any] | None = None,
     metadata_lookup: MetadataLookup | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
+    file_sha256: bytes | None = None,
 ) -> Report:
     """Verify a document receipt (or its payload / verification link) and report every check and the verdict.
 
@@ -398,7 +401,8 @@ def verify_document(
     a replacement (``verifier.sources.Supersessions``) so a chain of supersessions is followed to the newest one,
     ``replacement_hint`` names the direct replacement's id when a service said it; ``metadata`` (a
     bundle's) and ``metadata_lookup`` (the issuer's store, by leaf data) give the metadata that ``metadata_matches``
-    checks against the signed digest: only matched fields join the report's claims.
+    checks against the signed digest: only matched fields join the report's claims. ``file_sha256`` stands in for
+    ``file_bytes`` when only the file's hash was sent (``file_matches`` compares it the same way).
     """
     ctx = DocumentContext(
         source=receipt_or_payload,
@@ -413,6 +417,7 @@ def verify_document(
         replacement_hint=replacement_hint,
         metadata=metadata,
         metadata_lookup=metadata_lookup,
+        file_sha256=file_sha256,
     )
     checks = run_checks(DOCUMENT_CHECKS, ctx, on_error)
     report = Report(kind="document", checks=checks)

@@ -126,7 +126,7 @@ class Verifier:
         with self._scope(parsed) as finish:
             now = self.clock()
             if parsed.kind is PayloadKind.DOCUMENT:
-                report = self._document(parsed.payload, request.file, now)
+                report = self._document(parsed.payload, request.file, now, file_sha256=request.file_sha256)
             else:
                 report = verify_credential(
                     parsed.payload,
@@ -166,7 +166,13 @@ class Verifier:
             return finish(self._document(parsed.payload, file, self.clock(), published=published))
 
     def _document(
-        self, payload: str, file: bytes | None, now: datetime, *, published: Published | None = None
+        self,
+        payload: str,
+        file: bytes | None,
+        now: datetime,
+        *,
+        published: Published | None = None,
+        file_sha256: bytes | None = None,
     ) -> Report:
         proofs = self.proofs
         found = published is None and self._finder is not None
@@ -206,4 +212,5 @@ class Verifier:
             replacement_hint=replacement_hint,
             metadata=published.metadata if published is not None else None,
             metadata_lookup=self._stored_metadata,
+            file_sha256=file_sha256,
         )

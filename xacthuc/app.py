@@ -24,6 +24,7 @@ from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.routers import build_routers
 from xacthuc.services import Services
+from xacthuc.web import install_web
 
 log = logging.getLogger("xacthuc.app")
 
@@ -79,6 +80,7 @@ def create_app(services: Services) -> FastAPI:
 
     for router in build_routers(services):
         app.include_router(router)
+    install_web(app, dev_mode=services.settings.dev_mode)  # last: its /static mount takes what no route took
     return app
 
 
