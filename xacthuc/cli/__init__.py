@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from xacthuc.cli import authority, chain, doc_import, docs, identity, init, keys, serve, verify
+from xacthuc.cli import authority, chain, doc_import, docs, identity, init, keys, serve, staff, verify
 from xacthuc.cli._common import CliUsageError, as_typed, error_exit, json_requested
 from xacthuc.recursion import cap_recursion_limit
 
@@ -37,6 +37,8 @@ app.add_typer(docs.doc_app, name="doc")
 app.command("verify")(verify.verify_cmd)
 app.add_typer(identity.id_app, name="id")
 app.add_typer(identity.wallet_app, name="wallet")
+app.add_typer(staff.staff_app, name="staff")
+app.command("audit")(staff.audit_cmd)
 
 
 def _plain_help(command: Any) -> None:
