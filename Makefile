@@ -26,7 +26,7 @@ test: install
 	bash scripts/test.sh
 
 unit: install
-	$(BIN)/pytest -m "not anvil and not postgres" -x
+	$(BIN)/pytest -m "not anvil and not postgres and not browser" -x
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,9 @@ pragma solidity 0.8.28;
 /// @title DocumentRegistry
 /// @notice Agencies anchor Merkle roots of batches of administrative documents; the agency that anchored a root
 /// (or the city admin) can revoke or supersede one document of it, proven with a Merkle proof checked here.
+/// An agency sends its own transactions (`anchor`, `revoke`), or signs an EIP-712 message that anyone may send for
+/// it (`anchorFor`, `revokeFor`): the city's one funded relayer account pays the gas of every agency, and can do
+/// nothing with that role but pay, since every record still needs the agency's own signature.
 /// @dev Every record is keyed by the anchoring agency as well as the root. A batch's root is public before it is
 ///      anchored (a one-document batch's root follows from its receipt; any root is in its pending transaction), so
 ///      a registry keyed by root alone would let anyone anchor it first and block the agency's own anchor. Here a
@@ -22,8 +25,26 @@ contract DocumentRegistry {
     /// @dev Proofs longer than this cannot come from a tree of at most 2**32 leaves; refused before hashing.
     uint256 internal constant MAX_PROOF_LENGTH = 64;
 
+    /// @dev EIP-712 (domain: name, version, chainId, verifyingContract): what an agency signs so that another
+    ///      account may send its anchor or revocation. The agency is the signer, so it is not a field.
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant NAME_HASH = keccak256("xacthuc DocumentRegistry");
+    bytes32 internal constant VERSION_HASH = keccak256("1");
+    bytes32 internal constant ANCHOR_TYPEHASH = keccak256("Anchor(bytes32 root,uint32 count)");
+    bytes32 internal constant REVOKE_TYPEHASH =
+        keccak256("Revoke(bytes32 root,bytes32 data,uint8 reason,bytes32 replacedBy)");
+
+    /// @dev secp256k1n / 2: a signature with a larger s is the malleable twin of a valid one (EIP-2); refused.
+    uint256 internal constant MAX_S = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+
     /// @notice The city admin, who may revoke any agency's document.
     address public immutable admin;
+
+    /// @dev The domain separator for the chain the contract was deployed on; recomputed if the chain id changes
+    ///      (a fork), so a signature for one chain never counts on another.
+    bytes32 internal immutable _cachedDomainSeparator;
+    uint256 internal immutable _cachedChainId;
 
     /// @dev agency => root => anchoredAt (bits 0-63) | count (bits 64-95): one slot per anchor, so an anchor costs
     ///      exactly one fresh SSTORE. Never zero once written (count is at least 1).
@@ -49,19 +70,27 @@ contract DocumentRegistry {
     error InvalidProof(bytes32 root, bytes32 data);
     error AlreadyRevoked(address agency, bytes32 root, bytes32 data);
     error InvalidReason(uint8 reason);
+    error BadSignature(address agency);
 
     constructor(address admin_) {
         admin = admin_;
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = _buildDomainSeparator();
     }
 
     /// @notice Anchors the Merkle root of a batch of `count` documents for the sending agency account.
     function anchor(bytes32 root, uint32 count) external {
-        if (root == bytes32(0)) revert ZeroRoot();
-        if (count == 0) revert EmptyBatch();
-        mapping(bytes32 => uint256) storage own = _anchors[msg.sender];
-        if (own[root] != 0) revert RootAlreadyAnchored(msg.sender, root);
-        own[root] = block.timestamp | (uint256(count) << 64);
-        emit Anchored(msg.sender, root, count);
+        _checkBatch(root, count);
+        _anchor(msg.sender, root, count);
+    }
+
+    /// @notice Anchors, for `agency`, the root its EIP-712 `Anchor(root, count)` signature authorises; any account
+    /// may send it (the city's relayer pays the gas). Recorded and emitted exactly as `agency`'s own `anchor`.
+    /// @param signature 65 bytes r || s || v (v 27 or 28, low s); `BadSignature(agency)` unless `agency` signed.
+    function anchorFor(address agency, bytes32 root, uint32 count, bytes calldata signature) external {
+        _checkBatch(root, count);
+        _checkSignature(agency, keccak256(abi.encode(ANCHOR_TYPEHASH, root, count)), signature);
+        _anchor(agency, root, count);
     }
 
     /// @notice Revokes the document `data` of the batch `root` that `agency` anchored; only that agency or the admin
@@ -76,16 +105,26 @@ contract DocumentRegistry {
         uint8 reason,
         bytes32 replacedBy
     ) external {
-        if (reason < REASON_ANNULLED || reason > REASON_OTHER) revert InvalidReason(reason);
-        if (replacedBy != bytes32(0) && reason != REASON_REPLACED) revert InvalidReason(reason);
-        if (_anchors[agency][root] == 0) revert RootNotAnchored(agency, root);
+        _checkRevocation(agency, root, reason, replacedBy);
         if (msg.sender != agency && msg.sender != admin) revert NotAnchorer(agency, msg.sender);
-        if (!_verify(root, data, proof)) revert InvalidProof(root, data);
-        mapping(bytes32 => uint256) storage revocations = _revocations[agency][root];
-        if (revocations[data] != 0) revert AlreadyRevoked(agency, root, data);
-        revocations[data] = uint256(reason) | (block.timestamp << 8);
-        if (replacedBy != bytes32(0)) _replacements[agency][root][data] = replacedBy;
-        emit Revoked(agency, root, data, reason, replacedBy);
+        _revoke(agency, root, data, proof, reason, replacedBy);
+    }
+
+    /// @notice Revokes, for `agency`, the document its EIP-712 `Revoke(root, data, reason, replacedBy)` signature
+    /// authorises; any account may send it. Only `agency`'s own signature counts (the admin uses `revoke`).
+    /// Recorded and emitted exactly as `agency`'s own `revoke`.
+    function revokeFor(
+        address agency,
+        bytes32 root,
+        bytes32 data,
+        bytes32[] calldata proof,
+        uint8 reason,
+        bytes32 replacedBy,
+        bytes calldata signature
+    ) external {
+        _checkRevocation(agency, root, reason, replacedBy);
+        _checkSignature(agency, keccak256(abi.encode(REVOKE_TYPEHASH, root, data, reason, replacedBy)), signature);
+        _revoke(agency, root, data, proof, reason, replacedBy);
     }
 
     /// @notice When `agency` anchored `root` and how many documents its batch holds (zeros if it never did).
@@ -110,9 +149,72 @@ contract DocumentRegistry {
         replacedBy = _replacements[agency][root][data];
     }
 
+    /// @notice The EIP-712 domain separator agencies sign under (name "xacthuc DocumentRegistry", version "1").
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
     /// @notice Whether `proof` proves the document `data` under `root` (the same check revoke makes).
     function verifyProof(bytes32 root, bytes32 data, bytes32[] calldata proof) external pure returns (bool) {
         return _verify(root, data, proof);
+    }
+
+    function _checkBatch(bytes32 root, uint32 count) internal pure {
+        if (root == bytes32(0)) revert ZeroRoot();
+        if (count == 0) revert EmptyBatch();
+    }
+
+    function _anchor(address agency, bytes32 root, uint32 count) internal {
+        mapping(bytes32 => uint256) storage own = _anchors[agency];
+        if (own[root] != 0) revert RootAlreadyAnchored(agency, root);
+        own[root] = block.timestamp | (uint256(count) << 64);
+        emit Anchored(agency, root, count);
+    }
+
+    /// @dev The checks before the caller's (or signer's): reason, then the anchor exists.
+    function _checkRevocation(address agency, bytes32 root, uint8 reason, bytes32 replacedBy) internal view {
+        if (reason < REASON_ANNULLED || reason > REASON_OTHER) revert InvalidReason(reason);
+        if (replacedBy != bytes32(0) && reason != REASON_REPLACED) revert InvalidReason(reason);
+        if (_anchors[agency][root] == 0) revert RootNotAnchored(agency, root);
+    }
+
+    /// @dev The checks after the caller's: the proof, then not yet revoked; then the record and the event.
+    function _revoke(
+        address agency,
+        bytes32 root,
+        bytes32 data,
+        bytes32[] calldata proof,
+        uint8 reason,
+        bytes32 replacedBy
+    ) internal {
+        if (!_verify(root, data, proof)) revert InvalidProof(root, data);
+        mapping(bytes32 => uint256) storage revocations = _revocations[agency][root];
+        if (revocations[data] != 0) revert AlreadyRevoked(agency, root, data);
+        revocations[data] = uint256(reason) | (block.timestamp << 8);
+        if (replacedBy != bytes32(0)) _replacements[agency][root][data] = replacedBy;
+        emit Revoked(agency, root, data, reason, replacedBy);
+    }
+
+    /// @dev Reverts with BadSignature(agency) unless `signature` is `agency`'s EIP-712 signature of `structHash`:
+    ///      exactly 65 bytes, v 27 or 28, s in the lower half (no malleable twin), recovering to `agency` (never
+    ///      to the zero address, which ecrecover returns for an invalid signature).
+    function _checkSignature(address agency, bytes32 structHash, bytes calldata signature) internal view {
+        if (signature.length != 65) revert BadSignature(agency);
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        if (uint256(s) > MAX_S || (v != 27 && v != 28)) revert BadSignature(agency);
+        bytes32 digest = keccak256(abi.encodePacked(hex"1901", _domainSeparator(), structHash));
+        address signer = ecrecover(digest, v, r, s);
+        if (signer == address(0) || signer != agency) revert BadSignature(agency);
+    }
+
+    function _domainSeparator() internal view returns (bytes32) {
+        return block.chainid == _cachedChainId ? _cachedDomainSeparator : _buildDomainSeparator();
+    }
+
+    function _buildDomainSeparator() internal view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
     }
 
     function _verify(bytes32 root, bytes32 data, bytes32[] calldata proof) internal pure returns (bool) {

@@ -26,7 +26,7 @@ const settings = {
   optimizer: { enabled: true, runs: 1000000 },
   viaIR: true,
   metadata: { bytecodeHash: "ipfs" },
-  outputSelection: { [sourceName]: { [CONTRACT]: ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
+  outputSelection: { [sourceName]: { [CONTRACT]: ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences"] } },
 };
 
 function build() {
@@ -52,6 +52,9 @@ function build() {
     abi: compiled.abi,
     bytecode: `0x${compiled.evm.bytecode.object}`,
     deployedBytecode: `0x${compiled.evm.deployedBytecode.object}`,
+    // Where the deployed code holds immutables (admin, the EIP-712 domain): zeros here, set by the constructor.
+    // A deployed registry is this build when its code equals deployedBytecode outside these ranges.
+    immutableReferences: compiled.evm.deployedBytecode.immutableReferences,
   };
   return `${JSON.stringify(sortKeys(artefact), null, 2)}\n`;
 }

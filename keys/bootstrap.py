@@ -18,6 +18,7 @@ from keys.keyring import AgencyProfile, KeyRecord, KeyRing
 from keys.keystore import KdfParams, Keystore, Passphrase, atomic_write, ensure_private_dir
 from keys.migrate import migrate_plain_keys
 from keys.protocols import Signer
+from keys.staff import demo_staff
 from keys.trust_list import DEFAULT_TTL, sign_trust_list
 from keys.validity import ACTIVE
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 CITY_ID = "tphcm"  # the city's own agency row: holds the admin API key, never signs documents
 ROOT_RING = "city-root"
 ADMIN_ACCOUNT = "city-admin"
+RELAYER_ACCOUNT = "city-relayer"  # sends (and pays for) every agency's anchors and revocations
 CREDENTIALS_FILE = "dev-credentials.json"
 
 
@@ -120,6 +122,22 @@ class City:
     def admin_account(self) -> LocalAccount:
         """The city admin's Ethereum account (deploys the registry)."""
         return self.keystore.load_eth_account(ADMIN_ACCOUNT)
+
+    @property
+    def relayer_account(self) -> LocalAccount:
+        """The city's relayer account: it sends every agency's anchors and revocations (each authorised by the
+        agency's EIP-712 signature) and pays their gas, so only this account needs funds. Created with the city;
+        a data dir from before it existed gets it here, on first use (under the keystore lock, so two processes
+        never make two)."""
+        try:
+            return self.keystore.load_eth_account(RELAYER_ACCOUNT)
+        except KeyNotFound:
+            pass
+        with self.keystore.lock():
+            if RELAYER_ACCOUNT not in self.keystore.eth_names():
+                address = self.keystore.save_eth_account(RELAYER_ACCOUNT, bytes(generate_eth_account().key))
+                log.info("created the city's relayer account %s (it pays for every agency's anchors)", address)
+        return self.keystore.load_eth_account(RELAYER_ACCOUNT)
 
     # -- publication
 
@@ -225,6 +243,7 @@ def create_city(
     city = City(data_dir, keystore)
     KeyRing.create(keystore, ROOT_RING, now)
     keystore.save_eth_account(ADMIN_ACCOUNT, bytes(generate_eth_account().key))
+    keystore.save_eth_account(RELAYER_ACCOUNT, bytes(generate_eth_account().key))
     credentials: dict[str, Any] = {"admin_token": None, "agencies": []}
     if demo:
         for d in DEMO_AGENCIES:
@@ -232,7 +251,7 @@ def create_city(
                 session, name=d.name_vi, name_en=d.name_en, roles=list(d.roles), now=now, agency_id=d.id
             )
             assert p.api_key is not None
-            credentials["agencies"].append(_cred(p.agency, p.api_key))
+            credentials["agencies"].append(_cred(session, p.agency, p.api_key, now))
     log.info("created a new city in %s%s", data_dir, " with the demo agencies" if demo else "")
     return _settle(city, session, now, credentials, demo=demo)
 
@@ -275,8 +294,10 @@ def _settle(city: City, session: Session, now: datetime, credentials: dict[str, 
     return city
 
 
-def _cred(agency: ag.Agency, key: ag.IssuedApiKey) -> dict[str, Any]:
-    return {"id": agency.id, "name": agency.name, "roles": list(key.roles), "api_key": key.token}
+def _cred(session: Session, agency: ag.Agency, key: ag.IssuedApiKey, now: datetime) -> dict[str, Any]:
+    """A demo agency's line of ``dev-credentials.json``: its API key and its demo staff accounts (created here)."""
+    staff = demo_staff(session, agency, now)
+    return {"id": agency.id, "name": agency.name, "roles": list(key.roles), "api_key": key.token, "staff": staff}
 
 
 def _ensure_rows(city: City, session: Session, now: datetime, creds: dict[str, Any], *, demo: bool) -> dict[str, Any]:
@@ -312,7 +333,8 @@ def _ensure_rows(city: City, session: Session, now: datetime, creds: dict[str, A
             continue
         row.disabled = profile.disabled
         if demo and agency_id in demo_roles and not profile.disabled:
-            creds["agencies"].append(_cred(row, ag.issue_api_key(session, agency_id, list(demo_roles[agency_id]), now)))
+            key = ag.issue_api_key(session, agency_id, list(demo_roles[agency_id]), now)
+            creds["agencies"].append(_cred(session, row, key, now))
         else:
             log.warning("recreated the database row of agency %s; it has no API key", agency_id)
     session.flush()
@@ -341,6 +363,7 @@ __all__ = [
     "CITY_ID",
     "CREDENTIALS_FILE",
     "DEMO_AGENCIES",
+    "RELAYER_ACCOUNT",
     "City",
     "ProvisionedAgency",
     "bootstrap_city",

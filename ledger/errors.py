@@ -84,6 +84,46 @@ class RegistryMissing(LedgerError):
         super().__init__(message)
 
 
+class RegistryOutdated(LedgerError):
+    """The registry on chain is another build of DocumentRegistry: deploy the current one (`xacthuc chain deploy`).
+
+    Its code differs from this build's artefact: an older one lacks ``anchorFor``/``revokeFor``, which the city's
+    relayer account needs. Outside development mode this stops the start: the operator deploys the current
+    registry; nothing is redeployed silently.
+    """
+
+    code = "REGISTRY_OUTDATED"
+    http_status = 503
+
+    def __init__(self, message: str, *, address: str, chain_id: int) -> None:
+        self.address = address
+        self.chain_id = chain_id
+        super().__init__(message)
+
+
+class AnchorAccountUnfunded(LedgerError):
+    """The account that sends anchoring transactions (the city's relayer) cannot pay for one: fund it.
+
+    Nothing is sent meanwhile; documents wait unanchored and go out once it is funded, without a restart."""
+
+    code = "ANCHOR_ACCOUNT_UNFUNDED"
+    http_status = 503
+
+    def __init__(self, account: str, balance: int, needed: int, *, role: str = "relayer") -> None:
+        self.account = account
+        self.balance = balance
+        self.needed = needed
+        self.role = role
+        super().__init__(
+            f"the anchoring account {account} ({role}) holds {balance} wei, less than one anchor may cost"
+            f" ({needed} wei): documents wait unanchored until it is funded; send it ether (at least {needed} wei,"
+            " better enough for many batches) and the waiting batches go out without a restart"
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "account": self.account}
+
+
 class ChainInputError(LedgerError, ValueError):
     """A chain call got malformed input (a root or data not 32 bytes, a count out of range)."""
 
@@ -257,3 +297,17 @@ class InvalidReason(RegistryRevert):
             " a replacement requires 2)",
             tx_hash=tx_hash,
         )
+
+
+class BadSignature(RegistryRevert):
+    """The EIP-712 signature sent with anchorFor or revokeFor is not the agency's.
+
+    Signed by another key, for another chain or registry, a malleable high-s twin, or malformed."""
+
+    code = "BAD_SIGNATURE"
+    http_status = 403
+    solidity_error = "BadSignature"
+
+    def __init__(self, agency: str, *, tx_hash: bytes | None = None) -> None:
+        self.agency = agency
+        super().__init__(f"the signature is not {agency}'s authorisation of this call", tx_hash=tx_hash)

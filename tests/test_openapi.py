@@ -66,14 +66,15 @@ AUTHENTICATED = {
     ("post", "/v1/citizens"),
     ("post", "/v1/citizens/{citizen_id}/credentials"),
     ("post", "/v1/credentials/{credential_id}/revoke"),
+    ("get", "/v1/audit"),
 }
 #: The error statuses each route sends besides 401/403 (read from the routes and the domain code they call). A route
 #: with parameters answers 422 to malformed ones (and any route to a JSON body nested too deeply).
 SENT: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/trust-list"): set(),
     ("get", "/v1/trust-root"): set(),
-    ("post", "/v1/documents"): {413, 422, 503},
-    ("post", "/v1/documents:batch"): {413, 422, 503},
+    ("post", "/v1/documents"): {409, 413, 422, 503},
+    ("post", "/v1/documents:batch"): {409, 413, 422, 503},
     ("get", "/v1/documents/{document_id}"): {404, 422},
     ("get", "/v1/documents/{document_id}/qr.png"): {404, 422},
     ("get", "/v1/documents/{document_id}/qr.svg"): {404, 422},
@@ -81,6 +82,7 @@ SENT: dict[tuple[str, str], set[int]] = {
     ("post", "/v1/documents/{document_id}/revoke"): {404, 409, 413, 422},
     ("post", "/v1/verify"): {413, 415, 422},
     ("get", "/v1/offline-bundle"): {503},
+    ("get", "/v1/audit"): {422},
     ("post", "/v1/citizens"): {409, 413, 422},
     ("post", "/v1/citizens/{citizen_id}/credentials"): {404, 413, 422, 503},
     ("post", "/v1/credentials/{credential_id}/revoke"): {404, 422},
@@ -292,12 +294,16 @@ def test_the_api_docs_load_nothing_from_another_host(client: TestClient) -> None
     assert "cdn.jsdelivr.net" not in html and "fastapi.tiangolo.com" not in html
     assert re.findall(r"(?:https?:)?//[^\s\"'<>]+", html) == []  # no absolute URL of any host
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert len(assets) == 3
+    assert len(assets) == 4
     for url in assets:
-        assert url.startswith("/static/docs/"), url
+        assert url.startswith("/static/docs/") or url == "/static/swagger-init.js", url
         asset = client.get(url)
         assert asset.status_code == 200 and len(asset.content) > 100, url
-    assert '"validatorUrl": null' in html  # Swagger UI's validator badge would load from validator.swagger.io
+    # no inline script (the page passes the pages' CSP); its start-up file turns off the validator badge, which
+    # would load from validator.swagger.io
+    assert re.findall(r"<script>", html) == [] and "Content-Security-Policy" not in html
+    assert "validatorUrl: null" in client.get("/static/swagger-init.js").text
+    assert "script-src 'self' 'wasm-unsafe-eval'" in r.headers["content-security-policy"]
     assert client.get("/redoc").status_code == 404  # ReDoc's bundle and fonts come from other hosts
     assert client.get("/static/docs/package.json").status_code == 404
 

@@ -23,6 +23,7 @@ __all__ = [
     "BundleInvalid",
     "bundle_metadata",
     "bundle_registry",
+    "bundle_replaced_by",
     "bundle_trust_list",
     "bundle_trust_list_url",
 ]
@@ -59,6 +60,14 @@ def bundle_metadata(bundle: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The metadata the bundle carries (None if it carries none): unsigned until ``metadata_matches`` checks it."""
     raw = bundle.get("metadata")
     return None if raw is None else _obj(raw, "metadata")
+
+
+def bundle_replaced_by(bundle: Mapping[str, Any]) -> str | None:
+    """The id of the document the issuer says replaces this one (``replaced_by.document_id``), or None. Only a hint
+    for finding the replacement: the chain says whether the document is superseded, and by which leaf."""
+    raw = bundle.get("replaced_by")
+    document_id = raw.get("document_id") if isinstance(raw, Mapping) else None
+    return document_id if isinstance(document_id, str) and 0 < len(document_id) <= 26 else None
 
 
 def bundle_trust_list(bundle: Mapping[str, Any], root_jwk: Mapping[str, Any], now: datetime) -> TrustList:

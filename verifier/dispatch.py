@@ -18,13 +18,15 @@ __all__ = ["VerifyRequest", "parsed_input"]
 @dataclass(frozen=True)
 class VerifyRequest:
     """One verification: a ``payload`` (QR text, link or bare payload) or a QR ``image``; optionally the document
-    ``file`` to compare with the signed hash, and the ``audience``/``nonce`` a citizen ID presentation must bind."""
+    ``file`` to compare with the signed hash (or only its ``file_sha256``, when the file stays on the client), and
+    the ``audience``/``nonce`` a citizen ID presentation must bind."""
 
     payload: str | None = None
     image: bytes | None = None
     file: bytes | None = None
     audience: str | None = None
     nonce: str | None = None
+    file_sha256: bytes | None = None
 
 
 def parsed_input(request: VerifyRequest, *, max_image_bytes: int | None = None) -> ParsedPayload:

@@ -8,7 +8,8 @@ the document was anchored before the compromise); ``signature`` verifies with th
 ``metadata_matches`` the metadata given beside the receipt (a bundle's, the issuer's store) hashes to the signed digest
 (``verifier.metadata``; skipped when there is none, as for a bare QR code);
 ``anchored`` the Merkle path leads from the receipt's commitment to a root the issuer's own account anchored;
-``not_revoked`` the registry reports neither revocation nor supersession; ``file_matches`` the given file is the
+``not_revoked`` the registry reports neither revocation nor supersession (a superseded document's report follows
+the chain of replacements to the newest one, ``verifier.supersession``); ``file_matches`` the given file is the
 signed one.
 
 The chain is read at most once per verification (memoised in the context); if it cannot be read, every check that
@@ -35,6 +36,7 @@ from .errors import ProofUnavailable
 from .metadata import MetadataLookup, MetadataMatchesCheck, document_claims
 from .payload import PayloadKind, parse_payload
 from .report import Check, CheckResult, Report, Verdict, invalid, run_checks, valid
+from .supersession import LinkLookup, describe, follow_supersessions
 
 __all__ = ["DOCUMENT_CHECKS", "DocumentContext", "KeyDirectory", "verify_document"]
 
@@ -73,7 +75,10 @@ class DocumentContext:
     now: datetime
     registry: Registry | None = None
     replacement_lookup: Callable[[bytes], Mapping[str, Any] | None] | None = None
+    links: LinkLookup | None = None  # describes a replacement by its leaf, to follow a chain of supersessions
+    replacement_hint: Callable[[], str | None] | None = None  # the direct replacement's id, as a service names it
     metadata: Mapping[str, Any] | None = None  # presented beside the receipt (a proof bundle's)
+    file_sha256: bytes | None = None  # the file's hash when only that was sent (the file stayed on the client)
     metadata_lookup: MetadataLookup | None = None  # the issuer's store
     receipt: Receipt | None = None
     key: TrustedKey | None = None
@@ -288,16 +293,7 @@ class NotRevokedCheck:
             return valid(self.name, "NOT_REVOKED", "the document is in force")
         when = status.revoked_at.isoformat().replace("+00:00", "Z") if status.revoked_at else None
         if status.reason == RevocationReason.REPLACED:
-            data: dict[str, Any] = {"revoked_at": when}
-            message = "the document was replaced"
-            if status.replaced_by is not None:
-                data["replaced_by"] = "0x" + status.replaced_by.hex()
-                replacement = _lookup(ctx, status.replaced_by)
-                if replacement:
-                    data["replacement"] = replacement
-                    if replacement.get("number"):
-                        message = f"the document was replaced by {replacement['number']}"
-            return invalid(self.name, "DOC_SUPERSEDED", message, Verdict.SUPERSEDED, **data)
+            return _superseded(self.name, ctx, status.replaced_by, when)
         reason = _REASON_NAMES.get(status.reason, "unknown")
         return invalid(
             self.name,
@@ -309,25 +305,60 @@ class NotRevokedCheck:
         )
 
 
-def _lookup(ctx: DocumentContext, leaf: bytes) -> dict[str, Any] | None:
-    if ctx.replacement_lookup is None:
+def _hint(ctx: DocumentContext) -> str | None:
+    if ctx.replacement_hint is None:
         return None
     try:
-        found = ctx.replacement_lookup(leaf)
+        return ctx.replacement_hint()
     except Exception:
-        return None  # naming the replacement is a courtesy; the verdict stands without it
-    return dict(found) if found else None
+        return None  # only a hint to find the replacement; the verdict stands without it
+
+
+def _superseded(name: str, ctx: DocumentContext, replaced_by: bytes | None, when: str | None) -> CheckResult:
+    """``DOC_SUPERSEDED``, naming the newest replacement and listing the chain (``supersession_chain``)."""
+    data: dict[str, Any] = {"revoked_at": when}
+    if replaced_by is None:  # a registry from before replacements were required
+        return invalid(name, "DOC_SUPERSEDED", "the document was replaced", Verdict.SUPERSEDED, **data)
+    assert ctx.receipt is not None
+    walk = follow_supersessions(
+        replaced_by,
+        origin=ctx.leaf(),
+        registry=ctx.receipt.registry,
+        chain=ctx.chain,
+        resolver=ctx.resolver,
+        links=ctx.links,
+        names=ctx.replacement_lookup,
+        hint=_hint(ctx),
+    )
+    data["replaced_by"] = "0x" + replaced_by.hex()
+    newest = walk.newest
+    if newest is not None and (newest["document_id"] or newest["number"]):
+        data["replacement"] = {"document_id": newest["document_id"], "number": newest["number"]}
+    data["supersession_chain"] = walk.links
+    if walk.loop:
+        data["supersession_loop"] = True
+    if walk.truncated:
+        data["supersession_truncated"] = True
+    if newest is None:  # the registry names the document itself as its replacement
+        return invalid(name, "DOC_SUPERSEDED", "the document was replaced", Verdict.SUPERSEDED, **data)
+    message = "the document was replaced by " + " → ".join(describe(e) for e in walk.links)
+    if walk.truncated:
+        message += " → …"
+    if newest["status"] == "revoked":
+        message += f" (itself revoked: {newest.get('reason', 'unknown')})"
+    return invalid(name, "DOC_SUPERSEDED", message, Verdict.SUPERSEDED, **data)
 
 
 class FileMatchesCheck:
     name = "file_matches"
 
     def applies(self, ctx: DocumentContext) -> bool:
-        return ctx.file_bytes is not None and ctx.receipt is not None
+        return (ctx.file_bytes is not None or ctx.file_sha256 is not None) and ctx.receipt is not None
 
     def verify(self, ctx: DocumentContext) -> CheckResult:
-        assert ctx.receipt is not None and ctx.file_bytes is not None
-        digest = hashlib.sha256(ctx.file_bytes).digest()
+        assert ctx.receipt is not None
+        digest = hashlib.sha256(ctx.file_bytes).digest() if ctx.file_bytes is not None else ctx.file_sha256
+        assert digest is not None
         if not hmac.compare_digest(digest, ctx.receipt.file_sha256):
             return invalid(self.name, "FILE_MISMATCH", "the file is not the signed document", sha256=digest.hex())
         return valid(self.name, "FILE_MATCHES", "the file is the signed document")
@@ -355,17 +386,23 @@ def verify_document(
     file_bytes: bytes | None = None,
     registry: Registry | None = None,
     replacement_lookup: Callable[[bytes], Mapping[str, Any] | None] | None = None,
+    links: LinkLookup | None = None,
+    replacement_hint: Callable[[], str | None] | None = None,
     metadata: Mapping[str, Any] | None = None,
     metadata_lookup: MetadataLookup | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
+    file_sha256: bytes | None = None,
 ) -> Report:
     """Verify a document receipt (or its payload / verification link) and report every check and the verdict.
 
     ``proof_source`` maps the receipt's commitment to its proof (None: not anchored yet); ``chain`` reads the
     registry; ``registry`` is the verifier's configured registry (fills in payloads that omit it);
-    ``replacement_lookup`` maps a replacement's leaf data to e.g. ``{"number", "document_id"}``; ``metadata`` (a
+    ``replacement_lookup`` maps a replacement's leaf data to e.g. ``{"number", "document_id"}``; ``links`` describes
+    a replacement (``verifier.sources.Supersessions``) so a chain of supersessions is followed to the newest one,
+    ``replacement_hint`` names the direct replacement's id when a service said it; ``metadata`` (a
     bundle's) and ``metadata_lookup`` (the issuer's store, by leaf data) give the metadata that ``metadata_matches``
-    checks against the signed digest: only matched fields join the report's claims.
+    checks against the signed digest: only matched fields join the report's claims. ``file_sha256`` stands in for
+    ``file_bytes`` when only the file's hash was sent (``file_matches`` compares it the same way).
     """
     ctx = DocumentContext(
         source=receipt_or_payload,
@@ -376,8 +413,11 @@ def verify_document(
         now=now,
         registry=registry,
         replacement_lookup=replacement_lookup,
+        links=links,
+        replacement_hint=replacement_hint,
         metadata=metadata,
         metadata_lookup=metadata_lookup,
+        file_sha256=file_sha256,
     )
     checks = run_checks(DOCUMENT_CHECKS, ctx, on_error)
     report = Report(kind="document", checks=checks)

@@ -67,6 +67,7 @@ from ._offline_format import (
 from .payload import ParsedPayload, PayloadKind
 from .report import Report, Status
 from .service import DEFAULT_FRESHNESS, Verifier
+from .sources import Link
 
 __all__ = [
     "DEFAULT_TTL",
@@ -286,6 +287,25 @@ class OfflineState:
         return next(
             (dict(v.replacement) for v in self.revocations.values() if v.replaced_by == leaf and v.replacement),
             None,
+        )
+
+    def link_for(self, leaf: bytes, document_id: str | None) -> Link | None:
+        """``verifier.sources.Supersessions``: a replacement as the bundle knows it (its proof and anchoring account
+        from the roots, its number and id from the revocation that names it), to follow a chain of supersessions.
+        The bundle is signed by the city root, so its account is taken as the chain's would be."""
+        proof = self.proof_for(leaf)
+        if proof is None:
+            return None
+        found = self._leaf_index.get(leaf_hash(leaf)) if self._leaf_index is not None else None
+        if found is None:
+            return None
+        names = self.replacement_for(leaf) or {}
+        return Link(
+            leaf,
+            proof=proof,
+            anchorer=found[0][0],
+            document_id=names.get("document_id"),
+            number=names.get("number"),
         )
 
     def fetch_status_list(self, uri: str) -> str:

@@ -19,7 +19,7 @@ from keys.protocols import KeyResolver
 from ledger.chain.proof import ChainStatusReader, Proof
 from ledger.documents.receipt import Registry, decode_payload
 
-from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_metadata, bundle_registry
+from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_metadata, bundle_registry, bundle_replaced_by
 from .credential import verify_credential
 from .dispatch import VerifyRequest, parsed_input
 from .document import verify_document
@@ -34,6 +34,7 @@ from .sources import (
     Scope,
     StatusLists,
     StoredMetadata,
+    Supersessions,
 )
 
 __all__ = ["DEFAULT_FRESHNESS", "Verifier", "document_id_of"]
@@ -99,6 +100,7 @@ class Verifier:
         self._readers = chain if isinstance(chain, RegistryReaders) else None
         self._replacements = proofs.replacement_for if isinstance(proofs, Replacements) else None
         self._stored_metadata = proofs.metadata_for if isinstance(proofs, StoredMetadata) else None
+        self._links = proofs.link_for if isinstance(proofs, Supersessions) else None
 
     def _default_registry(self) -> Registry | None:
         return self._registry() if callable(self._registry) else self._registry
@@ -124,7 +126,7 @@ class Verifier:
         with self._scope(parsed) as finish:
             now = self.clock()
             if parsed.kind is PayloadKind.DOCUMENT:
-                report = self._document(parsed.payload, request.file, now)
+                report = self._document(parsed.payload, request.file, now, file_sha256=request.file_sha256)
             else:
                 report = verify_credential(
                     parsed.payload,
@@ -159,16 +161,23 @@ class Verifier:
         if raw is not None and not isinstance(raw, Mapping):
             raise BundleInvalid("proof must be an object")
         proof = None if raw is None else Proof.from_dict(raw)
-        published = Published(registry, bundle_metadata(bundle), proof)
+        published = Published(registry, bundle_metadata(bundle), proof, text, bundle_replaced_by(bundle))
         with self._scope(parsed) as finish:
             return finish(self._document(parsed.payload, file, self.clock(), published=published))
 
     def _document(
-        self, payload: str, file: bytes | None, now: datetime, *, published: Published | None = None
+        self,
+        payload: str,
+        file: bytes | None,
+        now: datetime,
+        *,
+        published: Published | None = None,
+        file_sha256: bytes | None = None,
     ) -> Report:
         proofs = self.proofs
-        if published is None and self._finder is not None:
-            document_id = document_id_of(payload)  # a payload that does not decode fails the format check
+        found = published is None and self._finder is not None
+        document_id = document_id_of(payload) if self._finder is not None else None
+        if found and self._finder is not None:  # a payload that does not decode fails the format check
             published = self._finder.find(document_id) if document_id is not None else None
         registry = (published.registry if published is not None else None) or self._default_registry()
         chain = self.chain
@@ -180,6 +189,16 @@ class Verifier:
             # a presented proof for another document is reported by the pipeline (PROOF_LEAF_MISMATCH)
             return presented if presented is not None else proofs.proof_for(leaf)
 
+        def replacement_hint() -> str | None:
+            # Asked only for a superseded document: the service names the replacement's id, so a third party can
+            # fetch it (a bundle presented by the user may predate the supersession: ask the service once more).
+            if published is not None and published.replaced_by:
+                return published.replaced_by
+            if found or self._finder is None or document_id is None:
+                return None
+            again = self._finder.find(document_id)
+            return again.replaced_by if again is not None else None
+
         return verify_document(
             payload,
             resolver=self.trust,
@@ -189,6 +208,9 @@ class Verifier:
             file_bytes=file,
             registry=registry,
             replacement_lookup=self._replacements,
+            links=self._links,
+            replacement_hint=replacement_hint,
             metadata=published.metadata if published is not None else None,
             metadata_lookup=self._stored_metadata,
+            file_sha256=file_sha256,
         )

@@ -10,7 +10,8 @@ A verification needs four sources and a clock:
 - **proofs**: :class:`Proofs`, a document's anchor proof by its leaf data (the receipt's commitment), optionally
   with the issuer's stored metadata (:class:`StoredMetadata`) and the replacement a supersession names
   (:class:`Replacements`), or found by
-  the document's id first (:class:`DocumentFinder`: a third party asks the issuing service).
+  the document's id first (:class:`DocumentFinder`: a third party asks the issuing service); and, to follow a chain
+  of supersessions, what a source knows of each replacement (:class:`Supersessions`, :class:`Link`).
 
 Implementations: the server's (``xacthuc.server_verifier``: database and chain index), a third party's
 (``verifier.third_party``: an RPC URL and the pinned root), offline (``verifier.offline``: the signed bundle).
@@ -36,6 +37,7 @@ __all__ = [
     "Clock",
     "DocumentFinder",
     "KeyResolver",
+    "Link",
     "NoProofs",
     "Proofs",
     "Published",
@@ -44,6 +46,7 @@ __all__ = [
     "Scope",
     "StatusLists",
     "StoredMetadata",
+    "Supersessions",
 ]
 
 Clock = Callable[[], datetime]
@@ -84,6 +87,36 @@ class Published:
     registry: Registry | None
     metadata: Mapping[str, Any] | None = None
     proof: Proof | None = None
+    payload: str | None = None  # the receipt payload the service holds for this id
+    replaced_by: str | None = None  # the id of the document the service says replaces it (a hint, checked)
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a source knows of one document in a chain of supersessions, found by its leaf data (the commitment the
+    registry names as a replacement). Nothing here is taken on trust beyond what the source itself is trusted for:
+    ``verifier.supersession`` binds a ``payload`` to the leaf (its commitment) before using its id, number and
+    issuer, recomputes the ``proof``, and reads the document's own revocation from the chain under its issuer's
+    account. ``anchorer`` (with ``document_id`` and ``number``) is used only when there is no payload, from a source
+    the verifier trusts as much as the chain state it gives (a root-signed offline bundle)."""
+
+    leaf: bytes
+    proof: Proof | None = None
+    payload: str | None = None
+    anchorer: str | None = None
+    document_id: str | None = None
+    number: str | None = None
+    replaced_by: str | None = None  # the id of the document that replaces this one, as the source names it
+
+
+@runtime_checkable
+class Supersessions(Protocol):
+    """Proofs that can describe a replacement, to follow a chain of supersessions (A replaced by B, B by C)."""
+
+    def link_for(self, leaf: bytes, document_id: str | None) -> Link | None:
+        """The document whose commitment is ``leaf`` (``document_id``: its id, when the previous link named it);
+        None when the source does not know it."""
+        ...
 
 
 @runtime_checkable

@@ -36,11 +36,11 @@ from ledger.chain.rpc_transport import DeadlineHTTPProvider
 from ledger.documents.receipt import Registry
 from ledger.errors import ChainUnavailable
 
-from .bundle import BUNDLE_TYPE, bundle_metadata, bundle_registry
+from .bundle import BUNDLE_TYPE, bundle_metadata, bundle_registry, bundle_replaced_by
 from .payload import ParsedPayload
 from .report import Report
 from .service import Verifier
-from .sources import NoProofs, Published
+from .sources import Link, NoProofs, Published
 
 __all__ = [
     "DocumentServiceUnavailable",
@@ -181,9 +181,26 @@ class PublishedDocuments:
                 raise InvalidInput("not a proof bundle")
             raw = bundle.get("proof")
             proof = Proof.from_dict(raw) if isinstance(raw, Mapping) else None
-            return Published(bundle_registry(bundle), bundle_metadata(bundle), proof)
+            payload = bundle.get("payload")
+            return Published(
+                bundle_registry(bundle),
+                bundle_metadata(bundle),
+                proof,
+                payload if isinstance(payload, str) else None,
+                bundle_replaced_by(bundle),
+            )
         except (ValueError, XacthucError) as exc:
             raise DocumentServiceUnavailable(f"the proof bundle at {url} is unusable ({type(exc).__name__})") from None
+
+    def link_for(self, leaf: bytes, document_id: str | None) -> Link | None:
+        """A replacement named by id (the previous bundle's ``replaced_by``): its published bundle, as a hint that
+        ``verifier.supersession`` binds to ``leaf`` through the receipt before believing any of it."""
+        if document_id is None:
+            return None
+        found = self.find(document_id)
+        if found is None:
+            return None
+        return Link(leaf, proof=found.proof, payload=found.payload, replaced_by=found.replaced_by)
 
 
 class _Unreadable:

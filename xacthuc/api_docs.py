@@ -2,19 +2,22 @@
 
 The assets come from the pinned npm package ``swagger-ui-dist`` (package.json; ``make install`` runs ``npm ci``).
 ReDoc is not served: its bundle and fonts would come from other hosts. Nor is Swagger UI's OAuth2 redirect page:
-the API takes API keys, not OAuth2.
+the API takes API keys, not OAuth2. The page has no inline script (its start-up is ``/static/swagger-init.js``, from
+``xacthuc/web/static``), so it passes the same Content-Security-Policy as every page.
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from keys.errors import NotFound
+
+__all__ = ["ASSETS_URL", "DOCS_URL", "READY_RESPONSES", "install_api_docs"]
 
 DOCS_URL = "/docs"
 ASSETS_URL = "/static/docs"
@@ -30,9 +33,32 @@ _CHAIN = {"chain_id": {"type": "integer"}, "block": {"type": "integer"}, "contra
 #: ``GET /readyz``'s answers (a probe's own shape, not the API's error body).
 READY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "Ready",
+        "description": "Ready; or `degraded`: verifications work, but `degraded` names what keeps documents from being"
+        " anchored (an anchoring account that cannot pay: its address and `ANCHOR_ACCOUNT_UNFUNDED`)",
         "content": {
-            "application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ready"}, **_CHAIN}}}
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"enum": ["ready", "degraded"]},
+                        "degraded": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["account", "code", "message"],
+                                "properties": {
+                                    "account": {"type": "string"},
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                    "balance_wei": {"type": "string"},
+                                    "needed_wei": {"type": "string"},
+                                },
+                            },
+                        },
+                        **_CHAIN,
+                    },
+                }
+            }
         },
     },
     503: {
@@ -59,18 +85,13 @@ def install_api_docs(app: FastAPI, assets: Path = SWAGGER_UI_DIR) -> None:
     assert app.openapi_url is not None
     openapi_url = app.openapi_url
 
+    page = _DOCS_PAGE.format(
+        title=html.escape(f"{app.title} API"), openapi_url=html.escape(openapi_url), assets=ASSETS_URL
+    )
+
     @app.get(DOCS_URL, include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} API",
-            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
-            oauth2_redirect_url=None,
-            # Swagger UI would otherwise show a badge loaded from the online validator's host.
-            swagger_ui_parameters={"validatorUrl": None},
-        )
+        return HTMLResponse(page)
 
     @app.get(ASSETS_URL + "/{name}", include_in_schema=False)
     def asset(name: str) -> FileResponse:
@@ -80,3 +101,21 @@ def install_api_docs(app: FastAPI, assets: Path = SWAGGER_UI_DIR) -> None:
         if not path.is_file():
             raise NotFound("the API docs' assets are not installed: run `make install` (npm ci)")
         return FileResponse(path, media_type=_ASSETS[name], headers={"Cache-Control": "public, max-age=86400"})
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="icon" href="{assets}/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="/static/swagger-init.js"></script>
+</body>
+</html>
+"""

@@ -9,19 +9,22 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
+from ledger.chain.anchoring import oldest_pending_leaf
 from ledger.chain.rpc_transport import rpc_deadline
 from xacthuc.api_docs import READY_RESPONSES, install_api_docs
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.routers import build_routers
 from xacthuc.services import Services
+from xacthuc.web import install_web
 
 log = logging.getLogger("xacthuc.app")
 
@@ -43,7 +46,7 @@ def create_app(services: Services) -> FastAPI:
     cap_recursion_limit()  # the dependencies are imported by now: from here on the limit is ours
     install_error_handlers(app)
     app.add_middleware(_JsonDepthLimit, max_depth=MAX_JSON_DEPTH)
-    _install_metrics(app)
+    _install_metrics(app, services)
     app.add_middleware(_UploadLimit, limit=services.settings.upload_limit)  # outermost: refuse before any work
 
     @app.get("/healthz", tags=["health"])
@@ -53,7 +56,8 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], response_model=None, responses=READY_RESPONSES)
     def readyz() -> JSONResponse:
-        """The database and the chain are reachable."""
+        """The database and the chain are reachable (503 otherwise). ``degraded`` (still 200: verifications work)
+        names what keeps documents from being anchored, such as a relayer account that cannot pay."""
         down: dict[str, str] = {}
         try:
             with services.engine.connect() as conn:
@@ -69,11 +73,34 @@ def create_app(services: Services) -> FastAPI:
             down["chain"] = type(exc).__name__
         if down:
             return JSONResponse({"status": "unavailable", "down": down, **body}, status_code=503)
+        degraded = _anchoring_degraded(services)
+        if degraded:
+            return JSONResponse({"status": "degraded", "degraded": degraded, **body})
         return JSONResponse({"status": "ready", **body})
 
     for router in build_routers(services):
         app.include_router(router)
+    install_web(app, dev_mode=services.settings.dev_mode)  # last: its /static mount takes what no route took
     return app
+
+
+def _anchoring_degraded(services: Services) -> list[dict[str, Any]]:
+    """What keeps documents from being anchored (``/readyz``'s ``degraded``): each with the account and the code."""
+    try:
+        with rpc_deadline(min(services.settings.rpc_timeout, READY_PROBE_CHAIN_SECONDS)):
+            problems = services.anchoring_problems()
+    except Exception:  # a balance that cannot be read now is not news: the chain check above speaks for the node
+        return []
+    return [
+        {
+            "account": p.account,
+            "code": p.code,
+            "message": p.message,
+            "balance_wei": str(p.balance),
+            "needed_wei": str(p.needed),
+        }
+        for p in problems
+    ]
 
 
 class _TooLarge(Exception):
@@ -226,12 +253,42 @@ class _Metrics:
             self.latency.labels(route).observe(time.perf_counter() - start)
 
 
-def _install_metrics(app: FastAPI) -> None:
+def _install_metrics(app: FastAPI, services: Services) -> None:
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     app.add_middleware(_Metrics, registry=registry)
+    balance = Gauge(
+        "xacthuc_anchor_account_balance_wei",
+        "Balance of each account that sends anchoring transactions (the city's relayer), in wei",
+        ["account"],
+        registry=registry,
+    )
+    oldest = Gauge(
+        "xacthuc_oldest_pending_leaf_seconds",
+        "Age of the oldest document leaf not yet in a confirmed batch (0 when none waits)",
+        registry=registry,
+    )
+
+    def update_anchoring_gauges() -> None:
+        with Session(services.engine) as session:
+            since = oldest_pending_leaf(session)
+        oldest.set(0 if since is None else max((services.clock() - since).total_seconds(), 0.0))
+        if services.anchor_accounts is None:
+            return
+        try:
+            with rpc_deadline(min(services.settings.rpc_timeout, READY_PROBE_CHAIN_SECONDS)):
+                balances = services.anchor_accounts.balances()
+        except Exception:  # the node does not answer: the last values stay (the probe says the node is down)
+            return
+        balance.clear()
+        for account, wei in balances.items():
+            balance.labels(account).set(wei)
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def metrics() -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics: requests, and the anchoring accounts' balances and the oldest waiting leaf."""
+        try:
+            update_anchoring_gauges()
+        except Exception:  # the request metrics are still worth answering with
+            log.warning("anchoring metrics could not be read", exc_info=True)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

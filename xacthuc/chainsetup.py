@@ -15,7 +15,7 @@ from web3 import Web3
 from ledger.chain.client import RegistryClient
 from ledger.chain.rpc_transport import DeadlineHTTPProvider
 from ledger.documents.receipt import Registry
-from ledger.errors import ChainUnavailable, RegistryMissing
+from ledger.errors import ChainUnavailable, RegistryMissing, RegistryOutdated
 from xacthuc.devchain import AnvilNode, find_anvil_binary
 from xacthuc.settings import Settings
 
@@ -132,7 +132,9 @@ def ensure_registry(
     one; the log says so.
     """
     if settings.registry_address:
-        return RegistryClient(w3, Web3.to_checksum_address(settings.registry_address))
+        configured = RegistryClient(w3, Web3.to_checksum_address(settings.registry_address))
+        _refuse_outdated(configured, f"XACTHUC_REGISTRY_ADDRESS ({configured.address})")
+        return configured
     record_path = settings.data_dir / REGISTRY_FILE
     chain_id = w3.eth.chain_id
     vanished: str | None = None
@@ -140,10 +142,16 @@ def ensure_registry(
         record = json.loads(record_path.read_text(encoding="utf-8"))
         address = Web3.to_checksum_address(record["address"])
         recorded_chain = int(record.get("chain_id") or 0)
-        # A registry from an older build (anchors keyed by root alone) is not one this code can use: treated as gone.
-        if recorded_chain == chain_id and RegistryClient(w3, address).has_current_interface():
-            return RegistryClient(w3, address)
-        if not settings.dev_mode:
+        on_chain = recorded_chain == chain_id and bool(w3.eth.get_code(address))
+        if on_chain:
+            recorded = RegistryClient(w3, address)
+            if recorded.is_current_build():
+                return recorded
+            if not settings.dev_mode:
+                _refuse_outdated(recorded, f"the registry recorded in {record_path}")
+            # development mode: a registry from another build (one without anchorFor, say) is replaced below, and
+            # everything is sent again to the new one, as for a vanished registry
+        elif not settings.dev_mode:
             raise RegistryMissing(
                 f"the registry recorded in {record_path} ({address} on chain {recorded_chain}) is not on the chain"
                 f" the node serves (chain {chain_id}): that chain was reset, or this is another node. Connect to the"
@@ -155,9 +163,7 @@ def ensure_registry(
         vanished = address
     # Back in the outbox before the deployment is recorded: a crash in between deploys (and resends) once more.
     counts = resend_all() if vanished is not None and resend_all is not None else (0, 0)
-    client = RegistryClient.deploy(w3, deployer, admin)
-    _write_private_json(record_path, {"chain_id": chain_id, "address": client.address, "block": w3.eth.block_number})
-    log.info("deployed DocumentRegistry at %s on chain %s", client.address, chain_id)
+    client = deploy_registry(settings, w3, deployer, admin)
     if vanished is not None:
         log.warning(
             "DEV MODE: the registry recorded in %s (%s) is not on this chain; deployed a new one at %s and every"
@@ -174,6 +180,38 @@ def ensure_registry(
                 vanished,
             )
     return client
+
+
+def deploy_registry(settings: Settings, w3: Web3, deployer: Any, admin: str) -> RegistryClient:
+    """Deploy a registry of this build (``admin`` its city admin) and record it in the data dir's registry.json."""
+    client = RegistryClient.deploy(w3, deployer, admin)
+    chain_id = client.chain_id
+    record = {"chain_id": chain_id, "address": client.address, "block": client.from_block}
+    _write_private_json(settings.data_dir / REGISTRY_FILE, record)
+    log.info("deployed DocumentRegistry at %s on chain %s", client.address, chain_id)
+    return client
+
+
+def _refuse_outdated(client: RegistryClient, what: str) -> None:
+    """``REGISTRY_OUTDATED`` for a registry on chain whose code is not this build's (nothing is redeployed
+    silently outside development mode); ``REGISTRY_MISSING`` when there is no code at all."""
+    if client.is_current_build():
+        return
+    chain_id = client.chain_id
+    if not client.w3.eth.get_code(client.address):
+        raise RegistryMissing(
+            f"{what}: there is no contract at {client.address} on chain {chain_id}; check the address and the node",
+            address=client.address,
+            chain_id=chain_id,
+        )
+    raise RegistryOutdated(
+        f"{what}: the contract at {client.address} on chain {chain_id} is another build of DocumentRegistry"
+        " (an older one has no anchorFor/revokeFor, which the city's relayer account sends). Deploy the current"
+        " registry with `xacthuc chain deploy` (it records the new address; documents issued from then on name"
+        " it), or run the build this registry came from",
+        address=client.address,
+        chain_id=chain_id,
+    )
 
 
 def fund_dev_accounts(w3: Web3, addresses: list[str], wei: int = 10**21) -> None:

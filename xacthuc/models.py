@@ -2,21 +2,33 @@
 
 from identity.models import Citizen, Credential, StatusListRow
 from keys.agencies import Agency, ApiKey
+from keys.authority import AgencyAuthority
+from keys.signin_throttle import SignInFailures
+from keys.staff import StaffAccount
+from keys.staff_sessions import StaffSession
 from ledger.chain.index import ChainCursor, IndexedAnchor, IndexedRevocation
 from ledger.chain.outbox import AnchorBatch, AnchorLeaf, RevocationTx
+from ledger.documents.idempotency import IdempotencyRow
 from ledger.documents.issuing import DocumentRow
+from xacthuc.audit import AuditEntry
 
 __all__ = [
     "Agency",
+    "AgencyAuthority",
     "AnchorBatch",
     "AnchorLeaf",
     "ApiKey",
+    "AuditEntry",
     "ChainCursor",
     "Citizen",
     "Credential",
     "DocumentRow",
+    "IdempotencyRow",
     "IndexedAnchor",
     "IndexedRevocation",
     "RevocationTx",
+    "SignInFailures",
+    "StaffAccount",
+    "StaffSession",
     "StatusListRow",
 ]

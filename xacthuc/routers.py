@@ -19,6 +19,7 @@ from ledger.errors import ChainUnavailable
 from verifier.api import build_router as verify_router
 from verifier.api.routes import build_offline_router
 from verifier.qr import qr_png, qr_svg
+from xacthuc.audit_api import build_audit_router
 from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
 from xacthuc.server_verifier import ServerVerifier
 from xacthuc.services import Services
@@ -37,6 +38,7 @@ def build_routers(services: Services) -> list[APIRouter]:
         verify_router(verify=verifier, file_limit=services.settings.upload_limit),
         build_offline_router(bundle=_offline_bundle(services)),
         _identity(services),
+        build_audit_router(session=services.session, require_admin=require("admin", services.session)),
     ]
 
 

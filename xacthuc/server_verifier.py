@@ -40,11 +40,12 @@ from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof
 from ledger.chain.reader import RegistryReader
 from ledger.documents.issuing import DocumentRow
 from ledger.documents.receipt import Registry
-from ledger.documents.status import replacement_for
+from ledger.documents.status import replacement_for, successor_of
 from ledger.errors import ChainUnavailable
 from verifier.payload import ParsedPayload, PayloadKind
 from verifier.report import Report
 from verifier.service import Verifier
+from verifier.sources import Link
 from verifier.third_party import http_status_lists
 from xacthuc.chainsetup import connect, recorded_registry
 from xacthuc.services import Role, Services, build_services
@@ -218,6 +219,15 @@ class _ServerRecords:
     def replacement_for(self, leaf: bytes) -> dict[str, Any] | None:
         with Session(self.engine) as session:
             return replacement_for(session, leaf)
+
+    def link_for(self, leaf: bytes, document_id: str | None) -> Link | None:
+        """A replacement as this database knows it (its receipt payload and proof), to follow a chain of
+        supersessions; the pipeline binds the payload to ``leaf`` and reads the chain under its issuer's account."""
+        with Session(self.engine) as session:
+            found = successor_of(session, leaf)
+        if found is None:
+            return None
+        return Link(leaf, proof=self.proof_for(leaf), payload=found[0], replaced_by=found[1])
 
 
 class _ServerChain:

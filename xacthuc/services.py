@@ -20,12 +20,12 @@ from sqlmodel import Session
 
 from keys.bootstrap import City
 from ledger.chain.anchoring import Anchorer, WorkerConfig
-from ledger.chain.client import ANCHOR_GAS_LIMIT, RegistryClient
+from ledger.chain.client import ANCHOR_FOR_GAS_LIMIT, RegistryClient
 from ledger.chain.index import ChainIndexer, IndexedStatusReader
 from ledger.chain.outbox import send_everything_again
 from ledger.documents.receipt import Registry
-from ledger.errors import ChainUnavailable
-from xacthuc.anchor_accounts import AgencyAccounts
+from ledger.errors import AnchorAccountUnfunded, ChainUnavailable
+from xacthuc.anchor_accounts import AnchorAccounts
 from xacthuc.chainsetup import ChainHandle, connect, ensure_registry, fund_dev_accounts, recorded_registry
 from xacthuc.citysetup import prepare_data_dir, refuse_existing_city, require_city, resolve_passphrase, unlock_city
 from xacthuc.database import make_engine, migrate
@@ -71,8 +71,10 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     chain: ChainHandle | None = None
     registry_client: RegistryClient | None = None
-    # address -> account; or a callable the worker asks at every pass (``AgencyAccounts``)
+    # agency address -> account; or a callable the worker asks at every pass (``AnchorAccounts``)
     signing_accounts: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
+    # the city's relayer, which sends (and pays for) every agency's transactions; None: each agency sends its own
+    anchor_accounts: AnchorAccounts | None = None
     worker: WorkerThread | None = None
     city: City | None = None
     indexer: ChainIndexer | None = None
@@ -114,14 +116,33 @@ class Services:
         )
 
     def anchorer(self) -> Anchorer:
-        return Anchorer(self.engine, self.registry(), self.signing_accounts, self.worker_config(), self.clock)
+        relayer = None if self.anchor_accounts is None else self.anchor_accounts.relayer
+        return Anchorer(
+            self.engine, self.registry(), self.signing_accounts, self.worker_config(), self.clock, relayer=relayer
+        )
+
+    def anchoring_problems(self) -> list[AnchorAccountUnfunded]:
+        """What keeps documents from being anchored now (an account that cannot pay): ``/readyz`` names it."""
+        return [] if self.anchor_accounts is None else self.anchor_accounts.problems()
+
+    def raise_if_cannot_anchor(self) -> None:
+        """``ANCHOR_ACCOUNT_UNFUNDED`` when the sending account cannot pay (``anchor --wait`` fails with it)."""
+        for problem in self.anchoring_problems():
+            raise problem
 
     def drive_outbox(
         self, left: Callable[[Session], int], *, wait: bool, timeout: float, tick: Callable[[int], None] = _ignore
     ) -> tuple[int, int]:
         """The worker in the foreground until ``left`` is 0 (``xacthuc.worker.drive_outbox``)."""
         return drive_outbox(
-            self.engine, self.settings.data_dir, self.anchorer, left, wait=wait, timeout=timeout, tick=tick
+            self.engine,
+            self.settings.data_dir,
+            self.anchorer,
+            left,
+            wait=wait,
+            timeout=timeout,
+            tick=tick,
+            check=self.raise_if_cannot_anchor,
         )
 
     def start_worker(self) -> None:
@@ -210,25 +231,28 @@ def init_city(settings: Settings, now: datetime) -> City:
 
 def attach_chain(services: Services, *, start_node: bool = True) -> None:
     """Connect the chain, make sure the registry is there (deployed on a fresh dev chain), and give the anchorer
-    every agency's account (re-read while the process runs; our own dev node funds new ones)."""
+    every agency's account (re-read while the process runs) and the city's relayer, which sends for all of them
+    (our own dev node funds it)."""
     settings = services.settings
     services.chain = connect(settings, start_node=start_node)
     w3 = services.chain.w3
     admin = services.require_city().admin_account
     own_node = services.chain.node is not None
-    if own_node:  # our own dev chain: fund the admin (the agencies are funded as the worker finds them)
-        fund_dev_accounts(w3, [admin.address])
+    if own_node:  # our own dev chain: fund the admin and the relayer at once (the agencies need no funds)
+        fund_dev_accounts(w3, [admin.address, services.require_city().relayer_account.address])
     registry = ensure_registry(
         settings, w3, admin, admin.address, resend_all=partial(resend_everything, services.engine)
     )
     services.registry_client = registry
-    services.signing_accounts = AgencyAccounts(
+    accounts = AnchorAccounts(
         services.require_city(),
         balance=lambda address: int(w3.eth.get_balance(w3.to_checksum_address(address))),
-        min_balance=lambda: ANCHOR_GAS_LIMIT * registry.suggest_fees().max_fee_per_gas,
+        min_balance=lambda: ANCHOR_FOR_GAS_LIMIT * registry.suggest_fees().max_fee_per_gas,
         clock=services.clock,
         fund=partial(fund_dev_accounts, w3) if own_node else None,
     )
+    services.signing_accounts = accounts
+    services.anchor_accounts = accounts
 
 
 def resend_everything(engine: Engine) -> tuple[int, int]:

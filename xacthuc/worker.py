@@ -89,10 +89,13 @@ def drive_outbox(
     wait: bool,
     timeout: float,
     tick: Callable[[int], None] = lambda _: None,
+    check: Callable[[], None] = lambda: None,
 ) -> tuple[int, int]:
     """Run worker passes until ``left`` (what is still to do) is 0, or ``timeout`` seconds have passed; when
     another process (``serve``, ``worker``) is the anchoring worker, wait for it instead of competing.
 
+    ``check`` raises when what is left cannot go out (the sending account cannot pay: ``ANCHOR_ACCOUNT_UNFUNDED``):
+    asked after every pass that leaves work, so a wait fails with the reason instead of running into the timeout.
     Returns (transactions confirmed by our own passes, what is left). Without ``wait``, one pass.
     """
     deadline = time.monotonic() + timeout
@@ -108,6 +111,8 @@ def drive_outbox(
             with Session(engine) as session:
                 remaining = left(session)
             tick(remaining)
+            if remaining:
+                check()
             if not wait or remaining == 0 or time.monotonic() > deadline:
                 return confirmed, remaining
             if not busy:

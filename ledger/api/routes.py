@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Response, UploadFile
 from pydantic import WithJsonSchema
 from sqlmodel import Session
 
@@ -30,18 +30,35 @@ from ledger.api.schema import (
     batch_schema,
     signing_form_schema,
 )
-from ledger.documents.errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
+from ledger.documents.errors import (
+    DocumentFieldInvalid,
+    DocumentFieldMissing,
+    DocumentNumberInvalid,
+    DocumentSymbolUnknown,
+)
+from ledger.documents.idempotency import (
+    HEADER,
+    KEY_TTL,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    StoredAnswer,
+    once,
+    request_sha256,
+)
 from ledger.documents.issuing import (
     MAX_FILE_BYTES,
     DocumentFileTooLarge,
     DocumentNotFound,
     DocumentPendingAnchor,
     DocumentRevoked,
+    IssuedDocument,
     ReplacementInvalid,
     issue_batch,
     issue_document,
 )
+from ledger.documents.numbering import DocumentNumberDuplicate, DocumentNumberTaken
 from ledger.documents.receipt import Registry, verify_link
+from ledger.documents.replacement import REPLACEMENT_ERRORS
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import DocumentView, build_bundle, document_json, get_document
 from ledger.errors import ChainUnavailable
@@ -58,11 +75,28 @@ _ISSUE_ERRORS = error_responses(
     DocumentFieldMissing,
     DocumentFieldInvalid,
     DocumentNumberInvalid,
+    DocumentSymbolUnknown,
+    DocumentNumberDuplicate,
+    IdempotencyKeyInvalid,
+    DocumentNumberTaken,
+    IdempotencyKeyReused,
     ChainUnavailable,
+)
+_KEY_HEADER = Header(
+    alias=HEADER,
+    description=f"Makes a retry safe: the same key (per agency, kept {KEY_TTL.total_seconds() / 3600:g} hours) with the"
+    " same request answers the first answer again (header `Idempotent-Replayed: true`), never a second document;"
+    " with another request, 409 `IDEMPOTENCY_KEY_REUSED`. 1 to 255 visible ASCII characters: a UUID is a good key.",
 )
 _READ_ERRORS = error_responses(DocumentNotFound)
 _REVOKE_ERRORS = error_responses(
-    *AUTH_ERRORS, DocumentNotFound, DocumentRevoked, DocumentPendingAnchor, 413, ReplacementInvalid
+    *AUTH_ERRORS,
+    DocumentNotFound,
+    DocumentRevoked,
+    DocumentPendingAnchor,
+    413,
+    ReplacementInvalid,
+    *REPLACEMENT_ERRORS,
 )
 
 
@@ -100,26 +134,64 @@ def build_router(
     db_dep = Depends(session)
     base = public_url.rstrip("/")
 
-    def _issued(issued: Any) -> dict[str, Any]:
+    def _issued(db: Session, issued: IssuedDocument) -> dict[str, Any]:
         return {
             "id": issued.id,
             "sha256": issued.sha256,
-            "status": issued.status,
+            "status": issued.status if issued.status is not None else get_document(db, issued.id).status,
+            "existing": issued.existing,
+            "notices": [n.to_dict() for n in issued.notices],
             "receipt": issued.receipt,
             "verify_url": issued.verify_url,
             "qr_url": f"{base}/v1/documents/{issued.id}/qr.png",
             "metadata": issued.metadata,
         }
 
+    def _answer(
+        db: Session,
+        agency: str,
+        key: str | None,
+        request: Callable[[], str],
+        run: Callable[[], tuple[int, dict[str, Any]]],
+        response: Response,
+    ) -> dict[str, Any]:
+        """Run an issuing request and commit: with an idempotency key, once per key (``ledger.documents.idempotency``).
+        A number that a concurrent request took after the check (holder unknown) is tried once more in a new
+        transaction, which names the holder, or answers its document when it is the same request."""
+        answer: StoredAnswer | None = None
+        for attempt in (1, 2):
+            try:
+                if key is None:
+                    answer = StoredAnswer(*run())
+                else:
+                    answer = once(db, agency_id=agency, key=key, request=request(), now=clock(), run=run)
+                db.commit()
+                break
+            except DocumentNumberTaken as exc:
+                db.rollback()
+                if exc.document_id is not None or attempt == 2:
+                    raise
+        assert answer is not None
+        response.status_code = answer.status_code
+        if answer.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return answer.body
+
     @router.post(
         "/v1/documents",
         status_code=201,
         response_model=None,
-        responses={201: {"model": IssuedOut, "description": "Issued"}, **_ISSUE_ERRORS},
+        responses={
+            201: {"model": IssuedOut, "description": "Issued"},
+            200: {"model": IssuedOut, "description": "Issued before: the same number and file (`existing`)"},
+            **_ISSUE_ERRORS,
+        },
     )
     def issue(
         principal: Annotated[Principal, Depends(require_issue)],
         db: Annotated[Session, db_dep],
+        response: Response,
+        idempotency_key: Annotated[str | None, _KEY_HEADER] = None,
         file: Annotated[UploadFile | None, File(description="The document file (PDF or any)")] = None,
         number: Annotated[str | None, Form(description="Number and symbol, e.g. 2392/QĐ-UBND")] = None,
         title: Annotated[str | None, Form(description="Trích yếu")] = None,
@@ -134,7 +206,10 @@ def build_router(
             Form(description="TM., KT., TL., TUQ. or Q. (any case, the dot optional); none: the head signs"),
         ] = None,
     ) -> dict[str, Any]:
-        """Issue a document: hash, sign a receipt, store, queue for anchoring; durable before this answers."""
+        """Issue a document: hash, sign a receipt, store, queue for anchoring; durable before this answers.
+
+        The number must be free for the agency in the year of `issued_on` (409 `DOC_NUMBER_TAKEN` names the document
+        holding it); the same number with the same file answers that document (200, `existing`)."""
         if file is None:
             raise InvalidInput("file: is required")
         data = _read_upload(file, file_limit)
@@ -148,41 +223,54 @@ def build_router(
             "signer_title": signer_title,
             "signing_form": signing_form,
         }
-        now = clock()
         agency = principal.agency_id
-        account = account_for(agency)
-        issued = issue_document(
-            db,
-            agency_id=agency,
-            signer=signer_for(agency, now),
-            account_address=account.address,
-            registry=registry(),
-            fields=fields,
-            file_bytes=data,
-            now=now,
-            public_url=base,
-            filename=file.filename,
-            media_type=file.content_type,
-        )
-        db.commit()
-        return _issued(issued)
+
+        def run() -> tuple[int, dict[str, Any]]:
+            now = clock()
+            issued = issue_document(
+                db,
+                agency_id=agency,
+                signer=signer_for(agency, now),
+                account_address=account_for(agency).address,
+                registry=registry(),
+                fields=fields,
+                file_bytes=data,
+                now=now,
+                public_url=base,
+                filename=file.filename,
+                media_type=file.content_type,
+            )
+            return (200 if issued.existing else 201), _issued(db, issued)
+
+        def request() -> str:
+            return request_sha256("POST /v1/documents", fields, file.filename or "", file.content_type or "", data)
+
+        return _answer(db, agency, idempotency_key, request, run, response)
 
     @router.post(
         "/v1/documents:batch",
         status_code=201,
         response_model=None,
-        responses={201: {"model": BatchIssuedOut, "description": "Issued, all of them"}, **_ISSUE_ERRORS},
+        responses={
+            201: {"model": BatchIssuedOut, "description": "Issued, all of them (some may be `existing`)"},
+            200: {"model": BatchIssuedOut, "description": "Every one issued before: the same numbers and files"},
+            **_ISSUE_ERRORS,
+        },
     )
     def issue_many(
         principal: Annotated[Principal, Depends(require_issue)],
         db: Annotated[Session, db_dep],
+        response: Response,
         body: Annotated[
             Any,
             WithJsonSchema(batch_schema(MAX_BATCH)),
             Body(description=f"At most {MAX_BATCH} documents, issued all or none"),
         ],
+        idempotency_key: Annotated[str | None, _KEY_HEADER] = None,
     ) -> dict[str, Any]:
-        """Issue many documents in one transaction (an agency's archive)."""
+        """Issue many documents in one transaction (an agency's archive), all or none. A number the agency holds
+        with another file (409 `DOC_NUMBER_TAKEN`) or twice in the batch (422 `DOC_NUMBER_DUPLICATE`) is refused
+        naming the item; one it holds with the same file answers that document in the item's place (`existing`)."""
         docs = body.get("documents") if isinstance(body, dict) else None
         if not isinstance(docs, list) or not docs or len(docs) > MAX_BATCH:
             raise InvalidInput(f"documents: must be a list of 1 to {MAX_BATCH} objects")
@@ -195,20 +283,27 @@ def build_router(
             except (binascii.Error, ValueError):
                 raise InvalidInput(f"documents[{i}].file_base64: is not base64") from None
             items.append(({k: v for k, v in doc.items() if k != "file_base64"}, data))
-        now = clock()
         agency = principal.agency_id
-        issued = issue_batch(
-            db,
-            agency_id=agency,
-            signer=signer_for(agency, now),
-            account_address=account_for(agency).address,
-            registry=registry(),
-            items=items,
-            now=now,
-            public_url=base,
-        )
-        db.commit()
-        return {"documents": [_issued(d) for d in issued]}
+
+        def run() -> tuple[int, dict[str, Any]]:
+            now = clock()
+            issued = issue_batch(
+                db,
+                agency_id=agency,
+                signer=signer_for(agency, now),
+                account_address=account_for(agency).address,
+                registry=registry(),
+                items=items,
+                now=now,
+                public_url=base,
+            )
+            status = 200 if all(d.existing for d in issued) else 201
+            return status, {"documents": [_issued(db, d) for d in issued]}
+
+        def request() -> str:
+            return request_sha256("POST /v1/documents:batch", body)
+
+        return _answer(db, agency, idempotency_key, request, run, response)
 
     def _view(db: Session, document_id: str) -> DocumentView:
         return get_document(db, document_id)
@@ -275,8 +370,10 @@ def build_router(
         db: Annotated[Session, db_dep],
         response: Response,
     ) -> dict[str, Any]:
-        """Revoke or supersede an anchored document (only its issuing agency may). The revocation is recorded
-        durably first; the anchoring worker sends it. 200 with the document ``revoked``/``superseded`` once it is
+        """Revoke or supersede an anchored document (only its issuing agency may). A replacement (``replaced_by``,
+        with the reason ``replaced``) must be anchored, of the same agency or one with recorded authority over it, in
+        force, and not one this document already replaces. The revocation is recorded durably first; the anchoring
+        worker sends it. 200 with the document ``revoked``/``superseded`` once it is
         confirmed on chain within the server's wait, else 202 with the revocation on its way (it still arrives)."""
         view = _view(db, document_id)
         result = revoke_document(

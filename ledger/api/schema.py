@@ -24,8 +24,11 @@ __all__ = [
     "DocumentOut",
     "IssuedOut",
     "MetadataOut",
+    "NoticeMessageOut",
+    "NoticeOut",
     "ProofOut",
     "ReceiptOut",
+    "ReplacementOut",
     "RevocationOut",
     "RevokeIn",
     "batch_schema",
@@ -163,14 +166,38 @@ class DocumentOut(MetadataOut):
     revocation: RevocationOut | SkipJsonSchema[None] = None
 
 
+class NoticeMessageOut(BaseModel):
+    """A notice's text in Vietnamese and English."""
+
+    model_config = _CLOSED
+
+    vi: str
+    en: str
+
+
+class NoticeOut(BaseModel):
+    """Something the caller should know about an accepted request: ``DOC_NUMBER_NORMALISED`` (the number is stored in
+    its canonical form, e.g. ``QD`` read as ``QĐ``), ``DOC_ALREADY_ISSUED`` (the same number and file were issued
+    before: this is that document)."""
+
+    model_config = _CLOSED
+
+    code: str = Field(description="Stable: DOC_NUMBER_NORMALISED or DOC_ALREADY_ISSUED")
+    field: str
+    message: NoticeMessageOut
+
+
 class IssuedOut(BaseModel):
-    """An issued document, durable and queued for anchoring."""
+    """An issued document, durable and queued for anchoring; or, with ``existing``, the document issued before with
+    the same number and file (its current status)."""
 
     model_config = _CLOSED
 
     id: str
     sha256: Sha256
-    status: Literal["pending"]
+    status: DocumentStatus
+    existing: bool = Field(description="True: issued before (the same number and file), nothing new was issued")
+    notices: list[NoticeOut]
     receipt: ReceiptOut
     verify_url: str
     qr_url: str
@@ -204,6 +231,16 @@ class TrustOut(BaseModel):
     trust_root_url: str
 
 
+class ReplacementOut(BaseModel):
+    """The document recorded as replacing this one: its id, number and leaf (the commitment the registry names)."""
+
+    model_config = _CLOSED
+
+    document_id: str
+    number: str
+    leaf: str = Field(pattern="^0x[0-9a-f]{64}$")
+
+
 class BundleOut(BaseModel):
     """The proof bundle: verify it with a JSON-RPC node and the pinned city root key, nothing else."""
 
@@ -217,3 +254,7 @@ class BundleOut(BaseModel):
     proof: ProofOut | None = Field(description="Null while the document is pending")
     registry: RegistryOut
     trust: TrustOut
+    replaced_by: ReplacementOut | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The recorded replacement, when the document is superseded (a hint: the chain decides)",
+    )

@@ -22,6 +22,7 @@ from eth_utils.address import to_checksum_address
 from ledger.chain.merkle import keccak256
 from ledger.errors import (
     AlreadyRevoked,
+    BadSignature,
     EmptyBatch,
     InvalidProof,
     InvalidReason,
@@ -48,6 +49,7 @@ REVERT_ERRORS: Mapping[str, type[RegistryRevert]] = {
         InvalidProof,
         AlreadyRevoked,
         InvalidReason,
+        BadSignature,
     )
 }
 
@@ -71,6 +73,8 @@ class RegistryArtifact:
     abi: list[dict[str, Any]]
     bytecode: bytes
     deployed_bytecode: bytes
+    #: (start, length) of every immutable in the deployed code: zeros in ``deployed_bytecode``, set at deployment.
+    immutable_ranges: tuple[tuple[int, int], ...]
     compiler_version: str
     settings: dict[str, Any]
     functions: dict[str, _Signature]
@@ -85,6 +89,13 @@ class RegistryArtifact:
             abi=abi,
             bytecode=bytes.fromhex(doc["bytecode"].removeprefix("0x")),
             deployed_bytecode=bytes.fromhex(doc["deployedBytecode"].removeprefix("0x")),
+            immutable_ranges=tuple(
+                sorted(
+                    (int(r["start"]), int(r["length"]))
+                    for refs in dict(doc.get("immutableReferences") or {}).values()
+                    for r in refs
+                )
+            ),
             compiler_version=str(doc["compiler"]["version"]),
             settings=dict(doc["settings"]),
             functions=_signatures(abi, "function"),
@@ -104,6 +115,16 @@ class RegistryArtifact:
     def decode_output(self, name: str, data: bytes) -> tuple[Any, ...]:
         """The decoded return values of the function ``name``."""
         return tuple(decode(list(self.functions[name].output_types), data))
+
+    def is_deployed_code(self, code: bytes) -> bool:
+        """Whether ``code`` (a contract's runtime code, ``eth_getCode``) is this build's: equal to the deployed
+        bytecode everywhere but in the immutables (the admin, the EIP-712 domain), which each deployment sets."""
+        if len(code) != len(self.deployed_bytecode):
+            return False
+        masked = bytearray(code)
+        for start, length in self.immutable_ranges:
+            masked[start : start + length] = bytes(length)
+        return bytes(masked) == self.deployed_bytecode
 
     def encode_deploy(self, admin: str) -> bytes:
         """Creation code with the constructor argument appended."""

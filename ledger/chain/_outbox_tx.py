@@ -42,6 +42,21 @@ class TxChain(Protocol):
         nonce: int,
         fees: Fees | None = None,
     ) -> SignedTx: ...
+    def sign_anchor_for(
+        self, sender: Any, agency: Any, root: bytes, count: int, nonce: int, fees: Fees | None = None
+    ) -> SignedTx: ...
+    def sign_revoke_for(
+        self,
+        sender: Any,
+        agency: Any,
+        root: bytes,
+        data: bytes,
+        proof: Sequence[bytes],
+        reason: int,
+        replaced_by: bytes | None,
+        nonce: int,
+        fees: Fees | None = None,
+    ) -> SignedTx: ...
     def anchor_record(self, agency: str, root: bytes) -> AnchorRecord | None: ...
     def find_anchor_tx(self, agency: str, root: bytes) -> bytes | None: ...
     def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus: ...
@@ -57,7 +72,12 @@ class TxKind(Protocol):
         """The rows in ``state``, oldest first; for ``built``, only those that may be signed now."""
         ...
 
-    def sign(self, session: Session, chain: TxChain, account: Any, row: Any, nonce: int, fees: Fees) -> SignedTx: ...
+    def sign(
+        self, session: Session, chain: TxChain, account: Any, row: Any, nonce: int, fees: Fees, sender: Any | None
+    ) -> SignedTx:
+        """``row``'s transaction with ``nonce``: sent by ``sender`` for the agency ``account`` (which signs its
+        EIP-712 authorisation), or by ``account`` itself when ``sender`` is None."""
+        ...
 
     def tx_on_chain(self, session: Session, chain: TxChain, row: Any) -> bytes | None:
         """The transaction that already did on chain what ``row`` asks; None when the registry does not hold it yet
@@ -73,9 +93,11 @@ class _Batches:
         return session.exec(stmt).all()
 
     def sign(
-        self, session: Session, chain: TxChain, account: Any, row: AnchorBatch, nonce: int, fees: Fees
+        self, session: Session, chain: TxChain, account: Any, row: AnchorBatch, nonce: int, fees: Fees, sender: Any
     ) -> SignedTx:
-        return chain.sign_anchor(account, row.root, row.count, nonce, fees)
+        if sender is None:
+            return chain.sign_anchor(account, row.root, row.count, nonce, fees)
+        return chain.sign_anchor_for(sender, account, row.root, row.count, nonce, fees)
 
     def tx_on_chain(self, session: Session, chain: TxChain, row: AnchorBatch) -> bytes | None:
         # Anchors are keyed by account and root: another account's anchor of the same root is not ours.
@@ -98,12 +120,14 @@ class _Revocations:
         return session.exec(stmt.order_by(col(RevocationTx.id))).all()
 
     def sign(
-        self, session: Session, chain: TxChain, account: Any, row: RevocationTx, nonce: int, fees: Fees
+        self, session: Session, chain: TxChain, account: Any, row: RevocationTx, nonce: int, fees: Fees, sender: Any
     ) -> SignedTx:
         found = leaf_proof(session, row.data)
         assert found is not None  # rows() gives only revocations whose batch is confirmed
-        root = bytes(found.batch.root)
-        return chain.sign_revoke(account, root, row.data, found.path, row.reason, row.replaced_by, nonce, fees)
+        root, path = bytes(found.batch.root), found.path
+        if sender is None:
+            return chain.sign_revoke(account, root, row.data, path, row.reason, row.replaced_by, nonce, fees)
+        return chain.sign_revoke_for(sender, account, root, row.data, path, row.reason, row.replaced_by, nonce, fees)
 
     def tx_on_chain(self, session: Session, chain: TxChain, row: RevocationTx) -> bytes | None:
         root = _root_of(session, row.data)

@@ -17,7 +17,13 @@ acts, so a crash anywhere resumes from the database:
 * confirmed: re-checked until it is ``finality_depth`` blocks deep. A re-organisation that drops the transaction
   (no receipt, or a receipt in another block) is detected there and the row goes back to sent.
 
-One account's batches and revocations share its nonces, so exactly one worker drives an account.
+Who sends: with a ``relayer`` (the city's one funded account) every agency's anchor and revocation is sent by the
+relayer as ``anchorFor``/``revokeFor``, authorised by the agency's EIP-712 signature, and takes the relayer's nonce;
+without one, each agency sends its own ``anchor``/``revoke``. A relayer that cannot pay (its source raises
+``AnchorAccountUnfunded``) stops the signing of new transactions: built rows wait, each marked with the error,
+and go out at the first pass after it is funded.
+
+The transactions of one sending account share its nonces, so exactly one worker drives an account.
 """
 
 from __future__ import annotations
@@ -35,8 +41,18 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from ledger.chain._outbox_tx import KINDS, TxChain, kind_of
-from ledger.chain.outbox import OPEN_STATES, AnchorBatch, AnchorLeaf, BatchState, OutboxTx, RevocationTx, cut_batches
+from ledger.chain.outbox import (
+    OPEN_STATES,
+    AnchorBatch,
+    AnchorLeaf,
+    BatchState,
+    OutboxTx,
+    RevocationTx,
+    as_utc,
+    cut_batches,
+)
 from ledger.chain.types import BlockInfo, Fees, TxReceipt
+from ledger.errors import AnchorAccountUnfunded
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -44,6 +60,7 @@ __all__ = [
     "Anchorer",
     "StepReport",
     "WorkerConfig",
+    "oldest_pending_leaf",
     "pending_count",
     "pending_revocations",
 ]
@@ -88,6 +105,8 @@ class StepReport:
     resent: int = 0
     reorged: int = 0
     errors: list[str] = field(default_factory=list)
+    #: The sending account cannot pay: nothing was signed this pass (built rows carry the error).
+    unfunded: AnchorAccountUnfunded | None = None
 
     @property
     def busy(self) -> bool:
@@ -116,13 +135,19 @@ class Anchorer:
         accounts: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
         config: WorkerConfig,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        relayer: Any | Callable[[], Any] | None = None,
     ) -> None:
         self.engine = engine
         self.chain = chain
-        # Checksummed address -> signing account (eth_account LocalAccount). A callable is asked again at every
+        # Agency address (checksummed) -> its account (eth_account LocalAccount). A callable is asked again at every
         # pass, so accounts added while the worker runs (an agency created) are picked up without a restart.
         self._account_source = accounts
         self.accounts: Mapping[str, Any] = accounts if isinstance(accounts, Mapping) else {}
+        # The account that sends for every agency, or a callable asked at every pass (it raises
+        # AnchorAccountUnfunded while the account cannot pay); None: each agency sends its own transactions.
+        self._relayer_source = relayer
+        self.relayer: Any | None = None if callable(relayer) else relayer
         self.config = config
         self.clock = clock
 
@@ -136,6 +161,11 @@ class Anchorer:
         now = self.clock()
         if not isinstance(self._account_source, Mapping):
             self.accounts = self._account_source()
+        if callable(self._relayer_source):
+            try:
+                self.relayer = self._relayer_source()
+            except AnchorAccountUnfunded as exc:
+                report.unfunded = exc
         with Session(self.engine, expire_on_commit=False) as session:
             built = cut_batches(
                 session, now, batch_max=self.config.batch_max, interval=self.config.batch_interval, force=force
@@ -148,6 +178,9 @@ class Anchorer:
             ):
                 rows = self._rows(session, state)
                 if not rows:
+                    continue
+                if state == BatchState.BUILT and report.unfunded is not None:
+                    self._mark_waiting(session, rows, report.unfunded)
                     continue
                 try:
                     phase(session, rows, report)
@@ -174,6 +207,16 @@ class Anchorer:
             log.warning("anchoring step failed: %s", msg)
 
     # -- built -> sent -------------------------------------------------------------------------------------------
+    def _mark_waiting(self, session: Session, rows: list[OutboxTx], unfunded: AnchorAccountUnfunded) -> None:
+        """Built rows that cannot be sent carry the reason (written once, not at every pass)."""
+        why = f"{unfunded.code}: {unfunded.message}"[:500]
+        changed = [row for row in rows if row.last_error != why]
+        for row in changed:
+            row.last_error = why
+            session.add(row)
+        if changed:
+            session.commit()
+
     def _send_all(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
         fees = self.chain.suggest_fees()
         nonces: dict[str, int] = {}
@@ -182,11 +225,14 @@ class Anchorer:
             # A row that was sent before may have made it on chain after all: adopt, never do it twice.
             if row.attempts and self._adopt(session, row, report):
                 continue
-            if row.account not in nonces:
-                nonces[row.account] = self._next_nonce(session, row.account)
-            nonce = nonces[row.account]
-            signed = kind_of(row).sign(session, self.chain, self.accounts[row.account], row, nonce, fees)
-            nonces[row.account] = nonce + 1
+            agency = self.accounts[row.account]
+            sender = self.relayer.address if self.relayer is not None else row.account
+            if sender not in nonces:
+                nonces[sender] = self._next_nonce(session, sender)
+            nonce = nonces[sender]
+            signed = kind_of(row).sign(session, self.chain, agency, row, nonce, fees, self.relayer)
+            nonces[sender] = nonce + 1
+            row.sender = sender
             row.nonce = signed.nonce
             row.tx_hash = _hex(signed.tx_hash)
             row.raw_tx = signed.raw
@@ -199,12 +245,13 @@ class Anchorer:
         self.chain.send_raws(raws)
         report.sent += len(raws)
 
-    def _next_nonce(self, session: Session, account: str) -> int:
-        chain_nonce = self.chain.pending_nonce(account)
+    def _next_nonce(self, session: Session, sender: str) -> int:
+        chain_nonce = self.chain.pending_nonce(sender)
         in_flight = -1
         for model in (AnchorBatch, RevocationTx):
+            sent_by = func.coalesce(model.sender, model.account)
             highest = session.exec(
-                select(func.max(model.nonce)).where(model.account == account, model.state == BatchState.SENT)
+                select(func.max(model.nonce)).where(sent_by == sender, model.state == BatchState.SENT)
             ).one()
             if highest is not None:
                 in_flight = max(in_flight, highest)
@@ -252,7 +299,7 @@ class Anchorer:
         # The node does not know the transaction: dropped, or lost with a node restart or a re-organisation.
         if self._adopt(session, row, report):
             return
-        if self.chain.pending_nonce(row.account) > row.nonce:
+        if self.chain.pending_nonce(row.sent_by) > row.nonce:
             self._back_to_built(session, row, "nonce taken by another transaction")
         else:
             self.chain.send_raw(row.raw_tx)
@@ -313,3 +360,14 @@ def pending_count(session: Session) -> int:
 def pending_revocations(session: Session) -> int:
     """Revocations not yet confirmed on chain (failed ones excluded: they wait for an operator)."""
     return int(session.exec(select(func.count()).where(col(RevocationTx.state).in_(OPEN_STATES))).one())
+
+
+def oldest_pending_leaf(session: Session) -> datetime | None:
+    """When the oldest leaf not yet in a confirmed batch was queued (None: nothing waits)."""
+    in_open_batch = select(AnchorBatch.id).where(col(AnchorBatch.state).in_(OPEN_STATES))
+    oldest = session.exec(
+        select(func.min(AnchorLeaf.created_at)).where(
+            col(AnchorLeaf.batch_id).is_(None) | col(AnchorLeaf.batch_id).in_(in_open_batch)
+        )
+    ).one()
+    return None if oldest is None else as_utc(oldest)

@@ -18,6 +18,7 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
+from ledger.chain import _eip712
 from ledger.chain._abi import decode_revert, is_revert_exception, revert_data_from_exception
 from ledger.chain._args import ZERO32, agency_address, batch_count, bytes32, proof_nodes, reason_code
 from ledger.chain._jsonrpc import batch_responses, http_provider, transport_errors
@@ -26,12 +27,21 @@ from ledger.chain.reader import RegistryReader
 from ledger.chain.types import AnchorResult, Fees, SignedTx, TxReceipt
 from ledger.errors import RegistryRevert, RootAlreadyAnchored, TransactionRejected, TransactionTimeout, UnknownRevert
 
-__all__ = ["ANCHOR_GAS_LIMIT", "DEPLOY_GAS_LIMIT", "RegistryClient", "revoke_gas_limit"]
+__all__ = [
+    "ANCHOR_FOR_GAS_LIMIT",
+    "ANCHOR_GAS_LIMIT",
+    "DEPLOY_GAS_LIMIT",
+    "RegistryClient",
+    "revoke_for_gas_limit",
+    "revoke_gas_limit",
+]
 
 #: anchor costs about 46,000 gas whatever the batch size; the margin covers calldata variation and repricing.
 ANCHOR_GAS_LIMIT = 80_000
-#: Deployment costs about 480,000 gas (viaIR, optimizer runs 1,000,000).
-DEPLOY_GAS_LIMIT = 800_000
+#: anchorFor costs about 51,000 (anchor + the agency's address and 65-byte signature in calldata + ecrecover).
+ANCHOR_FOR_GAS_LIMIT = 90_000
+#: Deployment costs about 1,000,000 gas (3.6 kB of runtime code: viaIR, optimizer runs 1,000,000).
+DEPLOY_GAS_LIMIT = 1_500_000
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei
 
 
@@ -39,6 +49,11 @@ def revoke_gas_limit(proof_length: int) -> int:
     """The fixed gas limit of a revoke with a proof of ``proof_length`` nodes (with a replacement stored)."""
     # Measured: about 76,000 with a replacement and 1 node, plus about 700 per further node (calldata + hashing).
     return 110_000 + 1_000 * proof_length
+
+
+def revoke_for_gas_limit(proof_length: int) -> int:
+    """The fixed gas limit of a revokeFor (revoke + signature calldata + ecrecover, about 5,000 more)."""
+    return revoke_gas_limit(proof_length) + 10_000
 
 
 class RegistryClient(RegistryReader):
@@ -126,6 +141,71 @@ class RegistryClient(RegistryReader):
         call = self._revoke_calldata(agency or account.address, root, data, proof, reason, replaced_by)
         tx = {"to": self.address, "data": call, "gas": revoke_gas_limit(len(proof))}
         return self.sign(account, tx, nonce, fees)
+
+    # --- Sent for an agency by another account (the city's relayer): the agency signs EIP-712, the sender pays -----
+
+    def authorise_anchor(self, agency: LocalAccount, root: bytes, count: int) -> bytes:
+        """``agency``'s EIP-712 signature authorising ``anchorFor(agency, root, count)`` on this registry."""
+        return _eip712.sign(agency, _eip712.anchor_message(self.chain_id, self.address, root, count))
+
+    def authorise_revoke(
+        self, agency: LocalAccount, root: bytes, data: bytes, reason: int, replaced_by: bytes | None
+    ) -> bytes:
+        """``agency``'s EIP-712 signature authorising ``revokeFor`` of document ``data`` under its ``root``."""
+        message = _eip712.revoke_message(self.chain_id, self.address, root, data, reason, replaced_by)
+        return _eip712.sign(agency, message)
+
+    def sign_anchor_for(
+        self,
+        sender: LocalAccount,
+        agency: LocalAccount,
+        root: bytes,
+        count: int,
+        nonce: int,
+        fees: Fees | None = None,
+    ) -> SignedTx:
+        """``anchorFor(agency, root, count, signature)`` signed by ``agency`` (EIP-712) and sent by ``sender`` with
+        ``sender``'s ``nonce``; sends nothing."""
+        data = self._anchor_for_calldata(agency.address, root, count, self.authorise_anchor(agency, root, count))
+        return self.sign(sender, {"to": self.address, "data": data, "gas": ANCHOR_FOR_GAS_LIMIT}, nonce, fees)
+
+    def sign_revoke_for(
+        self,
+        sender: LocalAccount,
+        agency: LocalAccount,
+        root: bytes,
+        data: bytes,
+        proof: Sequence[bytes],
+        reason: int,
+        replaced_by: bytes | None,
+        nonce: int,
+        fees: Fees | None = None,
+    ) -> SignedTx:
+        """``revokeFor(agency, ...)`` signed by ``agency`` (EIP-712) and sent by ``sender``; sends nothing."""
+        signature = self.authorise_revoke(agency, root, data, reason, replaced_by)
+        call = self._revoke_for_calldata(agency.address, root, data, proof, reason, replaced_by, signature)
+        tx = {"to": self.address, "data": call, "gas": revoke_for_gas_limit(len(proof))}
+        return self.sign(sender, tx, nonce, fees)
+
+    def simulate_anchor_for(self, sender: str, agency: str, root: bytes, count: int, signature: bytes) -> None:
+        """Raises the typed error ``anchorFor`` sent by ``sender`` would revert with, if any."""
+        data = self._anchor_for_calldata(agency, root, count, signature)
+        self._raise_simulated({"from": sender, "to": self.address, "data": data})
+
+    def simulate_revoke_for(
+        self,
+        sender: str,
+        agency: str,
+        root: bytes,
+        data: bytes,
+        proof: Sequence[bytes],
+        reason: int,
+        replaced_by: bytes | None,
+        signature: bytes,
+    ) -> None:
+        """Raises the typed error ``revokeFor`` sent by ``sender`` would revert with, if any."""
+        call = self._revoke_for_calldata(agency, root, data, proof, reason, replaced_by, signature)
+        self._raise_simulated({"from": sender, "to": self.address, "data": call})
 
     def send_raw(self, raw: bytes) -> bytes:
         """Broadcasts a signed transaction; returns its hash. Sending the same bytes again is harmless."""
@@ -272,7 +352,78 @@ class RegistryClient(RegistryReader):
         self.send_raw(signed.raw)
         return self.raise_for_status(self.wait_for_receipt(signed.tx_hash, timeout=timeout))
 
+    def anchor_for(
+        self, sender: LocalAccount, agency: LocalAccount, root: bytes, count: int, *, timeout: float = 60.0
+    ) -> AnchorResult:
+        """Anchors ``root`` for ``agency`` (its EIP-712 signature) from ``sender``'s account, and waits for it.
+
+        As :meth:`anchor`: a root ``agency`` already anchored counts as done; reverts surface from a simulation.
+        """
+        root = bytes32(root, "root")
+        done = self._already_anchored(agency.address, root)
+        if done is not None:
+            return done
+        signature = self.authorise_anchor(agency, root, count)
+        self.simulate_anchor_for(sender.address, agency.address, root, count, signature)
+        signed = self.sign_anchor_for(sender, agency, root, count, self.pending_nonce(sender.address))
+        self.send_raw(signed.raw)
+        self.raise_for_status(self.wait_for_receipt(signed.tx_hash, timeout=timeout))
+        record = self.anchor_record(agency.address, root)
+        if record is None:  # mined successfully yet not recorded: a re-organisation dropped it
+            raise UnknownRevert(None, tx_hash=signed.tx_hash)
+        receipt = self.get_receipt(signed.tx_hash)
+        block = receipt.block_number if receipt is not None else None
+        return AnchorResult(root, record, signed.tx_hash, block, already_anchored=False)
+
+    def revoke_for(
+        self,
+        sender: LocalAccount,
+        agency: LocalAccount,
+        root: bytes,
+        data: bytes,
+        proof: Sequence[bytes],
+        reason: int,
+        replaced_by: bytes | None = None,
+        *,
+        timeout: float = 60.0,
+    ) -> TxReceipt:
+        """Revokes ``agency``'s document ``data`` under its ``root`` (its EIP-712 signature) from ``sender``'s
+        account, and waits; reverts raise typed errors."""
+        signature = self.authorise_revoke(agency, root, data, reason, replaced_by)
+        self.simulate_revoke_for(sender.address, agency.address, root, data, proof, reason, replaced_by, signature)
+        nonce = self.pending_nonce(sender.address)
+        signed = self.sign_revoke_for(sender, agency, root, data, proof, reason, replaced_by, nonce)
+        self.send_raw(signed.raw)
+        return self.raise_for_status(self.wait_for_receipt(signed.tx_hash, timeout=timeout))
+
     # --- Internals ------------------------------------------------------------------------------------------------
+
+    def _anchor_for_calldata(self, agency: str, root: bytes, count: int, signature: bytes) -> bytes:
+        return self.artifact.encode_call(
+            "anchorFor", agency_address(agency), bytes32(root, "root"), batch_count(count), bytes(signature)
+        )
+
+    def _revoke_for_calldata(
+        self,
+        agency: str,
+        root: bytes,
+        data: bytes,
+        proof: Sequence[bytes],
+        reason: int,
+        replaced_by: bytes | None,
+        signature: bytes,
+    ) -> bytes:
+        replacement = ZERO32 if replaced_by is None else bytes32(replaced_by, "replaced_by")
+        return self.artifact.encode_call(
+            "revokeFor",
+            agency_address(agency),
+            bytes32(root, "root"),
+            bytes32(data, "data"),
+            proof_nodes(proof),
+            reason_code(reason),
+            replacement,
+            bytes(signature),
+        )
 
     def _already_anchored(self, address: str, root: bytes) -> AnchorResult | None:
         record = self.anchor_record(address, root)

@@ -66,9 +66,15 @@ class AnchorLeaf(SQLModel, table=True):
 
 
 class OutboxTx(SQLModel):
-    """The columns of one transaction the worker sends from an agency's account, one persisted step at a time."""
+    """The columns of one transaction the worker sends for an agency, one persisted step at a time.
+
+    ``account`` is the agency whose record it is (batches are cut by it; the registry records under it);
+    ``sender`` the account that signed and sent the transaction (its ``nonce`` is that account's): the city's
+    relayer, or the agency itself (rows sent before the relayer existed, and workers run without one).
+    """
 
     account: str = Field(index=True, max_length=42)
+    sender: str | None = Field(default=None, max_length=42)
     state: str = Field(default=BatchState.BUILT, index=True, max_length=16)
     nonce: int | None = None
     tx_hash: str | None = Field(default=None, max_length=66)
@@ -85,9 +91,15 @@ class OutboxTx(SQLModel):
         self.block_hash = block_hash
         self._set_block_time(when)
 
+    @property
+    def sent_by(self) -> str:
+        """The account whose nonce the transaction took (``sender``; the agency itself for rows without one)."""
+        return self.sender or self.account
+
     def clear_sent(self) -> None:
-        """Forget the transaction (signed bytes, nonce, hash) and where it was mined: it will be signed anew."""
-        self.nonce = self.tx_hash = self.raw_tx = self.sent_at = None
+        """Forget the transaction (signed bytes, sender, nonce, hash) and where it was mined: it will be signed
+        anew."""
+        self.nonce = self.tx_hash = self.raw_tx = self.sent_at = self.sender = None
         self.set_mined(None, None, None)
 
     def _set_block_time(self, when: datetime | None) -> None:

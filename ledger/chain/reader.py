@@ -166,6 +166,14 @@ class RegistryReader:
             raise
         return True
 
+    def is_current_build(self) -> bool:
+        """Whether the code at ``address`` is this build's registry (``eth_getCode`` against the artefact, the
+        immutables masked): False for an address without code and for a registry from another build (one without
+        ``anchorFor``, say). Transport failures raise ChainUnavailable."""
+        with transport_errors():
+            code = bytes(self.w3.eth.get_code(self.address))
+        return self.artifact.is_deployed_code(code)
+
     # --- Events ---------------------------------------------------------------------------------------------------
 
     def find_anchor_tx(self, agency: str, root: bytes) -> bytes | None:

@@ -3,10 +3,13 @@ revocation (recorded here, sent to the chain by ``ledger.chain``'s anchoring wor
 
 - ``metadata``: the Decree 30/2020/NĐ-CP document model (``parse_document``, ``parse_number``).
 - ``receipt``: the signed document receipt, its commitment (the Merkle leaf data) and its QR payload.
-- ``issuing``: the document table (``DocumentRow``) and issuing, one or in bulk; ``REASONS`` names the revocation
-  reasons (``ledger.chain.RevocationReason``) as the API and the database spell them.
+- ``issuing``: issuing, one or in bulk; ``REASONS`` names the revocation reasons (``ledger.chain.RevocationReason``)
+  as the API and the database spell them. ``table``: the document table (``DocumentRow``).
+- ``numbering``: a number is unique per agency and year of ``issued_on`` (``find_issued``, ``DocumentNumberTaken``).
+- ``idempotency``: ``Idempotency-Key``s, a repeated request answered once (``once``).
 - ``status``: a stored document's derived status, its anchor proof, its public JSON and its proof bundle.
 - ``revocation``: recording a revocation or supersession (``revoke_document``).
+- ``replacement``: the rules a supersession follows, each broken rule its own ``ReplacementInvalid``.
 - ``errors``: the documents' input errors (422s naming the field).
 """
 
@@ -14,6 +17,7 @@ from ledger.documents.errors import (
     DocumentFieldInvalid,
     DocumentFieldMissing,
     DocumentNumberInvalid,
+    DocumentSymbolUnknown,
     PayloadInvalid,
     PayloadTooLarge,
     PayloadVersionUnsupported,
@@ -21,7 +25,9 @@ from ledger.documents.errors import (
     RegistryUnknown,
     SignerUnsupported,
 )
+from ledger.documents.idempotency import IdempotencyKeyInvalid, IdempotencyKeyReused
 from ledger.documents.issuing import (
+    ALREADY_ISSUED,
     BUNDLE_TYPE,
     MAX_FILE_BYTES,
     REASONS,
@@ -43,11 +49,13 @@ from ledger.documents.metadata import (
     SIGNING_FORMS,
     Document,
     DocumentNumber,
+    Notice,
     metadata_digest,
     normalize_text,
     parse_document,
     parse_number,
 )
+from ledger.documents.numbering import DocumentNumberDuplicate, DocumentNumberTaken, find_issued
 from ledger.documents.receipt import (
     ALLOWED_ALGS,
     MAX_PAYLOAD_CHARS,
@@ -69,6 +77,17 @@ from ledger.documents.receipt import (
     verify_link,
     verify_signature,
 )
+from ledger.documents.replacement import (
+    REPLACEMENT_ERRORS,
+    ReplacementCycle,
+    ReplacementNotAnchored,
+    ReplacementNotFound,
+    ReplacementOtherAgency,
+    ReplacementReasonConflict,
+    ReplacementRequired,
+    ReplacementRevoked,
+    ReplacementSelf,
+)
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import (
     DocumentView,
@@ -78,10 +97,12 @@ from ledger.documents.status import (
     proof_for,
     replacement_for,
     status_of,
+    successor_of,
 )
 
 __all__ = [
     "ALLOWED_ALGS",
+    "ALREADY_ISSUED",
     "BUNDLE_TYPE",
     "DOCUMENT_FIELDS",
     "DOCUMENT_TYPES",
@@ -89,6 +110,7 @@ __all__ = [
     "MAX_PAYLOAD_CHARS",
     "PAYLOAD_PREFIX",
     "REASONS",
+    "REPLACEMENT_ERRORS",
     "SHORT_KID_BYTES",
     "SIGNING_FORMS",
     "VN_TZ",
@@ -98,12 +120,18 @@ __all__ = [
     "DocumentFileTooLarge",
     "DocumentNotFound",
     "DocumentNumber",
+    "DocumentNumberDuplicate",
     "DocumentNumberInvalid",
+    "DocumentNumberTaken",
     "DocumentPendingAnchor",
     "DocumentRevoked",
     "DocumentRow",
+    "DocumentSymbolUnknown",
     "DocumentView",
+    "IdempotencyKeyInvalid",
+    "IdempotencyKeyReused",
     "IssuedDocument",
+    "Notice",
     "PayloadInvalid",
     "PayloadTooLarge",
     "PayloadVersionUnsupported",
@@ -112,7 +140,15 @@ __all__ = [
     "ReceiptFields",
     "Registry",
     "RegistryUnknown",
+    "ReplacementCycle",
     "ReplacementInvalid",
+    "ReplacementNotAnchored",
+    "ReplacementNotFound",
+    "ReplacementOtherAgency",
+    "ReplacementReasonConflict",
+    "ReplacementRequired",
+    "ReplacementRevoked",
+    "ReplacementSelf",
     "SignerUnsupported",
     "build_bundle",
     "commitment",
@@ -121,6 +157,7 @@ __all__ = [
     "document_id_str",
     "document_json",
     "encode_payload",
+    "find_issued",
     "get_document",
     "issue_batch",
     "issue_document",
@@ -138,6 +175,7 @@ __all__ = [
     "sign_receipt_with_commitment",
     "signed_bytes",
     "status_of",
+    "successor_of",
     "verify_link",
     "verify_signature",
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "DocumentFieldInvalid",
     "DocumentFieldMissing",
     "DocumentNumberInvalid",
+    "DocumentSymbolUnknown",
     "PayloadInvalid",
     "PayloadTooLarge",
     "PayloadVersionUnsupported",
@@ -38,6 +39,21 @@ class DocumentNumberInvalid(DocumentFieldInvalid):
 
     def __init__(self, message: str, field: str = "number") -> None:
         super().__init__(field, message)
+
+
+class DocumentSymbolUnknown(DocumentNumberInvalid):
+    """The symbol's document type is not one of Decree 30/2020/NĐ-CP: use one of the nearest types the message lists."""
+
+    code = "DOC_SYMBOL_UNKNOWN"
+
+    def __init__(self, typed: str, nearest: list[str]) -> None:
+        self.typed = typed
+        self.nearest = nearest
+        super().__init__(
+            f"{typed!r} is not a document type of Decree 30/2020/NĐ-CP (Appendix III); the nearest are"
+            f" {', '.join(nearest)}. A công văn has no type: its symbol is the issuing body and the drafting unit,"
+            " e.g. 12/UBND-VX"
+        )
 
 
 class ReceiptFieldInvalid(DocumentFieldInvalid):

@@ -1,4 +1,5 @@
-"""Stored documents: the table, its errors, and issuing (one or in bulk). Reading a document's status and proof is
+"""Issuing documents (one or in bulk) and their errors; the table is ``ledger.documents.table``, the numbers'
+uniqueness ``ledger.documents.numbering``. Reading a document's status and proof is
 ``ledger.documents.status``; revoking it on chain is ``ledger.documents.revocation``.
 
 A document row holds the file, its Decree 30 metadata (NFC), the signed receipt's payload and its commitment (the
@@ -15,15 +16,14 @@ sign of it. Retry once it is anchored (seconds with the default batch interval).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from keys.errors import InvalidInput, NotFound
 from keys.protocols import Signer
@@ -31,21 +31,23 @@ from ledger._bulk import bound_value, executemany
 from ledger.chain.outbox import as_utc, enqueue, enqueue_many
 from ledger.chain.proof import RevocationReason
 from ledger.documents._fastjson import metadata_json
-from ledger.documents.metadata import metadata_digest, parse_document
+from ledger.documents.metadata import Document, Notice, metadata_digest, number_notice, parse_document
+from ledger.documents.numbering import DocumentNumberDuplicate, DocumentNumberTaken, find_issued, is_number_conflict
 from ledger.documents.receipt import (
     Receipt,
     ReceiptFields,
     Registry,
     commitment,
-    decode_payload,
     encode_payload,
     new_document_id,
     sign_receipt_with_commitment,
     verify_link,
 )
+from ledger.documents.table import DocumentRow
 from ledger.errors import LedgerError
 
 __all__ = [
+    "ALREADY_ISSUED",
     "BUNDLE_TYPE",
     "MAX_FILE_BYTES",
     "REASONS",
@@ -106,45 +108,24 @@ class ReplacementInvalid(LedgerError, InvalidInput):
     http_status = 422
 
 
-# ------------------------------------------------------------------------------------------------------------ table
-class DocumentRow(SQLModel, table=True):
-    __tablename__ = "ledger_document"
-
-    # Looked up by id and by commitment only: every secondary index is written on every issue (migration 0006
-    # dropped those on agency_id, number and sha256, which no query used). Add one with the query that needs it.
-    id: str = Field(primary_key=True, max_length=26)  # the receipt's document id (ULID text)
-    agency_id: str = Field(max_length=64)
-    number: str = Field(max_length=96)
-    metadata_json: str = Field(sa_column=Column(Text, nullable=False))  # NFC metadata, the issue's field names
-    sha256: str = Field(max_length=64)
-    file: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    file_size: int = 0
-    filename: str | None = Field(default=None, max_length=255)
-    media_type: str | None = Field(default=None, max_length=200)
-    payload: str = Field(max_length=1024)
-    commitment: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
-    account: str = Field(max_length=42)  # the agency account that anchors it
-    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    contract: str = Field(max_length=42)
-    created_at: datetime
-    revocation_reason: str | None = Field(default=None, max_length=16)
-    revocation_note: str | None = Field(default=None, max_length=1000)
-    replaced_by: str | None = Field(default=None, max_length=26)
-    revoked_at: datetime | None = None  # when the agency recorded its revocation (its transaction: ledger_revocation)
-
-    @property
-    def metadata_dict(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.metadata_json)
-        return value
-
-    def receipt(self) -> Receipt:
-        return decode_payload(self.payload, registry=Registry.of(self.chain_id, self.contract))
-
-
 # ------------------------------------------------------------------------------------------------------ issuing
+#: The notice that an answer is a document issued before (the same number and file given again), not a new one.
+ALREADY_ISSUED = Notice(
+    "DOC_ALREADY_ISSUED",
+    "number",
+    "Văn bản này đã được cấp trước đây (cùng số, ký hiệu và cùng tệp): đây là văn bản đã có, không cấp văn bản mới.",
+    "This document was issued before (the same number and file): this is that document; nothing new was issued.",
+)
+
+
 @dataclass(frozen=True)
 class IssuedDocument:
-    """What issuing answers: the id, the file hash, the payload and where to verify it."""
+    """What issuing answers: the id, the file hash, the payload and where to verify it.
+
+    ``existing``: the same number and file were issued before, and this is that document (its ``status`` is None
+    here: ``ledger.documents.status.get_document`` tells it). ``notices`` say what the caller should know (a number
+    stored in its canonical form, an existing document answered).
+    """
 
     id: str
     sha256: str
@@ -152,7 +133,9 @@ class IssuedDocument:
     verify_url: str
     receipt: dict[str, Any]
     metadata: dict[str, Any]
-    status: str = "pending"
+    status: str | None = "pending"
+    existing: bool = False
+    notices: tuple[Notice, ...] = ()
 
 
 def receipt_json(receipt: Receipt, payload: str) -> dict[str, Any]:
@@ -179,6 +162,7 @@ _ROW_COLUMNS = (
     "id",
     "agency_id",
     "number",
+    "number_year",
     "metadata_json",
     "sha256",
     "file",
@@ -193,9 +177,9 @@ _ROW_COLUMNS = (
     "created_at",
 )
 _INSERT_ROWS = (
-    "INSERT INTO ledger_document (id, agency_id, number, metadata_json, sha256, file, file_size, filename, media_type,"
-    " payload, commitment, account, chain_id, contract, created_at)"
-    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+    "INSERT INTO ledger_document (id, agency_id, number, number_year, metadata_json, sha256, file, file_size, filename,"
+    " media_type, payload, commitment, account, chain_id, contract, created_at)"
+    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
 )
 
 
@@ -229,30 +213,49 @@ class _Issuer:
         return cls(agency_id, signer, account_address, registry, now, issued_at, _today(now), public_url, randbytes)
 
 
+class _Parsed(NamedTuple):
+    """A document validated and hashed, not yet signed: what the number check needs."""
+
+    doc: Document
+    meta: dict[str, Any]
+    digest: bytes  # SHA-256 of the file
+    notices: tuple[Notice, ...]
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The number's scope: (canonical number, year of issued_on)."""
+        return self.meta["number"], self.doc.issued_on.year
+
+
 class _Prepared(NamedTuple):
     row: tuple[Any, ...]  # _ROW_COLUMNS
     issued: IssuedDocument
     leaf: bytes
 
 
-def _prepare(
-    issuer: _Issuer, fields: Mapping[str, Any], file_bytes: bytes, filename: str | None, media_type: str | None
-) -> _Prepared:
+def _parse(issuer: _Issuer, fields: Mapping[str, Any], file_bytes: bytes) -> _Parsed:
     if not isinstance(file_bytes, bytes | bytearray):
         raise InvalidInput("file: must be bytes")
     if len(file_bytes) > MAX_FILE_BYTES:
         raise DocumentFileTooLarge(f"the file exceeds the {MAX_FILE_BYTES} byte limit")
     doc = parse_document(fields, today=issuer.today)
-    digest = hashlib.sha256(file_bytes).digest()
-    registry = issuer.registry
     meta = doc.to_dict()
+    notice = number_notice(fields.get("number"), doc.number)
+    return _Parsed(doc, meta, hashlib.sha256(file_bytes).digest(), () if notice is None else (notice,))
+
+
+def _prepare(
+    issuer: _Issuer, parsed: _Parsed, file_bytes: bytes, filename: str | None, media_type: str | None
+) -> _Prepared:
+    doc, meta = parsed.doc, parsed.meta
+    registry = issuer.registry
     meta_digest = metadata_digest(meta)
     receipt, leaf = sign_receipt_with_commitment(
         issuer.signer,
         ReceiptFields(
             issuer_id=issuer.agency_id,
             document_id=new_document_id(issuer.now, issuer.randbytes),
-            file_sha256=digest,
+            file_sha256=parsed.digest,
             metadata_digest=meta_digest,
             issued_at=issuer.issued_at,
             registry=registry,
@@ -267,6 +270,7 @@ def _prepare(
         doc_id,
         issuer.agency_id,
         meta["number"],
+        doc.issued_on.year,
         metadata_json(meta),  # json.dumps(meta, ensure_ascii=False, sort_keys=True), faster (the bench shows it)
         sha256,
         bytes(file_bytes),
@@ -287,8 +291,38 @@ def _prepare(
         verify_url=verify_link(issuer.public_url, payload),
         receipt=body,
         metadata=meta,
+        notices=parsed.notices,
     )
     return _Prepared(row, issued, leaf)
+
+
+def _existing(session: Session, document_id: str, public_url: str, notices: tuple[Notice, ...]) -> IssuedDocument:
+    """The answer for a document issued before, as its first answer gave it (its status is read separately)."""
+    row = session.get(DocumentRow, document_id)
+    if row is None:  # pragma: no cover - found by number a moment ago, in the same transaction
+        raise DocumentNotFound()
+    return IssuedDocument(
+        id=row.id,
+        sha256=row.sha256,
+        payload=row.payload,
+        verify_url=verify_link(public_url, row.payload),
+        receipt=receipt_json(row.receipt(), row.payload),
+        metadata=row.metadata_dict,
+        status=None,
+        existing=True,
+        notices=(*notices, ALREADY_ISSUED),
+    )
+
+
+def _number_race(exc: IntegrityError, parsed: Sequence[_Parsed]) -> DocumentNumberTaken:
+    """A concurrent issue took one of the numbers between the check and the insert: which one is not known here.
+
+    Nothing more can be read in this transaction (PostgreSQL aborted it): the caller rolls back and may try again,
+    which then names the document that holds the number (or answers it, for the same file)."""
+    if not is_number_conflict(exc):
+        raise exc
+    number, year = parsed[0].key if len(parsed) == 1 else ("one of the numbers", parsed[0].doc.issued_on.year)
+    return DocumentNumberTaken(number, year, None)
 
 
 def issue_document(
@@ -306,12 +340,27 @@ def issue_document(
     media_type: str | None = None,
     randbytes: Callable[[int], bytes] = os.urandom,
 ) -> IssuedDocument:
-    """Validate, hash, sign, store the document and queue its leaf. Durable once the caller commits."""
+    """Validate, hash, sign, store the document and queue its leaf. Durable once the caller commits.
+
+    The number must be free for ``agency_id`` in the year of ``issued_on`` (``DOC_NUMBER_TAKEN``, naming the document
+    that holds it); the same number with the same file is the same request repeated, and answers that document
+    (``existing``) instead of issuing a second one. A concurrent issue of the same number that commits first makes
+    this one raise ``DOC_NUMBER_TAKEN`` without the holder's id: roll back and call again to learn it.
+    """
     issuer = _Issuer.of(agency_id, signer, account_address, registry, now, public_url, randbytes)
-    p = _prepare(issuer, fields, file_bytes, filename, media_type)
+    parsed = _parse(issuer, fields, file_bytes)
+    held = find_issued(session, agency_id, [parsed.key]).get(parsed.key)
+    if held is not None:
+        if held[1] == parsed.digest.hex():
+            return _existing(session, held[0], issuer.public_url, parsed.notices)
+        raise DocumentNumberTaken(*parsed.key, held[0])
+    p = _prepare(issuer, parsed, file_bytes, filename, media_type)
     session.add(DocumentRow(**dict(zip(_ROW_COLUMNS, p.row, strict=True))))
     enqueue(session, account_address, p.leaf, now)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise _number_race(exc, [parsed]) from None
     return p.issued
 
 
@@ -331,20 +380,43 @@ def issue_batch(
     for the leaves.
 
     All or nothing: the first invalid item raises (its index in ``InvalidInput.message``) and nothing is written.
+    Numbers as in :func:`issue_document`: one the agency holds with another file is refused (``DOC_NUMBER_TAKEN``,
+    naming the item and the document), one it holds with the same file answers that document (``existing``) in the
+    item's place, and two items with the same number and year are refused (``DOC_NUMBER_DUPLICATE``).
     """
     issuer = _Issuer.of(agency_id, signer, account_address, registry, now, public_url, randbytes)
-    prepared: list[_Prepared] = []
+    parsed: list[_Parsed] = []
+    first_of: dict[tuple[str, int], int] = {}
     for i, (fields, data) in enumerate(items):
         try:
-            prepared.append(_prepare(issuer, fields, data, None, None))
+            p = _parse(issuer, fields, data)
         except InvalidInput as exc:
             exc.message = f"documents[{i}]: {exc.message}"
             exc.args = (exc.message,)
             raise
+        first = first_of.setdefault(p.key, i)
+        if first != i:
+            raise DocumentNumberDuplicate(*p.key, first, i)
+        parsed.append(p)
+    held = find_issued(session, agency_id, first_of)
+    answers: list[IssuedDocument | None] = [None] * len(parsed)
+    prepared: list[_Prepared] = []
+    for i, ((_, data), p) in enumerate(zip(items, parsed, strict=True)):
+        holder = held.get(p.key) if held else None
+        if holder is None:
+            prepared.append(_prepare(issuer, p, data, None, None))
+            answers[i] = prepared[-1].issued
+        elif holder[1] == p.digest.hex():
+            answers[i] = _existing(session, holder[0], issuer.public_url, p.notices)
+        else:
+            raise DocumentNumberTaken(*p.key, holder[0], item=i)
     if prepared:
         # The ORM's per-row parameter processing cost as much as the signature; only created_at needs binding
         # (its type's processor, applied once since every row shares it). Bytes go to both drivers as they are.
         created = bound_value(session, DocumentRow.__table__.c.created_at, issuer.now)  # type: ignore[attr-defined]
-        executemany(session, _INSERT_ROWS, [(*p.row[:-1], created) for p in prepared])
+        try:
+            executemany(session, _INSERT_ROWS, [(*p.row[:-1], created) for p in prepared])
+        except IntegrityError as exc:
+            raise _number_race(exc, parsed) from None
         enqueue_many(session, account_address, [p.leaf for p in prepared], now)
-    return [p.issued for p in prepared]
+    return [a for a in answers if a is not None]

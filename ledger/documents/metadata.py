@@ -16,22 +16,34 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ledger.documents.errors import DocumentFieldInvalid, DocumentFieldMissing, DocumentNumberInvalid
+from ledger.documents.errors import (
+    DocumentFieldInvalid,
+    DocumentFieldMissing,
+    DocumentNumberInvalid,
+    DocumentSymbolUnknown,
+)
 
 __all__ = [
     "DOCUMENT_FIELDS",
     "DOCUMENT_TYPES",
+    "NUMBER_NORMALISED",
     "SIGNING_FORMS",
     "Document",
     "DocumentNumber",
+    "Notice",
     "metadata_digest",
+    "nearest_types",
     "normalize_text",
+    "number_notice",
     "parse_document",
     "parse_number",
 ]
 
-# Type abbreviations: Decree 30/2020/NĐ-CP, Appendix III (administrative documents), plus the legal normative
-# documents of Law 80/2015/QH13 that agencies also number this way. Keys are the decree's own spelling.
+# Type abbreviations: Decree 30/2020/NĐ-CP, Appendix III, part I (the 27 administrative documents, then the three
+# kinds of copy), plus the legal normative documents of Law 80/2015/QH13 that agencies also number this way, and CV.
+# Keys are the decree's own spelling. The decree gives a công văn no abbreviation (its symbol is the issuing body and
+# the drafting unit, "12/UBND-VX", Appendix I); "CV" is not in the appendix but is in wide use in agencies' archives
+# ("12/CV-UBND"), so it is accepted as a công văn rather than refused.
 DOCUMENT_TYPES: dict[str, str] = {
     "NQ": "Nghị quyết",
     "QĐ": "Quyết định",
@@ -60,14 +72,30 @@ DOCUMENT_TYPES: dict[str, str] = {
     "PG": "Phiếu gửi",
     "PC": "Phiếu chuyển",
     "PB": "Phiếu báo",
+    "SY": "Bản sao y",
+    "TrS": "Bản trích sao",
+    "SL": "Bản sao lục",
     "NĐ": "Nghị định",
     "TT": "Thông tư",
     "TTLT": "Thông tư liên tịch",
     "NQLT": "Nghị quyết liên tịch",
     "PL": "Pháp lệnh",
     "L": "Lệnh",
+    "CV": "Công văn",
 }
+
+
+def _fold(abbr: str) -> str:
+    """An abbreviation as typed on a keyboard without Vietnamese letters: upper case, Đ as D."""
+    return abbr.upper().replace("\u0110", "D")
+
+
+# A type as typed, upper-cased, to its canonical spelling. ``QD`` (no Vietnamese keyboard) is read as ``QĐ``, ``QYD``
+# as ``QyĐ``, ``ND`` as ``NĐ``, ``CD`` as ``CĐ``; but ``HD`` and ``DA`` are types of their own (Hướng dẫn, Dự án), so
+# a folded spelling never shadows a type written exactly so (``HĐ``, Hợp đồng, and ``ĐA``, Đề án, need their Đ).
 _TYPES_BY_UPPER = {k.upper(): k for k in DOCUMENT_TYPES}
+_TYPES_BY_UPPER.update({_fold(k): k for k in DOCUMENT_TYPES if _fold(k) not in _TYPES_BY_UPPER})
+_NEAREST = 5
 UNTYPED_KIND = "Công văn"  # a công văn carries no type abbreviation: "12/UBND-VX"
 
 # TM. (on behalf of a collective), KT. (deputy signing for the head), TL. and TUQ. (by delegation), Q. (acting).
@@ -180,14 +208,17 @@ def parse_number(value: str) -> DocumentNumber:
     year = int(m["year"]) if m["year"] else None
     if year is not None and not (_EARLIEST.year <= year <= 2100):
         raise DocumentNumberInvalid("the year is out of range")
-    type_abbr, body = _symbol(m["rest"])
+    type_abbr, body = _symbol(m["rest"], year is not None)
     return DocumentNumber(serial=serial, year=year, type_abbr=type_abbr, body_abbr=body)
 
 
 @functools.lru_cache(maxsize=1024)
-def _symbol(rest: str) -> tuple[str | None, str]:
+def _symbol(rest: str, with_year: bool) -> tuple[str | None, str]:
     """The type abbreviation (or None) and the issuing body of a symbol ``[TYPE-]BODY[-UNIT...]``.
 
+    Without a known type the symbol is a công văn's, ``BODY-UNIT`` (Decree 30, Appendix I): so a symbol of one part
+    (``2392/XYZ``), or a number with a year (only legal normative documents carry one) whose first part is no type,
+    names a type the decree does not have and is refused with the nearest ones.
     Cached: an agency's archive numbers thousands of documents with a handful of symbols (``QĐ-UBND``).
     """
     parts = rest.split("-")
@@ -198,7 +229,61 @@ def _symbol(rest: str) -> tuple[str | None, str]:
         parts = parts[1:]
         if not parts:
             raise DocumentNumberInvalid("the issuing body's abbreviation is missing")
+    elif with_year or len(parts) == 1:
+        raise DocumentSymbolUnknown(parts[0], [f"{t} ({DOCUMENT_TYPES[t]})" for t in nearest_types(parts[0])])
     return type_abbr, "-".join(p.upper() for p in parts)
+
+
+def nearest_types(abbr: str, n: int = _NEAREST) -> list[str]:
+    """The ``n`` document types whose abbreviations are closest to ``abbr`` (edit distance, Đ read as D, any case);
+    ties in the decree's order."""
+    typed = _fold(abbr)
+    ranked = sorted(enumerate(DOCUMENT_TYPES), key=lambda item: (_distance(typed, _fold(item[1])), item[0]))
+    return [abbr for _, abbr in ranked[:n]]
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions), for a handful of short abbreviations."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What an answer tells besides its result: a stable code, the field, the text in Vietnamese and English."""
+
+    code: str
+    field: str
+    vi: str
+    en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "field": self.field, "message": {"vi": self.vi, "en": self.en}}
+
+
+NUMBER_NORMALISED = "DOC_NUMBER_NORMALISED"
+
+
+def number_notice(raw: Any, number: DocumentNumber) -> Notice | None:
+    """A ``DOC_NUMBER_NORMALISED`` notice when the stored number differs from the one given beyond spaces and a
+    leading ``Số:`` (``2392/QD-UBND`` stored as ``2392/QĐ-UBND``, ``7/qđ-ubnd`` as ``7/QĐ-UBND``), else None."""
+    canonical = str(number)
+    if raw == canonical or not isinstance(raw, str):
+        return None
+    written = "".join(_PREFIX_RE.sub("", unicodedata.normalize("NFC", raw).strip()).split())
+    if written == canonical:
+        return None
+    vi = f"Số, ký hiệu được lưu theo dạng chuẩn {canonical} (đã nhập: {written})."
+    en = f"The number is stored in its canonical form {canonical} (given: {written})."
+    typed = written.rsplit("/", 1)[-1].split("-", 1)[0]
+    if number.type_abbr is not None and typed != number.type_abbr:
+        vi += f" {typed} được hiểu là {number.type_abbr} ({number.kind_name})."
+        en += f" {typed} is read as {number.type_abbr} ({number.kind_name})."
+    return Notice(NUMBER_NORMALISED, "number", vi, en)
 
 
 @dataclass(frozen=True)

@@ -16,26 +16,11 @@ from sqlmodel import Session
 
 from keys.errors import Forbidden, InvalidInput
 from ledger.chain.outbox import BatchState, as_utc, enqueue_revocation, revocation_of
-from ledger.documents.issuing import (
-    REASONS,
-    DocumentPendingAnchor,
-    DocumentRevoked,
-    DocumentRow,
-    ReplacementInvalid,
-)
+from ledger.documents.issuing import REASONS, DocumentPendingAnchor, DocumentRevoked, DocumentRow
+from ledger.documents.replacement import check_reason, check_replacement
 from ledger.documents.status import DocumentView, get_document
 
 __all__ = ["revoke_document"]
-
-
-def _reason(reason: str | None, replaced_by: str | None) -> str:
-    if reason is None or reason == "":
-        reason = "replaced" if replaced_by else None
-    if reason not in REASONS:
-        raise InvalidInput(f"reason: must be one of {', '.join(REASONS)}")
-    if replaced_by and reason != "replaced":
-        raise ReplacementInvalid("replaced_by: a replacement implies the reason 'replaced'")
-    return reason
 
 
 def revoke_document(
@@ -53,11 +38,12 @@ def revoke_document(
     Only the issuing agency may (``FORBIDDEN`` otherwise; the contract would revert ``NotAnchorer`` anyway). A
     document whose revocation is already recorded is refused (``DOC_ALREADY_REVOKED``), unless that revocation
     failed for good: this one then replaces it and is sent anew. A pending document is refused
-    (``DOC_PENDING_ANCHOR``). The returned view shows the revocation's state; the caller commits.
+    (``DOC_PENDING_ANCHOR``). A supersession follows ``ledger.documents.replacement``'s rules (each broken rule its
+    own ``ReplacementInvalid``). The returned view shows the revocation's state; the caller commits.
     """
     if document.agency_id != agency_id:
         raise Forbidden("this document belongs to another agency")
-    code = _reason(reason, replaced_by)
+    code = check_reason(reason, replaced_by)
     if note is not None and len(note) > 1000:
         raise InvalidInput("note: at most 1000 characters")
     existing = revocation_of(session, document.id)
@@ -66,13 +52,9 @@ def revoke_document(
         if view.status in ("revoked", "superseded"):
             raise DocumentRevoked(f"the document was already {view.status}")
         raise DocumentRevoked("the document's revocation is already recorded and on its way to the chain")
-    replacement: DocumentRow | None = None
-    if replaced_by:
-        replacement = session.get(DocumentRow, replaced_by.upper()) if len(replaced_by) <= 26 else None
-        if replacement is None or replacement.id == document.id:
-            raise ReplacementInvalid("replaced_by: no such other document")
     if get_document(session, document.id).proof is None:
         raise DocumentPendingAnchor("the document is not anchored yet; revoke it once it is")
+    replacement = check_replacement(session, document, replaced_by) if replaced_by else None
     document.revocation_reason = code
     document.revocation_note = note
     document.replaced_by = None if replacement is None else replacement.id

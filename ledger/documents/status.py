@@ -13,7 +13,16 @@ from ledger.chain.proof import Proof
 from ledger.documents.issuing import BUNDLE_TYPE, DocumentNotFound, DocumentRow, receipt_json
 from ledger.documents.receipt import verify_link
 
-__all__ = ["DocumentView", "build_bundle", "document_json", "get_document", "proof_for", "replacement_for", "status_of"]
+__all__ = [
+    "DocumentView",
+    "build_bundle",
+    "document_json",
+    "get_document",
+    "proof_for",
+    "replacement_for",
+    "status_of",
+    "successor_of",
+]
 
 
 # ------------------------------------------------------------------------------------------------------ reading
@@ -25,6 +34,7 @@ class DocumentView:
     status: str
     proof: Proof | None
     revocation: RevocationTx | None = None
+    replacement: dict[str, str] | None = None  # {"document_id", "number", "leaf"} of a recorded replacement
 
 
 def _proof(session: Session, leaf: bytes, chain_id: int, contract: str) -> Proof | None:
@@ -77,13 +87,29 @@ def get_document(session: Session, document_id: str) -> DocumentView:
         raise DocumentNotFound("no such document")
     proof = _proof(session, row.commitment, row.chain_id, row.contract)
     revocation = revocation_of(session, row.id) if row.revoked_at is not None else None
-    return DocumentView(row, status_of(row, proof, revocation), proof, revocation)
+    replacement = None
+    if row.replaced_by is not None:
+        found = session.exec(
+            select(DocumentRow.number, DocumentRow.commitment).where(DocumentRow.id == row.replaced_by)
+        ).first()
+        if found is not None:
+            replacement = {"document_id": row.replaced_by, "number": found[0], "leaf": "0x" + bytes(found[1]).hex()}
+    return DocumentView(row, status_of(row, proof, revocation), proof, revocation, replacement)
 
 
 def replacement_for(session: Session, leaf: bytes) -> dict[str, Any] | None:
     """The number and id of the document whose commitment is ``leaf`` (to name a replacement), or None."""
     found = session.exec(select(DocumentRow.id, DocumentRow.number).where(DocumentRow.commitment == leaf)).first()
     return None if found is None else {"document_id": found[0], "number": found[1]}
+
+
+def successor_of(session: Session, leaf: bytes) -> tuple[str, str | None] | None:
+    """The receipt payload of the document whose commitment is ``leaf`` and the id of the document recorded as its
+    replacement (None if none): what a verifier needs to follow a chain of supersessions through this database."""
+    found = session.exec(
+        select(DocumentRow.payload, DocumentRow.replaced_by).where(DocumentRow.commitment == leaf)
+    ).first()
+    return None if found is None else (found[0], found[1])
 
 
 def document_json(view: DocumentView, public_url: str) -> dict[str, Any]:
@@ -124,10 +150,12 @@ def _iso(t: datetime) -> str:
 def build_bundle(view: DocumentView, *, trust_list: str, root_kid: str, public_url: str) -> dict[str, Any]:
     """The proof bundle: everything ``xacthuc verify bundle.json --rpc-url URL --trust-root ROOT.jwk`` needs.
 
-    The signed trust list rides along; the verifier checks it against the root key it pinned itself.
+    The signed trust list rides along; the verifier checks it against the root key it pinned itself. A document
+    recorded as replaced names its replacement (``replaced_by``: id, number, leaf), so a verifier can follow a chain
+    of supersessions; the chain, not this, says whether it is superseded.
     """
     row = view.row
-    return {
+    bundle: dict[str, Any] = {
         "type": BUNDLE_TYPE,
         "version": 1,
         "payload": row.payload,
@@ -137,3 +165,6 @@ def build_bundle(view: DocumentView, *, trust_list: str, root_kid: str, public_u
         "registry": {"chain_id": row.chain_id, "contract": row.contract},
         "trust": {"root_kid": root_kid, "trust_list": trust_list, "trust_root_url": f"{public_url}/v1/trust-root"},
     }
+    if view.replacement is not None:
+        bundle["replaced_by"] = dict(view.replacement)
+    return bundle

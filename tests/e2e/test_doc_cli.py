@@ -142,9 +142,9 @@ def test_issue_import_anchor_show_revoke_verify(cli: Cli, tmp_path: Path) -> Non
     folder, table = _archive(tmp_path)
     from_dir = cli.run("doc", "import", str(folder))
     assert "importing" in from_dir.stderr and "2/2" in from_dir.stderr
-    assert "imported 2 documents" in from_dir.stdout
+    assert "issued 2, skipped 0 (already issued), failed 0, of 2 rows" in from_dir.stdout
     from_csv = cli.json("doc", "import", str(table))
-    assert from_csv["imported"] == 2 and len(set(from_csv["ids"])) == 2
+    assert from_csv["issued"] == 2 and len(set(from_csv["ids"])) == 2
 
     anchored = cli.json("anchor", "--wait")
     assert anchored["pending_leaves"] == 0 and anchored["total_leaves"] == 5
@@ -179,12 +179,14 @@ def test_bad_input_exits_2_with_a_typed_error(cli: Cli, tmp_path: Path) -> None:
 
     folder, table = _archive(tmp_path)
     (folder / "qd-102.pdf.json").write_text(json.dumps({**META, "number": "102/QĐ-UBND", "place": " "}), "utf-8")
-    missing = cli.error("doc", "import", str(folder), text=True)
-    assert missing["code"] == "DOC_FIELD_MISSING" and missing["message"].startswith("documents[1]: place")
+    # doc import reports a bad row with its file name (CSV: line) and field, issues the others, and exits 1
+    missing = cli.json("doc", "import", str(folder), code=1)["failed"]
+    assert [(f["row"], f["field"], f["code"]) for f in missing] == [("qd-102.pdf", "place", "DOC_FIELD_MISSING")]
     (folder / "qd-102.pdf.json").write_text("{not json", "utf-8")
-    assert cli.error("doc", "import", str(folder))["code"] == "CLI_INPUT_INVALID"
+    assert cli.json("doc", "import", str(folder), code=1)["failed"][0]["code"] == "CLI_INPUT_INVALID"
     (table.parent / "files" / "202.pdf").unlink()
-    assert cli.error("doc", "import", str(table))["code"] == "CLI_INPUT_INVALID"
+    assert cli.json("doc", "import", str(table), code=1)["failed"][0]["code"] == "FILE_NOT_FOUND"
+    assert cli.error("doc", "import", str(table.parent / "nothing.csv"))["code"] == "CLI_USAGE"
 
     assert cli.error("doc", "show", "01J0000000000000000000000Z")["code"] == "DOC_NOT_FOUND"
     assert cli.error("doc", "show", "not-an-id")["code"] == "DOC_NOT_FOUND"

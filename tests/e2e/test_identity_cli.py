@@ -4,6 +4,7 @@ code, verify the QR image with the server's verifier; revoke; typed errors with 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,7 +108,8 @@ def test_the_qr_image_verifies_until_revoked(cli: typer.Typer, server_verifier: 
     citizen = _run(cli, *REGISTER)
     out = tmp_path / "credential.txt"
     issued = _run(cli, "id", "issue", citizen["id"], "--holder-jwk", str(tmp_path / "holder.jwk"), "--out", str(out))
-    assert issued.strip().endswith("~") and out.read_text().strip() == issued.strip()
+    printed = re.fullmatch(r"credential (\S+) issued by ca-hcm, written to (\S+)\n", issued)  # its id (issue 10)
+    assert printed is not None and printed.group(2) == str(out) and out.read_text().strip().endswith("~"), issued
     _run(cli, "wallet", "import", str(out))
     png = tmp_path / "qr.png"
     present = ("wallet", "present", "--claims", "given_name,age_over_18", "--audience", AUDIENCE, "--qr", str(png))
@@ -116,8 +118,8 @@ def test_the_qr_image_verifies_until_revoked(cli: typer.Typer, server_verifier: 
     assert report["verdict"] == "valid", report["checks"]
     assert report["claims"] == {"given_name": "Thị Minh Khai", "age_over_18": True}
     with Session(server_verifier.services.engine) as session:
-        issued_id = session.exec(select(Credential.id)).one()
-    _run(cli, "id", "revoke", issued_id)
+        assert session.exec(select(Credential.id)).one() == printed.group(1)
+    _run(cli, "id", "revoke", printed.group(1))
     _run(cli, *present)
     report = server_verifier(VerifyRequest(image=png.read_bytes(), audience=AUDIENCE)).to_dict()
     assert report["verdict"] == "revoked"

@@ -68,6 +68,7 @@ def test_cli_issuing_for_another_agencys_citizen_is_not_found(cli: typer.Typer) 
 def test_cli_register_needs_an_identity_agency(cli: typer.Typer) -> None:
     r = _run(cli, "id", "register", *CITIZEN, code=2)  # two identity agencies: which one must be said
     assert r["error"]["code"] == "INVALID_INPUT" and "--agency" in r["error"]["message"]
-    for agency in ("stp", "no-such-agency"):
+    # as over HTTP (issue 10): an agency without identity:issue is FORBIDDEN, an unknown one AGENCY_NOT_FOUND
+    for agency, code in (("stp", "FORBIDDEN"), ("no-such-agency", "AGENCY_NOT_FOUND")):
         r = _run(cli, "id", "register", *CITIZEN, "--agency", agency, code=2)
-        assert r["error"]["code"] == "INVALID_INPUT" and agency in r["error"]["message"]
+        assert r["error"]["code"] == code and agency in r["error"]["message"]

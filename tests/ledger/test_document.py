@@ -230,12 +230,13 @@ def test_memoised_text_helpers_give_what_the_plain_ones_give(values: list[str], 
     for value in [*values, *values, other]:
         assert _normalized(value) == _normalize(value)
         assert _field_bytes_memo(value) == _field_bytes(value)
-        try:
-            expected: object = _symbol.__wrapped__(value)
-        except DocumentNumberInvalid as exc:
-            expected = exc.message
-        try:
-            got: object = _symbol(value)
-        except DocumentNumberInvalid as exc:
-            got = exc.message
-        assert got == expected
+        for with_year in (False, True):
+            try:
+                expected: object = _symbol.__wrapped__(value, with_year)
+            except DocumentNumberInvalid as exc:
+                expected = exc.message
+            try:
+                got: object = _symbol(value, with_year)
+            except DocumentNumberInvalid as exc:
+                got = exc.message
+            assert got == expected

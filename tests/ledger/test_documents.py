@@ -232,7 +232,7 @@ def test_batch_rows_and_answers_match_the_single_issue(
     account = agency_accounts[0]
     reg = Registry.of(registry.chain_id, registry.address)
     now = NOW.replace(microsecond=123456)
-    quoted = {**META, "title": 'Về "kế hoạch" \\ số 2', "signing_form": "kt"}
+    quoted = {**META, "number": "2394/QĐ-UBND", "title": 'Về "kế hoạch" \\ số 2', "signing_form": "kt"}
     with Session(engine) as s:
         single = issue_document(
             s,
@@ -266,6 +266,7 @@ def test_batch_rows_and_answers_match_the_single_issue(
             assert as_utc(row.created_at) == now and row.receipt().issued_at == NOW
             assert (row.chain_id, row.contract, row.account) == (reg.chain_id, reg.hex_address, account.address)
             assert row.revoked_at is None and row.revocation_reason is None
+            assert row.number_year == 2026 and row.number == issued.metadata["number"]
             assert issued.verify_url == "https://x.example/v#" + row.payload
         assert rows[batch[1].id].row.file == b"" and rows[batch[1].id].row.file_size == 0
         assert rows[batch[1].id].row.metadata_dict["signing_form"] == "KT."

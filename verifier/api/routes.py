@@ -1,4 +1,4 @@
-"""Thin HTTP layer over the verifier: ``POST /v1/verify`` (JSON or multipart) and the minimal ``/v`` page.
+"""Thin HTTP layer over the verifier: ``POST /v1/verify`` (JSON or multipart); the pages live in ``xacthuc.web``.
 
 The verification itself is an injected callable (the composition root decides where the trust list, proofs, chain
 and status lists come from); this module only turns requests into a :class:`VerifyRequest` and reports into JSON.
@@ -7,12 +7,13 @@ A request the verifier cannot even start on is a typed 4xx; a document that fail
 # no `from __future__ import annotations`: FastAPI evaluates the route signatures
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from keys.api import error_responses
@@ -30,8 +31,9 @@ from verifier.errors import (
 )
 from verifier.report import Report
 
-_TEXT_FIELDS = ("payload", "audience", "nonce")
+_TEXT_FIELDS = ("payload", "audience", "nonce", "sha256")
 _MAX_TEXT = 16_384
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class UnsupportedMediaType(VerificationError, InvalidInput):
@@ -42,6 +44,13 @@ class UnsupportedMediaType(VerificationError, InvalidInput):
 
 
 _TEXT_SCHEMA = {"type": "string", "maxLength": _MAX_TEXT}
+_SHA256_SCHEMA = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{64}$",
+    "description": "The document file's SHA-256 (lowercase hex), when the file stays on the client: `file_matches`"
+    " compares it as it would the file. Not together with `file`.",
+}
+_FIELD_SCHEMAS = {f: _SHA256_SCHEMA if f == "sha256" else _TEXT_SCHEMA for f in _TEXT_FIELDS}
 _OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -49,7 +58,7 @@ _OPENAPI_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "properties": {f: _TEXT_SCHEMA for f in _TEXT_FIELDS},
+                    "properties": _FIELD_SCHEMAS,
                     "required": ["payload"],
                 }
             },
@@ -59,7 +68,7 @@ _OPENAPI_BODY: dict[str, Any] = {
                     "properties": {
                         "image": {"type": "string", "format": "binary"},
                         "file": {"type": "string", "format": "binary"},
-                        **{f: _TEXT_SCHEMA for f in _TEXT_FIELDS},
+                        **_FIELD_SCHEMAS,
                     },
                     "additionalProperties": False,
                 }
@@ -91,6 +100,14 @@ def _text(value: Any, name: str) -> str | None:
     return value
 
 
+def _sha256(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    if not _SHA256.fullmatch(value):
+        raise InvalidInput("sha256: must be 64 lowercase hexadecimal digits (the file's SHA-256)")
+    return bytes.fromhex(value)
+
+
 async def _from_json(request: Request) -> VerifyRequest:
     try:
         data = json.loads(await request.body())
@@ -102,6 +119,7 @@ async def _from_json(request: Request) -> VerifyRequest:
         payload=_text(data.get("payload"), "payload"),
         audience=_text(data.get("audience"), "audience"),
         nonce=_text(data.get("nonce"), "nonce"),
+        file_sha256=_sha256(_text(data.get("sha256"), "sha256")),
     )
 
 
@@ -124,19 +142,23 @@ async def _from_form(request: Request, file_limit: int, image_limit: int) -> Ver
         raise InvalidInput("the multipart body is malformed") from None
     try:
         if any(k not in (*_TEXT_FIELDS, "image", "file") for k in form):
-            raise InvalidInput("unknown form field; expected image, file, payload, audience, nonce")
+            raise InvalidInput("unknown form field; expected image, file, payload, audience, nonce, sha256")
         texts: dict[str, str | None] = {}
         for f in _TEXT_FIELDS:
             v = form.get(f)
             if v is not None and not isinstance(v, str):
                 raise InvalidInput(f"{f}: must be a text field")
             texts[f] = _text(v, f)
+        file = await _read(form.get("file"), "file", file_limit)
+        if file is not None and texts["sha256"] is not None:
+            raise InvalidInput("give the file or its sha256, not both")
         return VerifyRequest(
             payload=texts["payload"],
             image=await _read(form.get("image"), "image", image_limit),
-            file=await _read(form.get("file"), "file", file_limit),
+            file=file,
             audience=texts["audience"],
             nonce=texts["nonce"],
+            file_sha256=_sha256(texts["sha256"]),
         )
     finally:
         await form.close()
@@ -153,7 +175,8 @@ def build_router(
 
     @router.post("/v1/verify", openapi_extra=_OPENAPI_BODY, response_class=JSONResponse, responses=_VERIFY_RESPONSES)
     async def verify_route(request: Request) -> JSONResponse:
-        """Verify a QR text, link or payload (JSON), or a QR image and optionally the document file (multipart)."""
+        """Verify a QR text, link or payload (JSON), or a QR image and optionally the document file (multipart).
+        ``sha256`` (either body) stands for the file when the file stays on the client."""
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "application/json":
             req = await _from_json(request)
@@ -163,10 +186,6 @@ def build_router(
             raise UnsupportedMediaType("send application/json or multipart/form-data")
         report = await run_in_threadpool(verify, req)
         return JSONResponse(report.to_dict())
-
-    @router.get("/v", response_class=HTMLResponse, include_in_schema=False)
-    def verify_page() -> HTMLResponse:
-        return HTMLResponse(_PAGE)
 
     return router
 
@@ -193,59 +212,3 @@ def build_offline_router(*, bundle: Callable[[], str], max_age: int = OFFLINE_BU
         return Response(token, media_type="application/jwt", headers={"Cache-Control": f"public, max-age={max_age}"})
 
     return router
-
-
-_PAGE = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Xác thực văn bản</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-.valid{color:#0a6b2b}.bad{color:#a11}li{margin:.2rem 0}code{word-break:break-all}
-.warn{border:2px solid #8a5a00;background:#fff4d6;color:#4a3000;padding:.5rem .75rem;border-radius:.25rem}</style>
-</head>
-<body><h1>Xác thực văn bản / Verify a document</h1><div id="out">Đang kiểm tra… / Checking…</div>
-<script>
-// The payload: the link's fragment (location.hash), else its `p` query parameter read raw. Only %XX escapes are
-// decoded, never form encoding: `+` is a base43 character (URLSearchParams would turn it into a space).
-function payloadFrom(hash, search) {
-  const decode = (s) => { try { return decodeURIComponent(s); } catch (e) { return s; } };
-  if (hash.length > 1) return decode(hash.slice(1));
-  const values = search.replace(/^[?]/, "").split("&").filter((kv) => kv.startsWith("p=")).map((kv) => kv.slice(2));
-  return values.length === 1 ? decode(values[0]) : "";
-}
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-// A skipped check that carries a warning is a risk the reader must see, in words, above the list.
-const WARNINGS_VI = {
-  AUDIENCE_NOT_CHECKED: "Chưa kiểm tra bên nhận: bản xuất trình này được tạo cho nơi khác và ai đã nhận nó đều có thể"
-    + " dùng lại ở đây trong thời hạn hiệu lực.",
-  AUDIENCE_NOT_BOUND: "Bản xuất trình không gắn với bên nhận nào: ai giữ nó cũng có thể dùng lại.",
-};
-function renderReport(rep) {
-  const c = rep.claims || {};
-  const warnings = rep.checks.filter((k) => k.status === "skipped" && k.data && k.data.warning);
-  return '<section data-verdict="' + esc(rep.verdict) + '"><h2 class="'
-    + (rep.verdict === "valid" ? "valid" : "bad") + '">' + esc(rep.verdict) + "</h2>"
-    + warnings.map((k) => '<p class="warn" role="alert" data-warning="' + esc(k.code) + '"><strong>Cảnh báo /'
-      + " Warning:</strong> " + esc(WARNINGS_VI[k.code] || "") + " " + esc(k.message) + "</p>").join("")
-    + (rep.issuer ? "<p>" + esc(rep.issuer.name) + "</p>" : "")
-    + (c.number ? "<p>Số: <b>" + esc(c.number) + "</b>, ngày " + esc(c.issued_on) + "</p>" : "")
-    + (c.title ? "<p>" + esc(c.type_name) + ": <b>" + esc(c.title) + "</b></p>" : "")
-    + (c.issuing_body ? "<p>" + esc(c.issuing_body) + ", " + esc(c.place) + "</p>" : "")
-    + (c.signer_name ? "<p>" + esc([c.signing_form, c.signer_title].filter(Boolean).join(" ")) + ": "
-      + esc(c.signer_name) + "</p>" : "")
-    + "<ul>" + rep.checks.map((k) => '<li data-check="' + esc(k.name) + '" data-status="' + esc(k.status) + '">'
-      + esc(k.name) + ": " + esc(k.status) + (k.data && k.data.warning ? " ⚠" : "") + " (" + esc(k.code) + ") "
-      + esc(k.message) + "</li>").join("") + "</ul></section>";
-}
-if (typeof document !== "undefined") {
-  const out = document.getElementById("out");
-  const payload = payloadFrom(location.hash, location.search);
-  if (!payload) { out.textContent = "Không có mã để kiểm tra / No payload in the link."; }
-  else fetch("/v1/verify", {method: "POST", headers: {"Content-Type": "application/json"},
-                            body: JSON.stringify({payload})})
-    .then((r) => r.json()).then((rep) => {
-      if (rep.error) { out.innerHTML = '<p class="bad">' + esc(rep.error.message) + "</p>"; return; }
-      out.innerHTML = renderReport(rep);
-    }).catch(() => { out.textContent = "Lỗi kết nối / Network error"; });
-}
-</script></body></html>
-"""

@@ -1,5 +1,6 @@
-"""``xacthuc anchor`` (the anchoring worker driven from the command line) and ``xacthuc chain status`` (the chain
-the service uses)."""
+"""``xacthuc anchor`` (the anchoring worker driven from the command line), ``xacthuc chain status`` (the chain the
+service uses, and the relayer account that pays for anchoring) and ``xacthuc chain deploy`` (a registry of this
+build, replacing an outdated one)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from sqlmodel import Session
 from keys.errors import XacthucError
 from ledger.chain import redact_rpc_url
 from ledger.chain.anchoring import pending_count, pending_revocations
-from xacthuc.cli._common import DataDir, JsonFlag, error_exit, load_settings, out, setup_logging
+from xacthuc.chainsetup import connect, deploy_registry
+from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, error_exit, load_settings, out, setup_logging
 from xacthuc.services import Role, build_services
 from xacthuc.settings import Settings
 
-__all__ = ["anchor", "chain_app", "chain_status", "run_anchor"]
+__all__ = ["anchor", "chain_app", "chain_deploy", "chain_status", "run_anchor"]
 
 chain_app = typer.Typer(help="The Ethereum node and the document registry.", no_args_is_help=True)
 
@@ -28,7 +30,9 @@ def anchor(
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 300.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Cut and send batches for every queued leaf now; with --wait, until all are confirmed on chain."""
+    """Cut and send batches for every queued leaf now; with --wait, until all are confirmed on chain.
+
+    Exit code 2 with ANCHOR_ACCOUNT_UNFUNDED when the relayer account cannot pay (fund it, then run again)."""
     settings = load_settings(data_dir)
     setup_logging(settings)
     try:
@@ -102,13 +106,59 @@ def chain_status(settings: Settings) -> dict[str, Any]:
     services = build_services(settings, role=Role.WORKER)
     try:
         registry = services.registry()
-        assert services.chain is not None
+        assert services.chain is not None and services.anchor_accounts is not None
+        accounts = services.anchor_accounts
+        accounts.refresh(force=True)
         return {
             "rpc_url": redact_rpc_url(services.chain.url),
             "embedded": services.chain.node is not None or not settings.rpc_url,
             "chain_id": registry.chain_id,
             "block": registry.block_number,
             "contract": registry.address,
+            "relayer": accounts.relayer_address,
+            "relayer_balance_wei": str(accounts.balances().get(accounts.relayer_address, "unknown")),
+            "relayer_funded": not accounts.problems(),
         }
+    finally:
+        services.close()
+
+
+@chain_app.command("deploy")
+def deploy(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Deploy a registry of this build from the city admin account and record it (for REGISTRY_OUTDATED)."""
+    settings = load_settings(data_dir)
+    setup_logging(settings)
+    try:
+        info = chain_deploy(settings)
+    except XacthucError as exc:
+        raise error_exit(exc, as_json) from None
+    if as_json:
+        print(json.dumps(info))
+        return
+    out.print(f"deployed DocumentRegistry at {info['contract']} on chain {info['chain_id']}")
+    if settings.registry_address:
+        out.print(f"set XACTHUC_REGISTRY_ADDRESS={info['contract']} (it names {settings.registry_address} now)")
+
+
+def chain_deploy(settings: Settings) -> dict[str, Any]:
+    """A new registry of this build, recorded in the data dir; refused while anything waits in the outbox (the
+    receipts of waiting documents name the registry they were issued for: anchor them with the build that
+    deployed it first)."""
+    services = build_services(settings, role=Role.KEYS)
+    try:
+        with Session(services.engine) as session:
+            waiting, revocations = pending_count(session), pending_revocations(session)
+        if waiting or revocations:
+            raise CliInputError(
+                f"{waiting} document(s) and {revocations} revocation(s) wait for the current registry: anchor them"
+                " first (`xacthuc anchor --wait` with the build that deployed it), then deploy"
+            )
+        city = services.require_city()
+        handle = connect(settings)
+        try:
+            client = deploy_registry(settings, handle.w3, city.admin_account, city.admin_address)
+        finally:
+            handle.close()
+        return {"chain_id": client.chain_id, "contract": client.address, "block": client.from_block}
     finally:
         services.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlmodel import Session
 
 from identity import service
 from identity.api import status_base_url
@@ -19,12 +20,27 @@ from identity.wallet import Wallet, create_wallet, open_wallet, verification_lin
 from keys.bootstrap import City
 from keys.errors import InvalidInput, XacthucError
 from verifier.qr import qr_png, qr_version
-from xacthuc.cli._common import DataDir, JsonFlag, err, error_exit, load_settings, open_city, out
+from xacthuc.cli._common import (
+    CliInputError,
+    DataDir,
+    JsonFlag,
+    agency_principal,
+    err,
+    error_exit,
+    load_settings,
+    open_city,
+    out,
+    public_url,
+    read_file,
+    require_agency_role,
+)
 
 __all__ = ["id_app", "wallet_app"]
 
 id_app = typer.Typer(help="Digital IDs: register citizens, issue and revoke credentials.", no_args_is_help=True)
 wallet_app = typer.Typer(help="A citizen's wallet: hold credentials, present chosen claims.", no_args_is_help=True)
+
+ISSUE_ROLE = "identity:issue"
 
 AgencyOpt = Annotated[
     str | None, typer.Option("--agency", help="Issuing agency id (default: the only agency with the identity role)")
@@ -37,19 +53,16 @@ def _print(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
         print(json.dumps(result, ensure_ascii=False))
     else:
         for line in lines:
-            out.print(line, highlight=False)
+            out.print(line, markup=False, highlight=False)
 
 
-def _identity_agency(city: City, agency: str | None) -> str:
-    candidates = []
-    for agency_id in city.agency_ids():
-        profile = city.keyring(agency_id).profile
-        if profile is not None and "identity" in profile.roles and not profile.disabled:
-            candidates.append(agency_id)
+def _identity_agency(city: City, session: Session, agency: str | None, role: str = ISSUE_ROLE) -> str:
+    """The agency a command acts for: ``--agency`` if it holds ``role`` (checked as over HTTP: ``FORBIDDEN``
+    otherwise, ``AGENCY_NOT_FOUND`` for an unknown one), else the only agency that does."""
     if agency is not None:
-        if agency not in candidates:  # citizens registered under a stray id would belong to nobody
-            raise InvalidInput(f"{agency} is not an active agency with the identity role")
+        require_agency_role(city, session, agency, role)
         return agency
+    candidates = [a for a in city.agency_ids() if role in agency_principal(city, session, a).roles]
     if len(candidates) != 1:
         raise InvalidInput(f"choose the issuing agency with --agency (one of: {', '.join(candidates) or 'none'})")
     return candidates[0]
@@ -89,7 +102,7 @@ def id_register(
     try:
         citizen_in = parse_citizen(fields, now=_now())  # refuse bad input before unlocking anything
         with open_city(data_dir) as (city, session):
-            registrar = _identity_agency(city, agency)
+            registrar = _identity_agency(city, session, agency)
             citizen = service.register_citizen(session, citizen_in, _now(), agency_id=registrar)
             result = {
                 "id": citizen.id,
@@ -101,14 +114,20 @@ def id_register(
             }
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
-    _print(result, as_json, [f"citizen [bold]{result['id']}[/bold] registered by {registrar} ({result['full_name']})"])
+    _print(result, as_json, [f"citizen {result['id']} registered by {registrar} ({result['full_name']})"])
 
 
 def _read_json_file(path: Path, what: str) -> dict[str, Any]:
+    if str(path) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = read_file(path, field=what).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{what} is not a readable JSON file") from None
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
         value = json.loads(text)
-    except (OSError, ValueError):
+    except ValueError:
         raise InvalidInput(f"{what} is not a readable JSON file") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"{what} must be a JSON object")
@@ -117,21 +136,22 @@ def _read_json_file(path: Path, what: str) -> dict[str, Any]:
 
 @id_app.command("issue")
 def id_issue(
-    citizen_id: Annotated[str, typer.Argument(help="The citizen id from `xacthuc id register`")],
+    citizen_id: Annotated[str, typer.Argument(metavar="CITIZEN", help="The citizen id from `xacthuc id register`")],
     holder_jwk: Annotated[
         Path | None, typer.Option("--holder-jwk", help="The wallet's public key (JWK file, - for stdin)")
     ] = None,
     agency: AgencyOpt = None,
-    output: Annotated[Path | None, typer.Option("--out", help="Also write the credential to this file")] = None,
+    output: Annotated[Path | None, typer.Option("--out", help="Write the credential to this file")] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Issue a citizen's digital ID (SD-JWT VC), signed by the agency's key and bound to the holder key."""
+    """Issue a citizen's digital ID (SD-JWT VC), signed by the agency's key and bound to the holder key. Prints the
+    credential's id (`xacthuc id revoke ID` takes it) and the credential itself, or writes it to --out."""
     settings = load_settings(data_dir)
     try:
         jwk = None if holder_jwk is None else _read_json_file(holder_jwk, "--holder-jwk")
         with open_city(data_dir) as (city, session):
-            issuer = _identity_agency(city, agency)
+            issuer = _identity_agency(city, session, agency)
             now = _now()
             credential_id, compact = service.issue_credential(
                 session,
@@ -145,27 +165,41 @@ def id_issue(
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
     if output is not None:
-        output.write_text(compact + "\n", encoding="utf-8")
+        try:
+            output.write_text(compact + "\n", encoding="utf-8")
+        except OSError as exc:  # issued all the same: say which credential, so it can be revoked or issued again
+            why = CliInputError(f"{output}: {exc.strerror}; credential {credential_id} was issued by {issuer}")
+            raise error_exit(why, as_json) from None
     result = {"id": credential_id, "issuer": issuer, "credential": compact}
+    if output is not None:
+        result["out"] = str(output)
     if as_json:
         print(json.dumps(result))
         return
-    err.print(f"credential {credential_id} issued by {issuer}" + ("" if jwk else " (not bound to a holder key)"))
-    print(compact)
+    bound = "" if jwk else " (not bound to a holder key)"
+    print(f"credential {credential_id} issued by {issuer}{bound}" + (f", written to {output}" if output else ""))
+    if output is None:
+        print(compact)
 
 
 @id_app.command("revoke")
 def id_revoke(
-    credential_id: Annotated[str, typer.Argument(help="The credential id")],
+    credential_id: Annotated[str, typer.Argument(metavar="ID", help="The credential id (`id issue` prints it)")],
     agency: Annotated[
-        str | None, typer.Option("--agency", help="Refuse unless this agency issued the credential")
+        str | None,
+        typer.Option(
+            "--agency", help="Act as this agency (it needs identity:revoke and must have issued the credential)"
+        ),
     ] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Revoke a credential: its bit in the status list is set, verifiers then see `revoked`."""
+    """Revoke a credential: its bit in the status list is set, verifiers then see `revoked`. Without --agency, as
+    the city (like the admin over HTTP)."""
     try:
-        with open_city(data_dir) as (_city, session):
+        with open_city(data_dir) as (city, session):
+            if agency is not None:
+                require_agency_role(city, session, agency, "identity:revoke")
             row = service.revoke_credential(session, credential_id, _now(), issuer_id=agency)
             assert row.revoked_at is not None
             result = {"id": row.id, "issuer": row.issuer_id, "revoked_at": row.revoked_at.isoformat()}
@@ -216,14 +250,15 @@ def wallet_init(
     if as_json:
         print(json.dumps({"wallet": str(path), "holder_jwk": jwk}))
         return
-    err.print(f"wallet created at {path}; the holder key to send with `xacthuc id issue --holder-jwk`:")
+    err.print(f"wallet created at {path}; the holder key to send with `xacthuc id issue --holder-jwk`:", markup=False)
     print(json.dumps(jwk))
 
 
 @wallet_app.command("import")
 def wallet_import(
     source: Annotated[
-        str, typer.Argument(help="A file with the credential (or `id issue --json` output), - for stdin")
+        str,
+        typer.Argument(metavar="SOURCE", help="A file with the credential (`id issue` output, or --json), - for stdin"),
     ],
     wallet: WalletOpt = None,
     data_dir: DataDir = None,
@@ -232,15 +267,18 @@ def wallet_import(
     """Add an issued credential to the wallet; it must be bound to the wallet's key."""
     path = _wallet_path(wallet, data_dir)
     try:
+        raw = sys.stdin.buffer.read() if source == "-" else read_file(Path(source), field="SOURCE")
         try:
-            text = (sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")).strip()
-        except OSError:
-            raise InvalidInput(f"cannot read {source}") from None
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{source} is not a text file") from None
         if text.startswith("{"):
             try:
                 text = str(json.loads(text)["credential"])
             except (ValueError, KeyError, TypeError):
                 raise InvalidInput("the JSON has no credential") from None
+        elif text:  # `id issue` printed its id line first, the credential last
+            text = text.splitlines()[-1].strip()
         w, passphrase = _open(path)
         entry = w.import_credential(text, _now())
         w.save(passphrase)
@@ -275,9 +313,9 @@ def wallet_show(
     if not entries:
         out.print("the wallet holds no credential")
     for e in entries:
-        out.print(f"[bold]{e['id']}[/bold] issued by {e['iss']}, valid until {_exp(e['exp'])}", highlight=False)
+        out.print(f"{e['id']} issued by {e['iss']}, valid until {_exp(e['exp'])}", markup=False, highlight=False)
         for name, value in e["claims"].items():
-            out.print(f"  {name}: {value}", highlight=False)
+            out.print(f"  {name}: {value}", markup=False, highlight=False)
 
 
 @wallet_app.command("present")
@@ -291,7 +329,8 @@ def wallet_present(
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Present only the chosen claims, bound to the holder key: prints the QR payload and link, or writes the QR."""
+    """Present only the chosen claims, bound to the holder key: prints the verification link (the bare payload
+    without XACTHUC_PUBLIC_URL), or writes it as a QR code."""
     names = [c.strip() for c in claims.split(",") if c.strip()]
     try:
         if not names:
@@ -300,14 +339,19 @@ def wallet_present(
         payload = w.present(names, audience=audience, now=_now(), nonce=nonce, credential_id=credential)
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
-    link = verification_link(load_settings(data_dir).public_url, payload)
+    base = public_url(load_settings(data_dir))
+    link = None if base is None else verification_link(base, payload)
+    content = link or payload  # without a public URL the QR holds the bare payload, which verifiers take as it is
     result: dict[str, Any] = {"payload": payload, "link": link, "claims": names}
     if qr is not None:
-        qr.write_bytes(qr_png(link))
-        result.update(qr=str(qr), qr_version=qr_version(link))
+        try:
+            qr.write_bytes(qr_png(content))
+        except OSError as exc:
+            raise error_exit(CliInputError(f"{qr}: {exc.strerror}"), as_json) from None
+        result.update(qr=str(qr), qr_version=qr_version(content))
     if as_json:
         print(json.dumps(result))
     elif qr is not None:
-        err.print(f"QR code (version {result['qr_version']}) written to {qr}; valid for a few minutes")
+        err.print(f"QR code (version {result['qr_version']}) written to {qr}; valid for a few minutes", markup=False)
     else:
-        print(link)
+        print(content)

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from keys import agencies as ag
 from keys.errors import XacthucError
 from keys.keyring import KeyRecord
-from xacthuc.cli._common import DataDir, JsonFlag, err, error_exit, open_city, out
+from xacthuc.cli._common import DataDir, JsonFlag, err, error_exit, open_city, out, print_table
 
 __all__ = ["agency_app", "keys_app"]
 
@@ -35,15 +34,6 @@ def _key_json(agency_id: str, k: KeyRecord) -> dict[str, Any]:
         "not_after": _iso(k.not_after),
         "compromised_at": _iso(k.compromised_at),
     }
-
-
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    table = Table(title=title)
-    for c in columns:
-        table.add_column(c)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
-    out.print(table)
 
 
 # --- agency ---------------------------------------------------------------------------------------------------------
@@ -84,10 +74,10 @@ def agency_create(
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return
-    out.print(f"agency [bold]{result['id']}[/bold] created ({', '.join(result['roles'])})")
-    out.print(f"Ethereum account: {result['eth_address']}")
+    out.print(f"agency {result['id']} created ({', '.join(result['roles'])})", markup=False, highlight=False)
+    out.print(f"Ethereum account: {result['eth_address']}", markup=False, highlight=False)
     if result["api_key"]:
-        out.print(f"API key ({', '.join(result['api_key_roles'])}), shown only once:")
+        out.print(f"API key ({', '.join(result['api_key_roles'])}), shown only once:", markup=False)
         print(result["api_key"])
 
 
@@ -112,7 +102,7 @@ def agency_list(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
     else:
-        _table(
+        print_table(
             "Agencies",
             [{**r, "roles": ",".join(r["roles"])} for r in rows],
             ["id", "name", "roles", "eth_address", "disabled"],
@@ -130,7 +120,7 @@ def agency_disable(agency_id: str, data_dir: DataDir = None, as_json: JsonFlag =
     if as_json:
         print(json.dumps({"id": agency.id, "disabled": True}))
     else:
-        out.print(f"agency {agency.id} disabled")
+        out.print(f"agency {agency.id} disabled", markup=False)
 
 
 # --- keys -----------------------------------------------------------------------------------------------------------
@@ -156,14 +146,14 @@ def keys_list(
     if as_json:
         print(json.dumps(rows))
     else:
-        _table("Keys", rows, KEY_COLUMNS)
+        print_table("Keys", rows, KEY_COLUMNS)
 
 
 def _print_key(agency_id: str, k: KeyRecord, verb: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps(_key_json(agency_id, k)))
     else:
-        out.print(f"{verb} {agency_id} key {k.kid} ({k.alg}, {k.status})")
+        out.print(f"{verb} {agency_id} key {k.kid} ({k.alg}, {k.status})", markup=False, highlight=False)
 
 
 @keys_app.command("rotate")
@@ -221,15 +211,20 @@ def keys_compromise(
 def keys_export_jwks(
     output: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout")] = None,
     data_dir: DataDir = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Print (or write) the JWKS of every public key, the city root's included."""
+    """Print (or write) the JWKS of every public key, the city root's included (JSON either way; --json also
+    makes errors JSON, and with --out prints where it wrote)."""
     try:
         with open_city(data_dir) as (city, _session):
             text = json.dumps(city.jwks(), indent=2) + "\n"
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
     except XacthucError as exc:
-        raise error_exit(exc, False) from None
+        raise error_exit(exc, as_json) from None
     if output is None:
         print(text, end="")
+    elif as_json:
+        print(json.dumps({"out": str(output)}))
     else:
-        output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {output}")
+        err.print(f"wrote {output}", markup=False)

@@ -14,7 +14,7 @@ import typer
 
 from keys.bootstrap import CREDENTIALS_FILE
 from xacthuc.app import create_app
-from xacthuc.cli._common import DataDir, err, load_settings, setup_logging
+from xacthuc.cli._common import DataDir, JsonFlag, err, load_settings, setup_logging
 from xacthuc.services import Role, build_services
 
 __all__ = ["announce_dev_credentials", "serve", "worker"]
@@ -33,6 +33,7 @@ def serve(
             "passphrase and demo agencies",
         ),
     ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Serve the API, the web pages and the anchoring worker (and the embedded anvil without XACTHUC_RPC_URL).
 
@@ -55,12 +56,24 @@ def serve(
             services.start_worker()
         services.start_indexer()  # every replica follows the registry's events for its verifications
         application = create_app(services)
-        mode = " in DEVELOPMENT mode" if settings.dev_mode else ""
-        err.print(f"xacthuc serving on http://{settings.host}:{settings.port}{mode} (data dir {settings.data_dir})")
+        listening = f"http://{settings.host}:{settings.port}"
+        if as_json:
+            line = {"serving": listening, "dev_mode": settings.dev_mode, "data_dir": str(settings.data_dir)}
+            print(json.dumps(line), flush=True)
+        else:
+            mode = " in DEVELOPMENT mode" if settings.dev_mode else ""
+            err.print(f"xacthuc serving on {listening}{mode} (data dir {settings.data_dir})", markup=False)
         uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
     finally:
         services.close()
-        err.print("xacthuc stopped")
+        _said("stopped", as_json)
+
+
+def _said(event: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({event: True}), flush=True)
+    else:
+        err.print(f"xacthuc {event}", markup=False)
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -84,7 +97,7 @@ def announce_dev_credentials(path: Path) -> None:
     print("\n".join(lines), file=sys.stderr)  # plain print: a wrapped key would be copied wrong
 
 
-def worker(data_dir: DataDir = None) -> None:
+def worker(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Run only the anchoring worker (for scaled deployments: one elected worker, many API replicas)."""
     settings = load_settings(data_dir)
     setup_logging(settings)
@@ -98,7 +111,10 @@ def worker(data_dir: DataDir = None) -> None:
     signal.signal(signal.SIGTERM, _term)
     try:
         services.start_worker()
-        err.print("anchoring worker running; Ctrl-C stops it")
+        if as_json:
+            print(json.dumps({"worker": "running", "data_dir": str(settings.data_dir)}), flush=True)
+        else:
+            err.print("anchoring worker running; Ctrl-C stops it")
         while not stop:
             time.sleep(0.5)
     except KeyboardInterrupt:

@@ -30,12 +30,23 @@ from keys.bootstrap import city_exists
 from keys.errors import CityNotFound, JsonTooDeep, XacthucError
 from verifier.bundle import bundle_trust_list_url
 from verifier.dispatch import VerifyRequest, parsed_input
+from verifier.errors import PayloadUnrecognized
 from verifier.offline import is_offline_bundle, offline_verifier, verify_offline_bundle
+from verifier.payload import parse_payload
 from verifier.qr import decode_qr_image
 from verifier.report import Report
 from verifier.service import Verifier
 from verifier.third_party import third_party_verifier
-from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, error_exit, load_settings, out
+from xacthuc.cli._common import (
+    CliInputError,
+    DataDir,
+    FileNotFound,
+    JsonFlag,
+    error_exit,
+    load_settings,
+    out,
+    read_file,
+)
 from xacthuc.server_verifier import data_dir_root_jwk, data_dir_verifier
 from xacthuc.settings import Settings
 
@@ -53,8 +64,10 @@ def _read_input(value: str) -> tuple[str, Any]:
     except OSError:
         is_file = False
     if not is_file:
+        if _looks_like_a_path(value):
+            raise FileNotFound(value, field="INPUT", hint="nor is it a QR text or a verification link")
         return "text", value
-    data = path.read_bytes()
+    data = read_file(path, field="INPUT")
     if data.lstrip()[:1] == b"{":
         try:
             return "bundle", json_depth.loads(data)
@@ -70,8 +83,19 @@ def _read_input(value: str) -> tuple[str, Any]:
         raise CliInputError(f"{value}: neither an image, a bundle nor text") from None
 
 
+def _looks_like_a_path(value: str) -> bool:
+    """INPUT that is no file and no payload: a file name mistyped (``FILE_NOT_FOUND``), not a payload to reject."""
+    try:
+        parse_payload(value)
+    except PayloadUnrecognized:
+        return "\n" not in value
+    except XacthucError:
+        return False
+    return False
+
+
 def _read_jwk(path: Path) -> dict[str, Any]:
-    jwk = json.loads(path.read_text(encoding="utf-8"))
+    jwk = json.loads(read_file(path, field="--trust-root"))
     if not isinstance(jwk, dict):
         raise CliInputError("--trust-root must hold a JWK object")
     return jwk
@@ -179,8 +203,8 @@ def _verify(
     settings: Settings,
 ) -> Report:
     kind, value = _read_input(source)
-    file_bytes = file.read_bytes() if file is not None else None
-    offline_text = offline.read_text(encoding="utf-8") if offline is not None else None
+    file_bytes = read_file(file, field="--file") if file is not None else None
+    offline_text = read_file(offline, field="--offline").decode("utf-8") if offline is not None else None
     freshness = timedelta(seconds=settings.kb_freshness_seconds)
     if offline_text is not None and is_offline_bundle(offline_text):  # the offline bundle alone: no network
         state = verify_offline_bundle(offline_text.strip(), _root_jwk(trust_root, settings), datetime.now(UTC))
@@ -208,19 +232,18 @@ def _verify(
 
 def verify_cmd(
     source: Annotated[str, typer.Argument(metavar="INPUT", help="A QR image, the QR text or link, or a bundle JSON")],
-    file: Annotated[Path | None, typer.Option("--file", exists=True, help="The document file to compare")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="The document file to compare")] = None,
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Any Ethereum JSON-RPC node")] = None,
     offline: Annotated[
         Path | None,
         typer.Option(
             "--offline",
-            exists=True,
             help="A signed offline bundle (GET /v1/offline-bundle: verify with it alone) or a proof bundle JSON",
         ),
     ] = None,
     trust_root: Annotated[
         Path | None,
-        typer.Option("--trust-root", exists=True, help="The pinned city root JWK: verify as a third party"),
+        typer.Option("--trust-root", help="The pinned city root JWK: verify as a third party"),
     ] = None,
     trust_list_url: Annotated[
         str | None,

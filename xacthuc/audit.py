@@ -1,0 +1,142 @@
+"""The audit log (table ``xacthuc_audit_log``): who did what, when and from where.
+
+Every issue, revocation, supersession, sign-in, failed sign-in and sign-out in the portal, and every change to staff
+accounts from the CLI, adds one row, written in the same transaction as what it records (a document issued is never
+missing from the log, nor a logged document missing). Rows are only ever added.
+
+It lives in the composition root because it records acts of several parts (staff in ``keys``, documents in
+``ledger``) by the people and tools that reach them through this service; the domain packages know nothing of it.
+Read it with ``xacthuc audit --json``, ``GET /v1/audit`` (admin) or, for one document, its page in the portal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from keys.errors import InvalidInput
+from keys.validity import utc
+
+__all__ = [
+    "ACTIONS",
+    "AuditEntry",
+    "AuditQuery",
+    "audit_json",
+    "read_audit",
+    "record",
+]
+
+ACTIONS = (
+    "signin",
+    "signin_failed",
+    "signin_throttled",
+    "signout",
+    "document_issued",
+    "document_revoked",
+    "document_superseded",
+    "staff_created",
+    "staff_disabled",
+    "staff_password_reset",
+)
+MAX_LIMIT = 1000
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "xacthuc_audit_log"
+    __table_args__: ClassVar[Any] = (
+        Index("ix_xacthuc_audit_log_agency", "agency_id", "id"),
+        Index("ix_xacthuc_audit_log_document", "document_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    action: str = Field(max_length=32)
+    actor: str = Field(max_length=100)  # "staff:<username>", "cli", "api-key:<id>"
+    agency_id: str | None = Field(default=None, max_length=64)
+    document_id: str | None = Field(default=None, max_length=26)
+    address: str = Field(default="", max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor: str,
+    now: datetime,
+    agency_id: str | None = None,
+    document_id: str | None = None,
+    address: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add one entry; it is durable with the caller's commit (the same transaction as the act it records)."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown audit action {action!r}")
+    row = AuditEntry(
+        at=utc(now),
+        action=action,
+        actor=actor[:100],
+        agency_id=agency_id,
+        document_id=document_id,
+        address=address[:64],
+        detail=detail or {},
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which entries to read, newest first: ``before`` (an entry id) pages back."""
+
+    agency_id: str | None = None
+    document_id: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    before: int | None = None
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit: 1 to {MAX_LIMIT}")
+        if self.action is not None and self.action not in ACTIONS:
+            raise InvalidInput(f"action: one of {', '.join(ACTIONS)}")
+
+
+def read_audit(session: Session, query: AuditQuery) -> list[AuditEntry]:
+    """The entries matching ``query``, newest first."""
+    stmt = select(AuditEntry)
+    if query.agency_id is not None:
+        stmt = stmt.where(AuditEntry.agency_id == query.agency_id)
+    if query.document_id is not None:
+        stmt = stmt.where(AuditEntry.document_id == query.document_id.upper())
+    if query.action is not None:
+        stmt = stmt.where(AuditEntry.action == query.action)
+    if query.actor is not None:
+        stmt = stmt.where(AuditEntry.actor == query.actor)
+    if query.since is not None:
+        stmt = stmt.where(col(AuditEntry.at) >= utc(query.since))
+    if query.before is not None:
+        stmt = stmt.where(col(AuditEntry.id) < query.before)
+    return list(session.exec(stmt.order_by(col(AuditEntry.id).desc()).limit(query.limit)))
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    """One entry as ``xacthuc audit --json`` and ``GET /v1/audit`` print it."""
+    at = entry.at.replace(tzinfo=UTC) if entry.at.tzinfo is None else entry.at.astimezone(UTC)
+    return {
+        "id": entry.id,
+        "at": at.isoformat().replace("+00:00", "Z"),
+        "action": entry.action,
+        "actor": entry.actor,
+        "agency_id": entry.agency_id,
+        "document_id": entry.document_id,
+        "address": entry.address,
+        "detail": entry.detail,
+    }

@@ -1,0 +1,49 @@
+"""The public pages: ``/`` (what this is), ``/verify`` (scan, upload, paste, file check) and ``/v`` (a QR code's
+link target, ``/v#<payload>``, which verifies at once). They are thin clients of ``POST /v1/verify``."""
+
+# no `from __future__ import annotations`: FastAPI evaluates the route signatures
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from verifier.messages import CHECK_MESSAGES, CHECK_NAMES, VERDICTS
+
+from .i18n import Translator
+from .templates import render, request_lang
+
+__all__ = ["build_pages_router"]
+
+
+def verify_data(lang: str, strings: dict[str, str]) -> dict[str, Any]:
+    """What the verifier's scripts need in ``lang``: page strings, verdict words, check names and code messages."""
+    return {
+        "lang": lang,
+        "strings": strings,
+        "verdicts": {v: names[lang] for v, names in VERDICTS.items()},
+        "checks": {c: names[lang] for c, names in CHECK_NAMES.items()},
+        "codes": CHECK_MESSAGES[lang],
+    }
+
+
+def build_pages_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def _data(request: Request) -> dict[str, Any]:
+        lang = request_lang(request)
+        return verify_data(lang, Translator(lang).prefixed("js."))
+
+    @router.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        return render(request, "home.html")
+
+    @router.get("/verify", response_class=HTMLResponse)
+    def verify(request: Request) -> HTMLResponse:
+        return render(request, "verify.html", verify_data=_data(request))
+
+    @router.get("/v", response_class=HTMLResponse)
+    def link_target(request: Request) -> HTMLResponse:
+        return render(request, "v.html", verify_data=_data(request))
+
+    return router

@@ -1,0 +1,31 @@
+// The verifier's one HTTP call: POST /v1/verify, the same API machines use. Answers {report} or {error}.
+async function post(init) {
+  let response;
+  try {
+    response = await fetch("/v1/verify", { method: "POST", ...init });
+  } catch {
+    return { network: true };
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    return { network: true };
+  }
+  return body.error ? { error: body.error } : { report: body };
+}
+
+/** Verify a QR text or link; `sha256` (hex) is the document file's hash, the file itself never sent. */
+export function verifyPayload(payload, sha256) {
+  const body = { payload };
+  if (sha256) body.sha256 = sha256;
+  return post({ headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+/** Verify a picture of a QR code (the server reads it); `sha256` as above. */
+export function verifyImage(image, sha256) {
+  const form = new FormData();
+  form.append("image", image);
+  if (sha256) form.append("sha256", sha256);
+  return post({ body: form });
+}
