@@ -1,7 +1,8 @@
 """Gas of the DocumentRegistry on a fresh anvil node, and the speed of the Merkle tree.
 
 ``run()`` returns gas used (from receipts) for deploy, anchor (first and typical), revoke at batch sizes 1, 16,
-256 and 4,096 (proof lengths 0, 4, 8, 12), and anchor gas per document at the same batch sizes; plus the time to
+256, 1,024 and 4,096 (proof lengths 0, 4, 8, 10, 12), and anchor gas per document at the same batch sizes; the same
+sent by the city's relayer for an agency (``anchorFor``, ``revokeFor``: the gas model of issue 10); plus the time to
 build a 100,000-leaf tree with all its proofs. Progress goes to stderr only.
 """
 
@@ -23,7 +24,7 @@ from ledger.chain.merkle import MerkleTree, keccak256
 from ledger.chain.proof import RevocationReason
 from xacthuc.devchain import AnvilNode, fund
 
-BATCH_SIZES = (1, 16, 256, 4096)
+BATCH_SIZES = (1, 16, 256, 1024, 4096)
 OPENATTESTATION_ISSUE_GAS = 47_858  # DocumentStore.issue on the same anvil (issue #2)
 ANCHOR_TARGET_GAS = 45_000
 
@@ -42,6 +43,41 @@ def _anchor_gas(client: RegistryClient, account: LocalAccount, root: bytes, coun
     receipt = client.get_receipt(result.tx_hash)
     assert receipt is not None
     return receipt.gas_used
+
+
+def _anchor_for_gas(client: RegistryClient, relayer: LocalAccount, agency: LocalAccount, root: bytes, n: int) -> int:
+    result = client.anchor_for(relayer, agency, root, n)
+    assert result.tx_hash is not None
+    receipt = client.get_receipt(result.tx_hash)
+    assert receipt is not None
+    return receipt.gas_used
+
+
+def _relayed(client: RegistryClient, relayer: LocalAccount, agency: LocalAccount) -> dict[str, Any]:
+    """anchorFor and revokeFor: the relayer sends, the agency (which holds nothing) signs EIP-712."""
+    out: dict[str, Any] = {}
+    for size in BATCH_SIZES:
+        _progress(f"relayed batch of {size}")
+        data = _docs(f"relayed {size}", size)
+        tree = MerkleTree(data)
+        gas = _anchor_for_gas(client, relayer, agency, tree.root, size)
+        index = size // 2
+        proof = tree.proof(index)
+        plain = client.revoke_for(relayer, agency, tree.root, data[index], proof, RevocationReason.ANNULLED)
+        entry: dict[str, Any] = {
+            "anchor_for_gas": gas,
+            "gas_per_document": round(gas / size, 2),
+            "proof_length": len(proof),
+            "revoke_for_gas": plain.gas_used,
+        }
+        if size > 1:
+            other = size - 1 - index if size - 1 - index != index else 0
+            replaced = client.revoke_for(
+                relayer, agency, tree.root, data[other], tree.proof(other), RevocationReason.REPLACED, keccak256(b"n")
+            )
+            entry["revoke_for_gas_with_replacement"] = replaced.gas_used
+        out[str(size)] = entry
+    return out
 
 
 def _merkle_timing(leaves: int = 100_000) -> dict[str, Any]:
@@ -71,7 +107,9 @@ def _measure(node: AnvilNode) -> dict[str, Any]:
     w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 30}))
     deployer: LocalAccount = Account.create()
     agency: LocalAccount = Account.create()
-    for account in (deployer, agency):
+    relayer: LocalAccount = Account.create()
+    penniless: LocalAccount = Account.create()  # an agency of the relayed model: it signs and holds nothing
+    for account in (deployer, agency, relayer):
         fund(node.url, account.address, 10**21)
     client = RegistryClient.deploy(w3, deployer, deployer.address)
     deploy_receipt = _deploy_receipt(client)
@@ -101,6 +139,7 @@ def _measure(node: AnvilNode) -> dict[str, Any]:
             entry["gas_with_replacement"] = replaced.gas_used
         revoke[str(size)] = entry
 
+    relayed = _relayed(client, relayer, penniless)
     _progress("merkle timing (100,000 leaves)")
     return {
         "backend": "anvil",
@@ -117,6 +156,7 @@ def _measure(node: AnvilNode) -> dict[str, Any]:
         },
         "revoke_gas": revoke,
         "anchor_gas_per_document": per_document,
+        "relayed": relayed,
         "merkle": _merkle_timing(),
     }
 
