@@ -15,7 +15,7 @@ from eth_utils.address import to_checksum_address
 
 from ledger.chain._args import ZERO32, batch_count, bytes32, reason_code
 
-__all__ = ["DOMAIN_NAME", "DOMAIN_VERSION", "anchor_message", "revoke_message", "sign", "signing_digest"]
+__all__ = ["DOMAIN_NAME", "DOMAIN_VERSION", "anchor_message", "revoke_message", "sign_typed", "signing_digest"]
 
 DOMAIN_NAME = "xacthuc DocumentRegistry"
 DOMAIN_VERSION = "1"
@@ -60,7 +60,7 @@ def revoke_message(
     return _domain(chain_id, contract), _REVOKE, message
 
 
-def sign(account: Any, message: Message) -> bytes:
+def sign_typed(account: Any, message: Message) -> bytes:
     """The agency's 65-byte signature (r ‖ s ‖ v, v 27 or 28, low s) of a typed message."""
     domain, types, values = message
     signed = account.sign_typed_data(domain, types, values)

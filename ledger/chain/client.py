@@ -18,9 +18,9 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from ledger.chain import _eip712
 from ledger.chain._abi import decode_revert, is_revert_exception, revert_data_from_exception
 from ledger.chain._args import ZERO32, agency_address, batch_count, bytes32, proof_nodes, reason_code
+from ledger.chain._eip712 import anchor_message, revoke_message, sign_typed
 from ledger.chain._jsonrpc import batch_responses, http_provider, transport_errors
 from ledger.chain.merkle import keccak256
 from ledger.chain.reader import RegistryReader
@@ -146,14 +146,14 @@ class RegistryClient(RegistryReader):
 
     def authorise_anchor(self, agency: LocalAccount, root: bytes, count: int) -> bytes:
         """``agency``'s EIP-712 signature authorising ``anchorFor(agency, root, count)`` on this registry."""
-        return _eip712.sign(agency, _eip712.anchor_message(self.chain_id, self.address, root, count))
+        return sign_typed(agency, anchor_message(self.chain_id, self.address, root, count))
 
     def authorise_revoke(
         self, agency: LocalAccount, root: bytes, data: bytes, reason: int, replaced_by: bytes | None
     ) -> bytes:
         """``agency``'s EIP-712 signature authorising ``revokeFor`` of document ``data`` under its ``root``."""
-        message = _eip712.revoke_message(self.chain_id, self.address, root, data, reason, replaced_by)
-        return _eip712.sign(agency, message)
+        message = revoke_message(self.chain_id, self.address, root, data, reason, replaced_by)
+        return sign_typed(agency, message)
 
     def sign_anchor_for(
         self,

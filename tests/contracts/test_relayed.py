@@ -108,7 +108,7 @@ def test_replayed_signature_on_another_chain_or_registry_is_refused(
 ) -> None:
     agency = penniless("agency")
     root = MerkleTree(docs(2)).root
-    other_chain = _eip712.sign(agency, _eip712.anchor_message(client.chain_id + 1, client.address, root, 2))
+    other_chain = _eip712.sign_typed(agency, _eip712.anchor_message(client.chain_id + 1, client.address, root, 2))
     with pytest.raises(BadSignature):
         client.simulate_anchor_for(relayer.address, agency.address, root, 2, other_chain)
     second = RegistryClient.deploy(client.w3, deployer, deployer.address, timeout=10)
