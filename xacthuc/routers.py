@@ -23,6 +23,7 @@ from xacthuc.audit_api import build_audit_router
 from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
 from xacthuc.server_verifier import ServerVerifier
 from xacthuc.services import Services
+from xacthuc.web.agency import build_agency_router
 
 __all__ = ["build_routers"]
 
@@ -39,6 +40,7 @@ def build_routers(services: Services) -> list[APIRouter]:
         build_offline_router(bundle=_offline_bundle(services)),
         _identity(services),
         build_audit_router(session=services.session, require_admin=require("admin", services.session)),
+        build_agency_router(services),
     ]
 
 

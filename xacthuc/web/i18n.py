@@ -25,6 +25,8 @@ def catalogue(lang: str) -> dict[str, str]:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}")
     data: dict[str, str] = json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    for part in sorted(_DIR.glob(f"*.{lang}.json")):  # a part's own strings (agency.vi.json: the portal's)
+        data.update(json.loads(part.read_text(encoding="utf-8")))
     return data
 
 
