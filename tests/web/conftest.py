@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,10 +121,9 @@ def _xacthuc(*args: str) -> list[str]:
     return [sys.executable, "-c", "from xacthuc.cli import main; main()", *args]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A fresh ``xacthuc serve --dev`` (as ``make run`` starts it) with its own data dir and ports."""
-    work = tmp_path_factory.mktemp("web-server")
+@contextmanager
+def serve(work: Path, *args: str) -> Iterator[Server]:
+    """``xacthuc serve --dev ARGS`` (as ``make run`` starts it) with its own data dir and ports, until ready."""
     port, anvil_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("XACTHUC_")}
@@ -136,7 +136,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     log = (work / "serve.log").open("wb")
     proc = subprocess.Popen(
-        _xacthuc("serve", "--dev"),
+        _xacthuc("serve", "--dev", *args),
         cwd=work,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -166,6 +166,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The city service the browser tests use: a fresh ``xacthuc serve --dev``, anchoring every 0.2 s."""
+    with serve(tmp_path_factory.mktemp("web-server")) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def other_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Another city with no anchoring worker: its documents stay pending there, and are untrusted at ``server``."""
+    with serve(tmp_path_factory.mktemp("web-other-city"), "--no-worker") as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,8 @@ export function formatDate(iso) {
 function formatTime(iso) {
   try {
     const when = new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB", {
-      dateStyle: "medium", timeStyle: "medium", timeZone: "Asia/Ho_Chi_Minh" }).format(new Date(iso));
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      hour12: false, timeZone: "Asia/Ho_Chi_Minh" }).format(new Date(iso));
     return `${when} (UTC+7)`;
   } catch {
     return iso;
