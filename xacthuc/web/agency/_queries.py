@@ -69,11 +69,16 @@ def list_documents(session: Session, agency_id: str, query: ListQuery) -> Docume
     status = _status_expr()
     stmt = _scoped(agency_id, col(DocumentRow.id))
     if query.q.strip():
-        needle = f"%{query.q.strip().lower()}%"
+        # lower() on both sides where the database lowers Unicode (PostgreSQL); SQLite lowers only ASCII, so the
+        # text as typed is tried too (its LIKE ignores ASCII case): "16/QĐ" finds 16/QĐ-UBND on both
+        raw, lowered = f"%{query.q.strip()}%", f"%{query.q.strip().lower()}%"
+        number, meta = col(DocumentRow.number), cast(col(DocumentRow.metadata_json), String)
         stmt = stmt.where(
             or_(
-                func.lower(col(DocumentRow.number)).like(needle),
-                func.lower(cast(col(DocumentRow.metadata_json), String)).like(needle),
+                func.lower(number).like(lowered),
+                number.like(raw),
+                func.lower(meta).like(lowered),
+                meta.like(raw),
             )
         )
     if query.status in STATUSES:
