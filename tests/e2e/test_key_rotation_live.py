@@ -94,10 +94,10 @@ class LiveServer:
         creds = json.loads((self.data_dir / "dev-credentials.json").read_text(encoding="utf-8"))
         return str(next(a["api_key"] for a in creds["agencies"] if a["id"] == agency))
 
-    def issue(self, api_key: str) -> dict[str, Any]:
+    def issue(self, api_key: str, number: str = "17/QĐ-UBND") -> dict[str, Any]:
         r = httpx.post(
             f"{self.url}/v1/documents",
-            data=META,
+            data={**META, "number": number},  # an agency's number is taken once a year
             files={"file": ("decision.pdf", FILE, "application/pdf")},
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=30,
@@ -138,7 +138,7 @@ def test_key_rotated_on_a_running_server_verifies_at_once(server: LiveServer, tm
     old_list = httpx.get(f"{server.url}/v1/trust-list", timeout=10).text
 
     rotated = server.cli("keys", "rotate", "ubnd-hcm")
-    doc = server.issue(key)
+    doc = server.issue(key, number="18/QĐ-UBND")
     report = server.verify(doc["verify_url"])  # no waiting for any cache
     trusted = _checks(report)["issuer_trusted"]
     assert trusted["status"] == "valid", report
