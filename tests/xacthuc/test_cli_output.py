@@ -180,6 +180,26 @@ def test_links_use_the_public_url_and_are_never_wrapped(
     assert re.fullmatch(r"\s*id: [0-9A-Z]{26}", id_line)
 
 
+def test_doc_issue_repeated_answers_the_existing_document_with_its_status_and_notices(
+    city: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(monkeypatch, capsys, "doc", "issue", "qd.pdf", *ISSUE, "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["existing"] is False and first["status"] == "pending" and first["notices"] == []
+    typed_without_d = [("2392/QD-UBND" if a == "2392/QĐ-UBND" else a) for a in ISSUE]
+    code, out, err = run(monkeypatch, capsys, "doc", "issue", "qd.pdf", *typed_without_d, "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["id"] == first["id"] and again["existing"] is True
+    assert again["status"] == "pending"  # read from the database, never null
+    assert {n["code"] for n in again["notices"]} == {"DOC_NUMBER_NORMALISED", "DOC_ALREADY_ISSUED"}
+    code, out, err = run(monkeypatch, capsys, "doc", "issue", "qd.pdf", *typed_without_d)
+    assert code == 0 and "status: pending" in out and "2392/QĐ-UBND" in err, (out, err)
+    with Session(make_engine(load_settings().resolved_database_url())) as session:
+        assert len(session.exec(select(DocumentRow)).all()) == 1
+
+
 # --- doc show: the revocation and the proof --------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from xacthuc.cli._common import (
     JsonFlag,
     agency_principal,
     built,
+    err,
     error_exit,
     out,
     public_url,
@@ -143,6 +144,8 @@ def doc_issue(
                 public_url=services.settings.public_url,
                 filename=file.name,
             )
+            # The same number and file issued before: that document, whose status has moved on since.
+            status = get_document(session, issued.id).status if issued.existing else issued.status
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
     base = public_url(services.settings)
@@ -151,12 +154,17 @@ def doc_issue(
         "agency_id": agency_id,
         **issued.metadata,
         "sha256": issued.sha256,
-        "status": issued.status,
+        "status": status,
+        "existing": issued.existing,
+        "notices": [n.to_dict() for n in issued.notices],
         "receipt": issued.receipt,
         "verify_url": issued.verify_url,
         "qr_url": f"{services.settings.public_url}/v1/documents/{issued.id}/qr.png",
     }
     _print_doc(_links(body, base), as_json)
+    if not as_json:
+        for notice in issued.notices:  # Vietnamese first, as everywhere a person reads
+            err.print(f"{notice.vi} / {notice.en}", highlight=False, markup=False)
 
 
 @doc_app.command("show")
