@@ -1,24 +1,20 @@
 #!/usr/bin/env bash
-# Runs lint and the whole test suite. PostgreSQL tests need Debian's postgresql package and the browser tests its
-# chromium; install them when missing (CI runs as root on a fresh machine). The tests themselves start and stop a throwaway server.
+# Runs lint and the whole test suite. What the tests need from Debian is installed when missing (CI runs as root on a
+# fresh machine): postgresql (the database tests start a throwaway server), chromium (the browser tests drive it
+# through Playwright; no browser is ever downloaded), jq and curl (the README's examples, run as written).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v jq >/dev/null || missing+=(jq)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "installing Debian's postgresql package for the database tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    echo "installing Debian's ${missing[*]} for the tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "PostgreSQL is missing: install Debian's postgresql package (sudo apt-get install postgresql)" >&2
-    exit 2
-  fi
-fi
-# The browser tests (tests/web/) drive Debian's Chromium through Playwright; no browser is ever downloaded.
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "installing Debian's chromium package for the browser tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "Chromium is missing: install Debian's chromium package (sudo apt-get install chromium)" >&2
+    echo "missing for the tests: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
     exit 2
   fi
 fi
