@@ -28,7 +28,7 @@ from sqlmodel import Session
 from keys.bootstrap import create_city
 from keys.keystore import TEST_KDF
 from xacthuc import cli
-from xacthuc.cli import doc_import
+from xacthuc.cli import _importing, doc_import
 from xacthuc.cli._progress import row_progress
 from xacthuc.database import make_engine, migrate
 
@@ -145,7 +145,7 @@ def _line(table: Path, number: str) -> int:
 def test_a_rerun_creates_nothing_twice(
     city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(doc_import, "IMPORT_CHUNK", 3)
+    monkeypatch.setattr(_importing, "IMPORT_CHUNK", 3)
     table = _archive(tmp_path / "a", _numbered(7))
     first = _import(monkeypatch, capsys, table)
     assert (first["issued"], first["skipped"], first["failed"]) == (7, 0, [])
@@ -209,7 +209,7 @@ def _heal(engine: Engine) -> None:
 def test_a_failure_midway_keeps_and_reports_what_was_committed_and_a_rerun_continues(
     city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(doc_import, "IMPORT_CHUNK", 3)
+    monkeypatch.setattr(_importing, "IMPORT_CHUNK", 3)
     table = _archive(tmp_path / "a", _numbered(8))
     _fail_inserts_of(city, "5/QĐ-UBND")  # in the second chunk (rows 4-6)
 
@@ -237,18 +237,18 @@ def test_a_failure_midway_keeps_and_reports_what_was_committed_and_a_rerun_conti
 def test_an_interrupted_import_reports_what_was_committed(
     city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(doc_import, "IMPORT_CHUNK", 2)
+    monkeypatch.setattr(_importing, "IMPORT_CHUNK", 2)
     table = _archive(tmp_path / "a", _numbered(5))
-    signed = doc_import.TickingSigner.sign
+    signed = _importing.TickingSigner.sign
     calls = {"n": 0}
 
-    def sign(self: doc_import.TickingSigner, message: bytes) -> bytes:
+    def sign(self: _importing.TickingSigner, message: bytes) -> bytes:
         calls["n"] += 1
         if calls["n"] == 4:  # Ctrl-C while the second chunk is being signed
             raise KeyboardInterrupt
         return signed(self, message)
 
-    monkeypatch.setattr(doc_import.TickingSigner, "sign", sign)
+    monkeypatch.setattr(_importing.TickingSigner, "sign", sign)
     body = _import(monkeypatch, capsys, table, code=130)
     assert body["interrupted"] is True and body["issued"] == 2 and set(body["ids"]) == _ids(city)
     assert body["not_imported"] == 3
@@ -324,7 +324,7 @@ def test_the_same_number_with_another_file_fails_naming_the_existing_document(
 def test_duplicates_inside_the_archive_are_one_document_or_a_failure(
     city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(doc_import, "IMPORT_CHUNK", 2)  # the repeats fall in other chunks than their first rows
+    monkeypatch.setattr(_importing, "IMPORT_CHUNK", 2)  # the repeats fall in other chunks than their first rows
     rows = [
         {"file": "files/1.pdf", "number": "1/QĐ-UBND"},
         {"file": "files/2.pdf", "number": "2/QĐ-UBND"},
@@ -349,7 +349,7 @@ def test_duplicates_inside_the_archive_are_one_document_or_a_failure(
 def test_dry_run_checks_every_row_and_writes_nothing(
     city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(doc_import, "IMPORT_CHUNK", 2)
+    monkeypatch.setattr(_importing, "IMPORT_CHUNK", 2)
     _import(monkeypatch, capsys, _archive(tmp_path / "before", _numbered(2)))
     rows = [*_numbered(4), {"file": "files/9.pdf", "number": "9/QĐ-UBND", "issued_on": "2999-01-01"}]
     table = _archive(tmp_path / "before", rows)  # rows 1-2 issued already, from the same files
@@ -443,3 +443,17 @@ def test_exit_codes_and_the_json_summary(
     )
     assert code == 2 and json.loads(out)["error"]["code"] == "FORBIDDEN"  # ca-hcm may not issue documents
     assert _count(city, "ledger_document") == 2
+
+
+def test_columns_that_are_no_document_field_are_ignored_and_said(
+    city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "1.pdf").write_bytes(b"%PDF-1.7 one")
+    table = tmp_path / "with-notes.csv"
+    with table.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, "ghi_chu"])
+        writer.writeheader()
+        writer.writerow({**META, "file": "1.pdf", "number": "1/QĐ-UBND", "ghi_chu": "bản lưu"})
+    code, out, err = _run(monkeypatch, capsys, "doc", "import", str(table), "--agency", "ubnd-hcm", "--json")
+    assert code == 0 and json.loads(out)["issued"] == 1
+    assert "note: columns ignored (not document fields): ghi_chu" in err
