@@ -9,12 +9,13 @@ every row and leaves the database as it was; the progress moves per row.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -371,35 +372,48 @@ def test_dry_run_checks_every_row_and_writes_nothing(
 # --- progress, summary, exit codes -------------------------------------------------------------------------------
 
 
+def _record_ticks(monkeypatch: pytest.MonkeyPatch, city: Engine) -> list[tuple[int, int]]:
+    """Every tick of the import's progress: (rows ticked, documents in the database at that moment)."""
+    ticks: list[tuple[int, int]] = []
+
+    @contextlib.contextmanager
+    def recording(console: Console, label: str, total: int, **kw: Any) -> Iterator[Callable[[int], None]]:
+        with row_progress(console, label, total, **kw) as tick:
+
+            def record(n: int = 1) -> None:
+                ticks.append((n, _count(city, "ledger_document")))
+                tick(n)
+
+            yield record
+
+    monkeypatch.setattr(doc_import, "row_progress", recording)
+    return ticks
+
+
 def test_progress_moves_per_row_not_per_chunk(
     city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ticks: list[tuple[int, int]] = []  # (rows ticked, documents in the database at that moment)
-    real = row_progress
-
-    def recording(console: Console, label: str, total: int, **kw: Any) -> Any:
-        manager = real(console, label, total, **kw)
-
-        class Recorder:
-            def __enter__(self) -> Any:
-                tick = manager.__enter__()
-
-                def record(n: int = 1) -> None:
-                    ticks.append((n, _count(city, "ledger_document")))
-                    tick(n)
-
-                return record
-
-            def __exit__(self, *exc: Any) -> Any:
-                return manager.__exit__(*exc)
-
-        return Recorder()
-
-    monkeypatch.setattr(doc_import, "row_progress", recording)
+    ticks = _record_ticks(monkeypatch, city)
     table = _archive(tmp_path / "a", [*_numbered(5), {"file": "", "number": "6/QĐ-UBND"}])
     _import(monkeypatch, capsys, table, code=1)  # one chunk of 6 rows
     assert [n for n, _ in ticks] == [1] * 6
     assert sum(1 for _, stored in ticks if stored == 0) == 6  # every tick came before the chunk's commit
+
+
+def test_a_chunk_refused_for_one_row_is_checked_row_by_row_and_the_rest_issued(
+    city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Chunks go to issue_batch unchecked until one is refused: that one is rolled back, checked row by row and
+    issued without its bad row; each row is counted once by the progress, even those signed before the refusal."""
+    monkeypatch.setattr(_importing, "IMPORT_CHUNK", 3)
+    _import(monkeypatch, capsys, _archive(tmp_path / "before", [{"file": "files/held.pdf", "number": "6/QĐ-UBND"}]))
+    ticks = _record_ticks(monkeypatch, city)
+    rows = [*_numbered(5), {"file": "files/other.pdf", "number": "6/QĐ-UBND"}, *_numbered(2, start=7)]
+    table = _archive(tmp_path / "a", rows)  # the second chunk: 4, 5 signed, then 6 refused (another file)
+    body = _import(monkeypatch, capsys, table, code=1)
+    assert [(f["row"], f["code"]) for f in body["failed"]] == [(7, "DOC_NUMBER_TAKEN")]
+    assert body["issued"] == 7 and _count(city, "ledger_document") == 8
+    assert sum(n for n, _ in ticks) == 8  # 8 rows, 8 ticks: the rolled-back signatures are not counted twice
 
 
 def test_without_a_terminal_progress_is_a_plain_line_every_n_rows() -> None:
