@@ -344,6 +344,25 @@ def test_duplicates_inside_the_archive_are_one_document_or_a_failure(
     assert body["documents"][2]["row"] == 4 and body["documents"][2]["id"] == body["documents"][0]["id"]
 
 
+def test_a_row_repeated_in_one_chunk_is_one_document(
+    city: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        *_numbered(2),
+        {"file": "files/1.pdf", "number": "1/QĐ-UBND"},
+        {"file": "files/9.pdf", "number": "2/QĐ-UBND"},
+    ]
+    body = _import(monkeypatch, capsys, _archive(tmp_path / "a", rows), code=1)  # one chunk
+    assert [(d["row"], d["result"], d["note"]) for d in body["documents"]] == [
+        (2, "issued", None),
+        (3, "issued", None),
+        (4, "skipped", "repeats line 2"),
+    ]
+    assert body["documents"][2]["id"] == body["documents"][0]["id"]
+    assert [(f["row"], f["code"]) for f in body["failed"]] == [(5, "DOC_NUMBER_DUPLICATE")]
+    assert "line 3" in body["failed"][0]["message"] and _count(city, "ledger_document") == 2
+
+
 # --- --dry-run ---------------------------------------------------------------------------------------------------
 
 
