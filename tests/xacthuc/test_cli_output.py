@@ -269,12 +269,13 @@ def test_id_issue_prints_the_credential_id(
         (["doc", "issue", "qr-typo.png", *ISSUE], "FILE"),
         (["id", "issue", "C1", "--holder-jwk", "qr-typo.png"], "--holder-jwk"),
         (["wallet", "import", "qr-typo.png"], "SOURCE"),
+        (["doc", "import", "archive-typo.csv"], "SOURCE"),
     ],
 )
 def test_a_missing_file_is_file_not_found(
     args: list[str], field: str, city: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    typo = args[-1] if args[-1].endswith(".png") else next(a for a in args if "typo" in a or "no/such" in a)
+    typo = next(a for a in reversed(args) if "typo" in a or "no/such" in a)
     error = json_error(monkeypatch, capsys, *args, "--json")
     assert error["code"] == "FILE_NOT_FOUND" and typo in error["message"], error
     assert error["field"] == field

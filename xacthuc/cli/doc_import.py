@@ -20,7 +20,7 @@ from sqlmodel import Session
 from keys.errors import XacthucError
 from ledger.documents.issuing import VN_TZ, IssuedDocument, issue_batch
 from xacthuc.cli._archive import read_archive
-from xacthuc.cli._common import DataDir, JsonFlag, built, err, error_exit, out
+from xacthuc.cli._common import DataDir, FileNotFound, JsonFlag, built, err, error_exit, out
 from xacthuc.cli._importing import Importer, IssueFn, Item, Report, TickingSigner, where
 from xacthuc.cli._progress import Tick, row_progress
 from xacthuc.cli.docs import _document_agency
@@ -79,7 +79,7 @@ def _print_report(report: Report) -> None:
 
 
 def doc_import(
-    source: Annotated[Path, typer.Argument(exists=True, help="A CSV (file + metadata columns) or a directory")],
+    source: Annotated[Path, typer.Argument(help="A CSV (file + metadata columns) or a directory")],
     agency: Annotated[str | None, typer.Option(help="Issuing agency id")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check every row (files, metadata, numbers) and write nothing")
@@ -90,6 +90,8 @@ def doc_import(
     """Import an archive: rows already issued (same number, same file) are skipped, so a re-run continues where a
     failed or interrupted one stopped; each failure is reported with its CSV line (or file name) and field."""
     try:
+        if not source.exists():
+            raise FileNotFound(source, field="SOURCE")
         archive = read_archive(source)
         if archive.ignored_columns:
             ignored = ", ".join(archive.ignored_columns)
