@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     )
     keystore_passphrase_file: Path | None = Field(default=None, description="A file holding the passphrase")
     wallet_passphrase: str | None = Field(default=None, repr=False, description="Unlocks the CLI wallet; unset: asked")
+    staff_password: str | None = Field(
+        default=None, repr=False, description="The password `xacthuc staff create|reset-password` sets; unset: asked"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="Logging threshold of serve, worker, anchor and chain status"
     )

@@ -11,7 +11,6 @@ terminal; ``--generate`` makes a random one and prints it once.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,17 @@ import typer
 from keys import staff as st
 from keys.errors import XacthucError
 from xacthuc import audit
-from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, built, error_exit, open_city, out, print_table
+from xacthuc.cli._common import (
+    CliInputError,
+    DataDir,
+    JsonFlag,
+    built,
+    error_exit,
+    load_settings,
+    open_city,
+    out,
+    print_table,
+)
 from xacthuc.cli._common import read_file as read_cli_file
 from xacthuc.database import session_scope
 from xacthuc.services import Role
@@ -67,8 +76,9 @@ def _password(password_file: Path | None, generate: bool) -> tuple[str, bool]:
         return st.generate_password(), True
     if password_file is not None:
         return read_cli_file(password_file, field="password-file").decode("utf-8").rstrip("\r\n"), False
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV], False
+    from_settings = load_settings().staff_password
+    if from_settings:
+        return from_settings, False
     if not sys.stdin.isatty():
         raise CliInputError(f"no password: give --password-file, set {PASSWORD_ENV}, or use --generate")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True)), False
