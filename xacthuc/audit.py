@@ -1,33 +1,44 @@
 """The audit log (table ``xacthuc_audit_log``): who did what, when and from where.
 
-Every issue, revocation, supersession, sign-in, failed sign-in and sign-out in the portal, and every change to staff
-accounts from the CLI, adds one row, written in the same transaction as what it records (a document issued is never
-missing from the log, nor a logged document missing). Rows are only ever added.
+Every issue, revocation and supersession, whoever does it (a staff member in the portal, an API key over HTTP, the
+CLI), every sign-in, failed sign-in and sign-out in the portal, and every change to staff accounts from the CLI, adds
+one row, written in the same transaction as what it records (a document issued is never missing from the log, nor a
+logged document missing). Rows are only ever added. Actors: ``staff:<username>``, ``api-key:<key id>`` (with the
+key's agency and the client's address), ``cli``.
 
 It lives in the composition root because it records acts of several parts (staff in ``keys``, documents in
 ``ledger``) by the people and tools that reach them through this service; the domain packages know nothing of it.
+The HTTP document routes (``ledger.api``) take it as a callback (:func:`api_recorder`), passed in by
+``xacthuc.routers``: the same transaction, without ``ledger`` importing upwards.
 Read it with ``xacthuc audit --json``, ``GET /v1/audit`` (admin) or, for one document, its page in the portal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from keys.agencies import Principal
 from keys.errors import InvalidInput
 from keys.validity import utc
+from ledger.documents.issuing import IssuedDocument
 
 __all__ = [
     "ACTIONS",
+    "CLI_ACTOR",
     "AuditEntry",
     "AuditQuery",
+    "api_actor",
+    "api_recorder",
     "audit_json",
     "read_audit",
     "record",
+    "record_issued",
 ]
 
 ACTIONS = (
@@ -43,6 +54,7 @@ ACTIONS = (
     "staff_password_reset",
 )
 MAX_LIMIT = 1000
+CLI_ACTOR = "cli"
 
 
 class AuditEntry(SQLModel, table=True):
@@ -88,6 +100,62 @@ def record(
     session.add(row)
     session.flush()
     return row
+
+
+def record_issued(
+    session: Session,
+    documents: Iterable[IssuedDocument],
+    *,
+    actor: str,
+    now: datetime,
+    agency_id: str,
+    address: str = "",
+    detail: dict[str, Any] | None = None,
+) -> int:
+    """One ``document_issued`` entry per document newly issued (one answered as issued before is not a new act), in
+    one statement (an import issues thousands); how many were written. Durable with the caller's commit."""
+    at = utc(now)
+    rows = [
+        {
+            "at": at,
+            "action": "document_issued",
+            "actor": actor[:100],
+            "agency_id": agency_id,
+            "document_id": doc.id,
+            "address": address[:64],
+            "detail": {"number": doc.metadata.get("number"), "sha256": doc.sha256, **(detail or {})},
+        }
+        for doc in documents
+        if not doc.existing
+    ]
+    if rows:
+        session.connection().execute(insert(AuditEntry.__table__), rows)  # type: ignore[attr-defined]
+    return len(rows)
+
+
+def api_actor(principal: Principal) -> str:
+    return f"api-key:{principal.api_key_id}"
+
+
+def api_recorder(clock: Callable[[], datetime]) -> Callable[..., None]:
+    """The HTTP document routes' audit callback (``ledger.api.AuditHook``): the API key and its agency are the
+    actor, the client's address is recorded."""
+
+    def hook(
+        db: Session, *, action: str, principal: Principal, address: str, document_id: str, detail: dict[str, Any]
+    ) -> None:
+        record(
+            db,
+            action=action,
+            actor=api_actor(principal),
+            now=clock(),
+            agency_id=principal.agency_id,
+            document_id=document_id,
+            address=address,
+            detail=detail,
+        )
+
+    return hook
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ledger.errors import ChainUnavailable
 from verifier.api import build_router as verify_router
 from verifier.api.routes import build_offline_router
 from verifier.qr import qr_png, qr_svg
+from xacthuc.audit import api_recorder
 from xacthuc.audit_api import build_audit_router
 from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
 from xacthuc.server_verifier import ServerVerifier
@@ -76,6 +77,7 @@ def _documents(services: Services, verifier: ServerVerifier) -> APIRouter:
         file_limit=settings.upload_limit,
         revoke_wait=settings.revoke_wait,
         after_revocation=lambda: _catch_up_index(services),
+        audit=api_recorder(services.clock),
     )
 
 

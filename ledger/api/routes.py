@@ -11,9 +11,9 @@ import binascii
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from pydantic import WithJsonSchema
 from sqlmodel import Session
 
@@ -100,6 +100,32 @@ _REVOKE_ERRORS = error_responses(
 )
 
 
+class AuditHook(Protocol):
+    """Records one act on a document in the caller's transaction (the composition root's audit log: ledger/ knows
+    nothing of it). ``action`` is ``document_issued``, ``document_revoked`` or ``document_superseded``."""
+
+    def __call__(
+        self,
+        db: Session,
+        *,
+        action: str,
+        principal: Principal,
+        address: str,
+        document_id: str,
+        detail: dict[str, Any],
+    ) -> None: ...
+
+
+def _no_audit(
+    db: Session, *, action: str, principal: Principal, address: str, document_id: str, detail: dict[str, Any]
+) -> None:
+    del db, action, principal, address, document_id, detail
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
 def _read_upload(upload: UploadFile, limit: int) -> bytes:
     data = upload.file.read(limit + 1)
     if len(data) > limit:
@@ -123,13 +149,15 @@ def build_router(
     file_limit: int = MAX_FILE_BYTES,
     revoke_wait: float = 0.0,
     after_revocation: Callable[[], None] = lambda: None,
+    audit: AuditHook = _no_audit,
 ) -> APIRouter:
     """The document routes. ``signer_for(agency, now)`` and ``account_for(agency)`` give an agency's receipt signer
     and Ethereum account; ``registry()`` the configured registry; ``trust_list()`` ``(token, root kid)``;
     ``qr_png(text, scale=)`` and ``qr_svg(text, scale=)`` render a link as a QR code (the verifier's renderer:
     ledger/ does not import verifier/). A revocation waits up to ``revoke_wait`` seconds for the worker (in this
     process or another) to confirm it on chain; once it is, ``after_revocation()`` brings what verifications read (the
-    chain index) up to date, so this server's verdict agrees with its answer at once."""
+    chain index) up to date, so this server's verdict agrees with its answer at once. ``audit`` records each document
+    issued (not one answered as issued before), revoked or superseded, in the same transaction."""
     router = APIRouter(tags=["documents"])
     db_dep = Depends(session)
     base = public_url.rstrip("/")
@@ -146,6 +174,18 @@ def build_router(
             "qr_url": f"{base}/v1/documents/{issued.id}/qr.png",
             "metadata": issued.metadata,
         }
+
+    def _audit_issued(db: Session, principal: Principal, request: Request, issued: list[IssuedDocument]) -> None:
+        for doc in issued:
+            if not doc.existing:
+                audit(
+                    db,
+                    action="document_issued",
+                    principal=principal,
+                    address=_address(request),
+                    document_id=doc.id,
+                    detail={"number": doc.metadata.get("number"), "sha256": doc.sha256},
+                )
 
     def _answer(
         db: Session,
@@ -190,6 +230,7 @@ def build_router(
     def issue(
         principal: Annotated[Principal, Depends(require_issue)],
         db: Annotated[Session, db_dep],
+        request: Request,
         response: Response,
         idempotency_key: Annotated[str | None, _KEY_HEADER] = None,
         file: Annotated[UploadFile | None, File(description="The document file (PDF or any)")] = None,
@@ -240,12 +281,13 @@ def build_router(
                 filename=file.filename,
                 media_type=file.content_type,
             )
+            _audit_issued(db, principal, request, [issued])
             return (200 if issued.existing else 201), _issued(db, issued)
 
-        def request() -> str:
+        def request_hash() -> str:
             return request_sha256("POST /v1/documents", fields, file.filename or "", file.content_type or "", data)
 
-        return _answer(db, agency, idempotency_key, request, run, response)
+        return _answer(db, agency, idempotency_key, request_hash, run, response)
 
     @router.post(
         "/v1/documents:batch",
@@ -260,6 +302,7 @@ def build_router(
     def issue_many(
         principal: Annotated[Principal, Depends(require_issue)],
         db: Annotated[Session, db_dep],
+        request: Request,
         response: Response,
         body: Annotated[
             Any,
@@ -297,13 +340,14 @@ def build_router(
                 now=now,
                 public_url=base,
             )
+            _audit_issued(db, principal, request, issued)
             status = 200 if all(d.existing for d in issued) else 201
             return status, {"documents": [_issued(db, d) for d in issued]}
 
-        def request() -> str:
+        def request_hash() -> str:
             return request_sha256("POST /v1/documents:batch", body)
 
-        return _answer(db, agency, idempotency_key, request, run, response)
+        return _answer(db, agency, idempotency_key, request_hash, run, response)
 
     def _view(db: Session, document_id: str) -> DocumentView:
         return get_document(db, document_id)
@@ -368,6 +412,7 @@ def build_router(
         body: RevokeIn,
         principal: Annotated[Principal, Depends(require_revoke)],
         db: Annotated[Session, db_dep],
+        request: Request,
         response: Response,
     ) -> dict[str, Any]:
         """Revoke or supersede an anchored document (only its issuing agency may). A replacement (``replaced_by``,
@@ -384,6 +429,15 @@ def build_router(
             note=body.note,
             replaced_by=body.replaced_by,
             now=clock(),
+        )
+        reason = result.row.revocation_reason
+        audit(
+            db,
+            action="document_superseded" if reason == "replaced" else "document_revoked",
+            principal=principal,
+            address=_address(request),
+            document_id=result.row.id,
+            detail={"number": result.row.number, "reason": reason, "replaced_by": result.row.replaced_by},
         )
         db.commit()
         result = _await_revocation(db, result, revoke_wait)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from keys.errors import XacthucError
 from ledger.documents.issuing import VN_TZ, IssuedDocument, issue_batch
+from xacthuc import audit
 from xacthuc.cli._archive import read_archive
 from xacthuc.cli._common import DataDir, FileNotFound, JsonFlag, built, err, error_exit, out
 from xacthuc.cli._importing import Importer, IssueFn, Item, Report, TickingSigner, where
@@ -109,7 +110,7 @@ def doc_import(
 
                 def issue(items: Sequence[Item], tick: Tick) -> list[IssuedDocument]:
                     now = services.clock()
-                    return issue_batch(
+                    issued = issue_batch(
                         session,
                         agency_id=agency_id,
                         signer=TickingSigner(city.keyring(agency_id).signer(now), tick),
@@ -119,6 +120,11 @@ def doc_import(
                         now=now,
                         public_url=public_url,
                     )
+                    # in the chunk's transaction: a chunk rolled back takes its entries with it
+                    audit.record_issued(
+                        session, issued, actor=audit.CLI_ACTOR, now=now, agency_id=agency_id, detail={"import": True}
+                    )
+                    return issued
 
             report = Report(rows=len(archive.rows), dry_run=dry_run)
             label = "checking" if dry_run else "importing"

@@ -20,6 +20,7 @@ from keys.errors import XacthucError
 from ledger.documents.issuing import DocumentRow, issue_document
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import document_json, get_document
+from xacthuc import audit
 from xacthuc.cli._common import (
     CliInputError,
     DataDir,
@@ -144,6 +145,7 @@ def doc_issue(
                 public_url=services.settings.public_url,
                 filename=file.name,
             )
+            audit.record_issued(session, [issued], actor=audit.CLI_ACTOR, now=now, agency_id=agency_id)
             # The same number and file issued before: that document, whose status has moved on since.
             status = get_document(session, issued.id).status if issued.existing else issued.status
     except XacthucError as exc:
@@ -207,14 +209,28 @@ def doc_revoke(
                 if row is not None:
                     actor = agency or row.agency_id
                     require_agency_role(services.require_city(), session, actor, REVOKE_ROLE)
-                    revoke_document(
+                    now = services.clock()
+                    revoked = revoke_document(
                         session,
                         row,
                         agency_id=actor,
                         reason=reason,
                         note=note,
                         replaced_by=replaced_by,
-                        now=services.clock(),
+                        now=now,
+                    ).row
+                    audit.record(
+                        session,
+                        action="document_superseded" if revoked.revocation_reason == "replaced" else "document_revoked",
+                        actor=audit.CLI_ACTOR,
+                        now=now,
+                        agency_id=actor,
+                        document_id=revoked.id,
+                        detail={
+                            "number": revoked.number,
+                            "reason": revoked.revocation_reason,
+                            "replaced_by": revoked.replaced_by,
+                        },
                     )
                     session.commit()  # durable: from here on the revocation reaches the chain whatever happens
 

@@ -17,8 +17,19 @@ from sqlmodel import Session, col, select
 from ledger.chain.outbox import CONFIRMED_STATES, AnchorBatch, AnchorLeaf, RevocationTx
 from ledger.documents.issuing import DocumentRow
 from ledger.documents.status import DocumentView, get_document
+from xacthuc.audit import MAX_LIMIT, AuditEntry, AuditQuery, read_audit
 
-__all__ = ["STATUSES", "DocumentPage", "ListQuery", "last_anchors", "list_documents", "status_counts", "statuses_of"]
+__all__ = [
+    "STATUSES",
+    "DocumentPage",
+    "ListQuery",
+    "history",
+    "last_anchors",
+    "list_documents",
+    "replaced_by_this",
+    "status_counts",
+    "statuses_of",
+]
 
 STATUSES = ("pending", "anchored", "revoked", "superseded")
 PAGE_SIZE = 20
@@ -130,3 +141,18 @@ def last_anchors(session: Session, account: str | None, limit: int = 5) -> list[
         .limit(limit)
     )
     return list(session.exec(stmt))
+
+
+def replaced_by_this(session: Session, document_id: str) -> list[DocumentRow]:
+    """The documents recorded as replaced by ``document_id`` (of its agency, or of one it has authority over)."""
+    stmt = select(DocumentRow).where(col(DocumentRow.replaced_by) == document_id).order_by(col(DocumentRow.id))
+    return list(session.exec(stmt.limit(50)))
+
+
+def history(session: Session, document_id: str, replaced: list[str]) -> list[AuditEntry]:
+    """The document's whole history, newest first, whoever acted (staff, an API key, the CLI): every entry about it,
+    and the supersessions of the documents it replaced."""
+    entries = read_audit(session, AuditQuery(document_id=document_id, limit=MAX_LIMIT))
+    for other in replaced:
+        entries += read_audit(session, AuditQuery(document_id=other, action="document_superseded", limit=10))
+    return sorted(entries, key=lambda e: e.id or 0, reverse=True)

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlmodel import Session
 
 from keys import signin_throttle as throttle
+from keys.error_messages import code_message, error_dict, field_label, lang_from_accept_language
 from keys.errors import Forbidden, XacthucError
 from keys.staff import SignInFailed, check_password
 from keys.staff_sessions import close_session, open_session
@@ -28,7 +29,7 @@ from ledger.documents.metadata import DOCUMENT_FIELDS, SIGNING_FORMS
 from xacthuc import audit
 from xacthuc.services import Services
 
-from ..templates import render
+from ..templates import render, request_lang
 from . import _actions, _queries
 from ._auth import (
     COOKIE,
@@ -42,6 +43,7 @@ from ._auth import (
     new_signin_token,
     set_session_cookie,
 )
+from ._format import NOTICE_COOKIE, pack_notices, unpack_notices, vn_time
 from ._import import import_chunk
 
 __all__ = ["build_agency_router"]
@@ -71,6 +73,7 @@ def build_agency_router(services: Services) -> APIRouter:
             staff=staff,
             csrf_field=CSRF_FIELD,
             public_url=public_url,
+            vn_time=vn_time,
             **context,
         )
 
@@ -278,16 +281,22 @@ def build_agency_router(services: Services) -> APIRouter:
     @signed_in
     def document(request: Request, db: Annotated[Session, db_dep], staff: Staff, document_id: str) -> Response:
         view = _actions.find(db, staff, document_id)
-        history = audit.read_audit(db, audit.AuditQuery(document_id=view.row.id, agency_id=staff.agency.id))
-        return page(
+        replaces = _queries.replaced_by_this(db, view.row.id)
+        notices = unpack_notices(request.cookies.get(NOTICE_COOKIE), view.row.id)
+        out = page(
             request,
             "document.html",
             staff,
             view=view,
             meta=view.row.metadata_dict,
-            history=history,
+            history=_queries.history(db, view.row.id, [r.id for r in replaces]),
+            replaces=replaces,
+            notices=notices,
             reasons=[r for r in REASONS if r != "replaced"],
         )
+        if request.cookies.get(NOTICE_COOKIE):  # shown once
+            out.delete_cookie(NOTICE_COOKIE, path="/agency", httponly=True, samesite="strict")
+        return out
 
     @router.get("/documents/{document_id}/print", response_class=HTMLResponse)
     @signed_in
@@ -387,9 +396,12 @@ def build_agency_router(services: Services) -> APIRouter:
         data = file.file.read(services.settings.upload_limit + 1) if file is not None else b""
         errors: dict[str, dict[str, str]] = {}
         if not data or file is None:
-            errors["file"] = {"code": "INVALID_INPUT", "message": "file: is required"}
+            label = field_label("file", request_lang(request))
+            message = code_message("DOC_FIELD_MISSING", request_lang(request), label=label)
+            errors["file"] = {"code": "DOC_FIELD_MISSING", "field": "file", "message": message}
         elif len(data) > services.settings.upload_limit:
-            errors["file"] = {"code": "DOC_FILE_TOO_LARGE", "message": "the file exceeds the upload limit"}
+            message = code_message("DOC_FILE_TOO_LARGE", request_lang(request))
+            errors["file"] = {"code": "DOC_FILE_TOO_LARGE", "field": "file", "message": message}
         if not errors and file is not None:
             try:
                 issued = _actions.issue(
@@ -403,13 +415,24 @@ def build_agency_router(services: Services) -> APIRouter:
                     address=address_of(request),
                 )
                 db.commit()
-                return RedirectResponse(f"/agency/documents/{issued.id}", status_code=303)
+                done = RedirectResponse(f"/agency/documents/{issued.id}", status_code=303)
+                if issued.notices:  # QD read as QĐ, the same number and file answered as the existing document
+                    done.set_cookie(
+                        NOTICE_COOKIE,
+                        pack_notices(issued.id, list(issued.notices)),
+                        max_age=300,
+                        path="/agency",
+                        httponly=True,
+                        samesite="strict",
+                        secure=public_url.startswith("https://"),
+                    )
+                return done
             except Forbidden:
                 raise
             except XacthucError as exc:
                 db.rollback()
                 field = getattr(exc, "field", None)
-                errors[field if isinstance(field, str) else "form"] = {"code": exc.code, "message": exc.message}
+                errors[field if isinstance(field, str) else "form"] = error_dict(exc, request_lang(request))
         return page(
             request,
             "issue.html",
@@ -437,7 +460,8 @@ def build_agency_router(services: Services) -> APIRouter:
             given = {}
         given = {k: v for k, v in given.items() if k in DOCUMENT_FIELDS} if isinstance(given, dict) else {}
         today = services.clock().astimezone(VN_TZ).date()  # as issuing judges a date in the future
-        return JSONResponse({"errors": _actions.field_errors(given, today)})
+        lang = lang_from_accept_language(request.headers.get("accept-language"))  # the page's, sent by issue.js
+        return JSONResponse({"errors": _actions.field_errors(given, today, lang)})
 
     # ------------------------------------------------------------------------------------------------- import
     @router.get("/import", response_class=HTMLResponse)

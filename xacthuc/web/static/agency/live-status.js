@@ -14,6 +14,16 @@ function update(badge, status) {
   return true;
 }
 
+/** "20/11/2026 14:05:09 (UTC+7)": Vietnam's time, as the server writes it on the portal's pages and /v shows it. */
+function vnTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const local = new Date(d.getTime() + 7 * 3600 * 1000); // UTC+7 all year: Vietnam has no summer time
+  const two = (n) => String(n).padStart(2, "0");
+  return `${two(local.getUTCDate())}/${two(local.getUTCMonth() + 1)}/${local.getUTCFullYear()} ` +
+    `${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:${two(local.getUTCSeconds())} (UTC+7)`;
+}
+
 async function proof(id) {
   const section = document.getElementById("proof");
   if (!section || section.dataset.document !== id) return;
@@ -23,7 +33,7 @@ async function proof(id) {
   if (!doc.proof) return;
   for (const dd of section.querySelectorAll("[data-proof]")) {
     const v = doc.proof[dd.dataset.proof];
-    dd.textContent = dd.dataset.proof === "anchored_at" ? String(v).replace("T", " ").replace("Z", " UTC") : String(v);
+    dd.textContent = dd.dataset.proof === "anchored_at" ? vnTime(v) : String(v);
   }
   document.getElementById("proof-fields").hidden = false;
   document.getElementById("proof-wait").hidden = true;
