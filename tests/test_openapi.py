@@ -201,7 +201,7 @@ def test_every_error_refers_to_the_one_error_schema(openapi: dict[str, Any]) -> 
     assert envelope["required"] == ["error"] and _ref_name(envelope["properties"]["error"]) == "Error"
     error = schemas["Error"]
     assert error["required"] == ["code", "message"]
-    assert set(error["properties"]) == {"code", "message", "field"}
+    assert set(error["properties"]) == {"code", "message", "field", "lang"}
     count = 0
     for method, path, op in _operations(openapi):
         for status, response in op["responses"].items():

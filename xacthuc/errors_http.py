@@ -1,4 +1,6 @@
-"""One place that turns the exception tree into HTTP answers: ``{"error": {"code", "message"}}``, no stack traces."""
+"""One place that turns the exception tree into HTTP answers: ``{"error": {"code", "message", "lang"}}``, no stack
+traces. ``message`` is in the language the request asks for (``Accept-Language``: Vietnamese when it prefers ``vi``,
+else English, the exception's own message, which machine clients have always read), from ``keys.error_messages``."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keys.api import ErrorResponse, error_responses
+from keys.error_messages import code_message, error_dict, field_label, lang_from_accept_language
 from keys.errors import XacthucError
 
 log = logging.getLogger("xacthuc.http")
@@ -28,15 +31,27 @@ _HTTP_CODES = {
 }
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+def error_body(code: str, message: str, lang: str = "en") -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message, "lang": lang}}
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
-        parts.append(f"{loc or 'request'}: {err.get('msg', 'invalid')}")
+def request_lang(request: Request) -> str:
+    """``vi`` or ``en``: the language this request's ``Accept-Language`` asks error messages in."""
+    return lang_from_accept_language(request.headers.get("accept-language"))
+
+
+def _validation_fields(exc: RequestValidationError) -> list[str]:
+    return [
+        ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")) or "request"
+        for err in exc.errors()[:5]
+    ]
+
+
+def _validation_message(exc: RequestValidationError, lang: str = "en") -> str:
+    fields = _validation_fields(exc)
+    if lang != "en":  # pydantic says why in English only: name the fields, in the request's language
+        return code_message("INVALID_INPUT", lang, detail=", ".join(field_label(f, lang) for f in fields))
+    parts = [f"{loc}: {err.get('msg', 'invalid')}" for loc, err in zip(fields, exc.errors()[:5], strict=True)]
     return "; ".join(parts) or "invalid request"
 
 
@@ -45,26 +60,34 @@ def install_error_handlers(app: FastAPI) -> None:
     _document_validation_errors(app)
 
     @app.exception_handler(XacthucError)
-    async def _xacthuc(_request: Request, exc: XacthucError) -> JSONResponse:
+    async def _xacthuc(request: Request, exc: XacthucError) -> JSONResponse:
         headers = exc.http_headers() or None
         if exc.http_status >= 500:
             log.error("%s: %s", exc.code, exc.message)
-        return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status, headers=headers)
+        body = {"error": error_dict(exc, request_lang(request))}
+        return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("INVALID_INPUT", _validation_message(exc)), status_code=422)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = request_lang(request)
+        return JSONResponse(error_body("INVALID_INPUT", _validation_message(exc, lang), lang), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        lang = request_lang(request)
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
-        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+        if lang != "en":
+            message = code_message(code, lang, retry_after=(exc.headers or {}).get("Retry-After"))
+        else:
+            message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
+        return JSONResponse(error_body(code, message, lang), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return JSONResponse(error_body("INTERNAL_ERROR", "internal error"), status_code=500)
+        lang = request_lang(request)
+        message = code_message("INTERNAL_ERROR", lang) if lang != "en" else "internal error"
+        return JSONResponse(error_body("INTERNAL_ERROR", message, lang), status_code=500)
 
 
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"

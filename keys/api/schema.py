@@ -28,6 +28,10 @@ class Error(BaseModel):
     field: str | SkipJsonSchema[None] = Field(
         default=None, description="The input field at fault, when an input error knows it"
     )
+    lang: Literal["vi", "en"] = Field(
+        default="en",
+        description="The language of `message`: `vi` when the request's Accept-Language prefers Vietnamese, else `en`",
+    )
 
 
 class ErrorResponse(BaseModel):

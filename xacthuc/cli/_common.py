@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from sqlmodel import Session
 
 from keys import agencies as ag
 from keys.bootstrap import City
+from keys.error_messages import lang_from_locale
+from keys.error_messages import message as error_message
 from keys.errors import AgencyNotFound, Forbidden, InvalidInput, XacthucError
 from xacthuc.database import session_scope
 from xacthuc.services import Role, Services, build_services
@@ -142,11 +145,14 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> N
 
 
 def error_exit(exc: XacthucError, as_json: bool = False) -> typer.Exit:
-    """The one way a command reports a typed error: ``{"error": ...}`` on stdout with ``--json``, else one line on
-    standard error; exit code 2. Never a traceback."""
+    """The one way a command reports a typed error: ``{"error": ...}`` on stdout with ``--json`` (English, for
+    scripts, whatever the locale), else one line on standard error, in Vietnamese when the locale says ``vi``
+    (``LC_ALL``/``LC_MESSAGES``/``LANG``); exit code 2. Never a traceback."""
     error = exc.to_dict()
     if as_json:
         print(json.dumps({"error": error}, ensure_ascii=False))
+    elif lang_from_locale(os.environ) == "vi":
+        err.print(f"[red]lỗi[/red] {escape(error['code'])}: {escape(error_message(exc, 'vi'))}", highlight=False)
     else:  # messages hold [brackets] and paths: never markup
         err.print(f"[red]error[/red] {escape(error['code'])}: {escape(error['message'])}", highlight=False)
     return typer.Exit(2)

@@ -1,7 +1,9 @@
 """The pages' language: Vietnamese by default, English one click away, the choice remembered in a cookie.
 
 Page strings live in ``messages/vi.json`` and ``messages/en.json`` (the same keys in both: a test proves it); the
-check codes' messages live in ``verifier.messages``, which the API shares.
+check codes' messages live in ``verifier.messages``, which the API shares; the names of the fields people type
+(``agency.field.number``: "Số, ký hiệu") come from ``keys.error_messages``, the catalogue the API's errors name them
+from, so a form's label and the error about it never differ.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from keys.error_messages import field_labels
 
 __all__ = ["COOKIE", "DEFAULT_LANG", "LANGS", "Translator", "catalogue", "choose_lang"]
 
@@ -27,6 +31,7 @@ def catalogue(lang: str) -> dict[str, str]:
     data: dict[str, str] = json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
     for part in sorted(_DIR.glob(f"*.{lang}.json")):  # a part's own strings (agency.vi.json: the portal's)
         data.update(json.loads(part.read_text(encoding="utf-8")))
+    data.update({f"agency.field.{name}": label for name, label in field_labels(lang).items()})
     return data
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from keys.agencies import require_role
+from keys.error_messages import error_dict
 from keys.errors import XacthucError
 from ledger.documents.issuing import DocumentNotFound, IssuedDocument, issue_batch, issue_document
 from ledger.documents.metadata import DOCUMENT_FIELDS, parse_document
@@ -137,9 +138,10 @@ def revoke(
     return result
 
 
-def field_errors(fields: Mapping[str, Any], today: date | None = None) -> dict[str, dict[str, str]]:
-    """Each field's error as the API would answer it (``code``, ``message``), checked one field at a time (the
-    others taken from a valid sample) and then all together (rules across fields: the number's year)."""
+def field_errors(fields: Mapping[str, Any], today: date | None = None, lang: str = "en") -> dict[str, dict[str, str]]:
+    """Each field's error as the API would answer it (``code``, ``message`` in ``lang``, ``field``, ``lang``), checked
+    one field at a time (the others taken from a valid sample) and then all together (rules across fields: the
+    number's year)."""
     given = {k: v for k, v in fields.items() if k in DOCUMENT_FIELDS}
     errors: dict[str, dict[str, str]] = {}
     for name in DOCUMENT_FIELDS:
@@ -148,13 +150,13 @@ def field_errors(fields: Mapping[str, Any], today: date | None = None) -> dict[s
         try:
             parse_document({**_SAMPLE, name: given[name]}, today=today)
         except XacthucError as exc:
-            errors[name] = {"code": exc.code, "message": exc.message}
+            errors[name] = error_dict(exc, lang)
     try:
         parse_document({**_SAMPLE, **given}, today=today)
     except XacthucError as exc:
         field = getattr(exc, "field", None)
         if isinstance(field, str) and field not in errors:
-            errors[field] = {"code": exc.code, "message": exc.message}
+            errors[field] = error_dict(exc, lang)
     return errors
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlmodel import Session
 
 from keys import signin_throttle as throttle
+from keys.error_messages import code_message, error_dict, field_label, lang_from_accept_language
 from keys.errors import Forbidden, XacthucError
 from keys.staff import SignInFailed, check_password
 from keys.staff_sessions import close_session, open_session
@@ -28,7 +29,7 @@ from ledger.documents.metadata import DOCUMENT_FIELDS, SIGNING_FORMS
 from xacthuc import audit
 from xacthuc.services import Services
 
-from ..templates import render
+from ..templates import render, request_lang
 from . import _actions, _queries
 from ._auth import (
     COOKIE,
@@ -395,9 +396,12 @@ def build_agency_router(services: Services) -> APIRouter:
         data = file.file.read(services.settings.upload_limit + 1) if file is not None else b""
         errors: dict[str, dict[str, str]] = {}
         if not data or file is None:
-            errors["file"] = {"code": "INVALID_INPUT", "message": "file: is required"}
+            label = field_label("file", request_lang(request))
+            message = code_message("DOC_FIELD_MISSING", request_lang(request), label=label)
+            errors["file"] = {"code": "DOC_FIELD_MISSING", "field": "file", "message": message}
         elif len(data) > services.settings.upload_limit:
-            errors["file"] = {"code": "DOC_FILE_TOO_LARGE", "message": "the file exceeds the upload limit"}
+            message = code_message("DOC_FILE_TOO_LARGE", request_lang(request))
+            errors["file"] = {"code": "DOC_FILE_TOO_LARGE", "field": "file", "message": message}
         if not errors and file is not None:
             try:
                 issued = _actions.issue(
@@ -428,7 +432,7 @@ def build_agency_router(services: Services) -> APIRouter:
             except XacthucError as exc:
                 db.rollback()
                 field = getattr(exc, "field", None)
-                errors[field if isinstance(field, str) else "form"] = {"code": exc.code, "message": exc.message}
+                errors[field if isinstance(field, str) else "form"] = error_dict(exc, request_lang(request))
         return page(
             request,
             "issue.html",
@@ -456,7 +460,8 @@ def build_agency_router(services: Services) -> APIRouter:
             given = {}
         given = {k: v for k, v in given.items() if k in DOCUMENT_FIELDS} if isinstance(given, dict) else {}
         today = services.clock().astimezone(VN_TZ).date()  # as issuing judges a date in the future
-        return JSONResponse({"errors": _actions.field_errors(given, today)})
+        lang = lang_from_accept_language(request.headers.get("accept-language"))  # the page's, sent by issue.js
+        return JSONResponse({"errors": _actions.field_errors(given, today, lang)})
 
     # ------------------------------------------------------------------------------------------------- import
     @router.get("/import", response_class=HTMLResponse)

@@ -1,7 +1,9 @@
 // The issue form checks its fields as they are typed, with the API's own messages (POST /agency/issue/check runs
-// the same parser as POST /v1/documents); the server checks again on submit.
+// the same parser as POST /v1/documents) in the page's language (Accept-Language: the API's catalogue answers in it);
+// the server checks again on submit.
 const form = document.getElementById("issue-form");
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+const LANG = document.documentElement.lang || "vi";
 const FIELDS = ["number", "title", "issuing_body", "place", "issued_on", "signer_name", "signer_title", "signing_form"];
 const touched = new Set();
 let timer = null;
@@ -36,7 +38,7 @@ async function check() {
     const r = await fetch("/agency/issue/check", {
       method: "POST",
       body,
-      headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+      headers: { "X-CSRF-Token": csrf, Accept: "application/json", "Accept-Language": LANG },
       credentials: "same-origin",
     });
     if (!r.ok || mine !== seq) return;

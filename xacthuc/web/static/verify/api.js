@@ -1,8 +1,12 @@
-// The verifier's one HTTP call: POST /v1/verify, the same API machines use. Answers {report} or {error}.
+// The verifier's one HTTP call: POST /v1/verify, the same API machines use. Answers {report} or {error}; an error's
+// message comes in the page's language (Accept-Language), with `lang` saying which.
+import { lang } from "./i18n.js";
+
 async function post(init) {
   let response;
   try {
-    response = await fetch("/v1/verify", { method: "POST", ...init });
+    const headers = { ...init.headers, "Accept-Language": lang };
+    response = await fetch("/v1/verify", { method: "POST", ...init, headers });
   } catch {
     return { network: true };
   }
