@@ -180,13 +180,13 @@ export function renderReport(report) {
   return card;
 }
 
-/** An answer that is no report: the API's typed error (its message is in the page's language when the API says
- * so in `lang`: it names what the error is about), or no answer at all. */
+/** An answer that is no report: the API's typed error, or no answer at all. The page's own sentence for a code
+ * comes first; else the API's message, which is in the page's language (api.js sends it as Accept-Language, the
+ * answer's `lang` says so) or, from an API that does not know it, in English. */
 export function renderError(answer) {
   let text;
   if (answer.network) text = t("js.network_error");
   else if (answer.error.code === "QR_NOT_FOUND") text = t("js.no_qr");
-  else if (answer.error.lang === lang) text = answer.error.message;
   else text = codeMessage(answer.error.code) ?? answer.error.message;
   return el("div", { class: "error-box", role: "alert", "data-error": answer.network ? "NETWORK" : answer.error.code },
     el("p", {}, text));
