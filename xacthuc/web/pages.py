@@ -1,5 +1,6 @@
-"""The public pages: ``/`` (what this is), ``/verify`` (scan, upload, paste, file check) and ``/v`` (a QR code's
-link target, ``/v#<payload>``, which verifies at once). They are thin clients of ``POST /v1/verify``."""
+"""The public pages: ``/`` (what this is), ``/verify`` (scan, upload, paste, file check), ``/v`` (a QR code's
+link target, ``/v#<payload>``, which verifies at once) and ``/wallet`` (for now: the web wallet comes soon). They
+are thin clients of ``POST /v1/verify``."""
 
 # no `from __future__ import annotations`: FastAPI evaluates the route signatures
 
@@ -45,5 +46,10 @@ def build_pages_router() -> APIRouter:
     @router.get("/v", response_class=HTMLResponse)
     def link_target(request: Request) -> HTMLResponse:
         return render(request, "v.html", verify_data=_data(request))
+
+    @router.get("/wallet", response_class=HTMLResponse)
+    def wallet(request: Request) -> HTMLResponse:
+        # The home page links here; until the web wallet exists (issue 12), the link says so instead of a 404.
+        return render(request, "wallet.html")
 
     return router

@@ -6,15 +6,28 @@ const FRAME_MS = 120;
 
 let readerPromise = null;
 
-/** zxing-wasm's reader, loaded once on first use (so the page itself stays light). */
+/** zxing-wasm's reader, its module imported and its .wasm instantiated once (marks "xacthuc:reader-ready"). */
 function zxing() {
-  readerPromise ??= import(`${VENDOR}/es/reader/index.js`).then((module) => {
-    module.prepareZXingModule({
+  readerPromise ??= import(`${VENDOR}/es/reader/index.js`).then(async (module) => {
+    await module.prepareZXingModule({
       overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? `${VENDOR}/reader/${path}` : prefix + path) },
+      fireImmediately: true,
     });
+    performance.mark("xacthuc:reader-ready");
     return module;
   });
+  readerPromise.catch(() => {
+    readerPromise = null; // the next try loads it again, and says so if it fails again
+  });
   return readerPromise;
+}
+
+/**
+ * Load the reader now, after the page's controls work, so a camera started later reads its first frame at once (the
+ * page stays usable meanwhile; a failure here is said when the camera starts, not now).
+ */
+export function preloadReader() {
+  zxing().catch(() => {});
 }
 
 async function detector() {

@@ -4,7 +4,7 @@ import { verifyImage, verifyPayload } from "./api.js";
 import { show } from "./card.js";
 import { fileCheck } from "./filehash.js";
 import { t } from "./i18n.js";
-import { cameraProblem, startScanner } from "./scanner.js";
+import { cameraProblem, preloadReader, startScanner } from "./scanner.js";
 
 const $ = (id) => document.getElementById(id);
 const result = $("result");
@@ -104,3 +104,6 @@ const currentHash = fileCheck({
     if (last) run(last);
   },
 });
+
+// The camera is the first way offered: have its QR reader ready before it is asked for.
+preloadReader();
