@@ -105,8 +105,7 @@ def lang_from_accept_language(header: str | None) -> str:
 def lang_from_locale(environ: Mapping[str, str]) -> str:
     """``vi`` when the locale for messages (``LC_ALL``, else ``LC_MESSAGES``, else ``LANG``: POSIX's order) starts
     with ``vi``, else ``en``."""
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(name, "")
+    for value in (environ.get("LC_ALL", ""), environ.get("LC_MESSAGES", ""), environ.get("LANG", "")):
         if value:
             return "vi" if value.lower().startswith("vi") else "en"
     return "en"
