@@ -5,6 +5,7 @@ progress bar moves per chunk and a failure names its CSV row while the chunks be
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import UploadFile
@@ -20,6 +21,7 @@ from ._auth import Staff
 __all__ = ["MAX_CHUNK", "import_chunk"]
 
 MAX_CHUNK = 50
+_ITEM = re.compile(r"documents\[(\d+)\]: ")
 
 
 def _rows(raw: str) -> list[dict[str, Any]]:
@@ -60,10 +62,15 @@ def import_chunk(
         db.commit()
     except XacthucError as exc:
         db.rollback()
+        body = exc.to_dict()
         index = getattr(exc, "item", None)  # a batch's number errors name the item
+        named = _ITEM.match(exc.message)  # its metadata errors start "documents[i]: "
+        if index is None and named is not None:
+            index = int(named.group(1))
+            body["message"] = exc.message[named.end() :]
         if row_no is None and isinstance(index, int) and 0 <= index < len(rows):
             row_no = rows[index].get("row")
-        return {"error": {**exc.to_dict(), "row": row_no}}, exc.http_status
+        return {"error": {**body, "row": row_no}}, exc.http_status
     return {
         "documents": [
             {"row": r.get("row"), "id": d.id, "number": d.metadata.get("number"), "existing": d.existing}

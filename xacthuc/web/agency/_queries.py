@@ -7,6 +7,7 @@ The status of each listed document is ``ledger.documents.status.get_document``'s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import String, and_, case, cast, func, literal, or_
 from sqlmodel import Session, col, select
 
 from ledger.chain.outbox import CONFIRMED_STATES, AnchorBatch, AnchorLeaf, RevocationTx
-from ledger.documents.issuing import DocumentRow
+from ledger.documents.issuing import DocumentNotFound, DocumentRow
 from ledger.documents.status import DocumentView, get_document
 from xacthuc.audit import MAX_LIMIT, AuditEntry, AuditQuery, read_audit
 
@@ -23,6 +24,7 @@ __all__ = [
     "STATUSES",
     "DocumentPage",
     "ListQuery",
+    "find_replacement",
     "history",
     "last_anchors",
     "list_documents",
@@ -33,6 +35,7 @@ __all__ = [
 
 STATUSES = ("pending", "anchored", "revoked", "superseded")
 PAGE_SIZE = 20
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a document id
 
 
 def _status_expr() -> Any:
@@ -156,3 +159,23 @@ def history(session: Session, document_id: str, replaced: list[str]) -> list[Aud
     for other in replaced:
         entries += read_audit(session, AuditQuery(document_id=other, action="document_superseded", limit=10))
     return sorted(entries, key=lambda e: e.id or 0, reverse=True)
+
+
+def find_replacement(session: Session, agency_id: str, text: str) -> DocumentView:
+    """The replacing document a clerk names: by its id (of any agency: the supersession rules, in the domain
+    function, decide whether it may replace), or by its number among ``agency_id``'s own documents (the newest
+    with it). ``DOC_NOT_FOUND`` when there is none."""
+    text = " ".join(text.split())
+    if _ULID.fullmatch(text.upper()):
+        return get_document(session, text.upper())
+    stmt = (
+        select(col(DocumentRow.id))
+        .where(col(DocumentRow.agency_id) == agency_id)
+        .where(or_(col(DocumentRow.number) == text, func.upper(col(DocumentRow.number)) == text.upper()))
+        .order_by(col(DocumentRow.created_at).desc())
+        .limit(1)
+    )
+    found = session.exec(stmt).first()
+    if found is None:
+        raise DocumentNotFound(f"no document of the agency has the id or number {text!r}")
+    return get_document(session, found)

@@ -315,7 +315,7 @@ def build_agency_router(services: Services) -> APIRouter:
         action: Annotated[str, Form(max_length=20)] = "revoke",
         reason: Annotated[str, Form(max_length=20)] = "annulled",
         note: Annotated[str, Form(max_length=1000)] = "",
-        replaced_by: Annotated[str, Form(max_length=40)] = "",
+        replaced_by: Annotated[str, Form(max_length=100)] = "",
         confirmed: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
         staff.check_csrf(csrf_token)
@@ -323,8 +323,9 @@ def build_agency_router(services: Services) -> APIRouter:
         supersede = action == "supersede"
         reason = "replaced" if supersede else reason
         replacement = None
-        if supersede and replaced_by.strip():
-            replacement = _actions.find(db, staff, replaced_by.strip()) if replaced_by.strip() else None
+        if supersede and replaced_by.strip():  # its id, or its number among the agency's documents
+            replacement = _queries.find_replacement(db, staff.agency.id, replaced_by)
+        replaced_by = replacement.row.id if replacement is not None else replaced_by.strip()
         if confirmed != "yes":  # the confirmation names the document (and its replacement) before anything changes
             return page(
                 request,
@@ -335,7 +336,7 @@ def build_agency_router(services: Services) -> APIRouter:
                 reason=reason,
                 note=note,
                 replacement=replacement,
-                replaced_by=replaced_by.strip(),
+                replaced_by=replaced_by,
                 action=action,
             )
         _actions.revoke(
@@ -345,7 +346,7 @@ def build_agency_router(services: Services) -> APIRouter:
             view,
             reason=reason,
             note=note,
-            replaced_by=replaced_by.strip() or None,
+            replaced_by=replaced_by or None,
             address=address_of(request),
         )
         db.commit()
