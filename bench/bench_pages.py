@@ -131,7 +131,8 @@ def _issue(server: Server, client: httpx.Client) -> tuple[str, bytes]:
     return str(doc["verify_url"]), qr.content
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
+def stats(values: list[float]) -> dict[str, Any]:
+    """Median, p90 (nearest rank), min and max of times in milliseconds."""
     ordered = sorted(values)
     p90 = ordered[max(0, -(-9 * len(ordered) // 10) - 1)]  # nearest rank
     return {
@@ -145,7 +146,7 @@ def _stats(values: list[float]) -> dict[str, Any]:
 
 def _summary(samples: list[dict[str, Any]], key: str) -> dict[str, Any]:
     values = [s[key] for s in samples if s.get(key) is not None]
-    return _stats(values) if values else {"runs": 0}
+    return stats(values) if values else {"runs": 0}
 
 
 def _verify_usable(page: Any, url: str, reader: bool) -> dict[str, Any]:
@@ -189,7 +190,9 @@ def _link(page: Any, link: str) -> dict[str, Any]:
     }
 
 
-def _runs(browser: Any, url: str, link: str, runs: int, reader: bool) -> dict[str, list[dict[str, Any]]]:
+def measure(browser: Any, url: str, link: str, runs: int, reader: bool) -> dict[str, list[dict[str, Any]]]:
+    """``runs`` rounds against the server at ``url``, each in fresh contexts: /verify cold, the scan on that page,
+    /verify again (warm), and ``link`` cold and warm. ``browser``'s fake camera must play ``link``'s QR code."""
     out: dict[str, list[dict[str, Any]]] = {
         k: [] for k in ("verify_cold", "verify_warm", "scan", "link_cold", "link_warm")
     }
@@ -232,8 +235,8 @@ def run(runs: int = 20, reader: bool = True) -> dict[str, Any]:
         raise RuntimeError(f"Chromium is missing at {CHROMIUM}: install Debian's chromium (scripts/test.sh does)")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="xacthuc-bench-pages-") as tmp:
-        # XACTHUC_RATE_LIMITS=off switches rate limits off where the server has them (issue 11's brief); set so a
-        # server that has them does not answer 429 to the verifications below.
+        # ARCHITECTURE's switch for rate limits. The server has none yet (2026-11-30: no setting reads it); set so
+        # that once it has them, this bench measures pages, not 429 answers.
         env = {"XACTHUC_RATE_LIMITS": "off"}
         with Server(Path(tmp) / "var", env) as server, httpx.Client(base_url=server.url, timeout=60) as client:
             _progress(f"issuing and anchoring one document ({server.url})")
@@ -244,8 +247,8 @@ def run(runs: int = 20, reader: bool = True) -> dict[str, Any]:
                     executable_path=str(CHROMIUM), args=[*_ARGS, f"--use-file-for-fake-video-capture={video}"]
                 )
                 try:
-                    _runs(browser, server.url, link, 2, reader)  # warm up the server and Chromium's own caches
-                    samples = _runs(browser, server.url, link, runs, reader)
+                    measure(browser, server.url, link, 2, reader)  # warm up the server and Chromium's own caches
+                    samples = measure(browser, server.url, link, runs, reader)
                 finally:
                     browser.close()
     verdicts = {k: sorted({s["verdict"] for s in samples[k]}) for k in ("scan", "link_cold", "link_warm")}
