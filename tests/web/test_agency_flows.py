@@ -83,6 +83,7 @@ def test_bulk_import_runs_to_the_end_and_shows_a_refused_line(
     expect(refused).to_have_attribute("data-row", "7")
     expect(refused).to_contain_text("Dòng 7")
     expect(refused).to_have_attribute("data-code", "DOC_SYMBOL_UNKNOWN")
+    expect(refused).to_contain_text("không phải là tên loại văn bản")  # the page's language, not the API's English
     expect(page.locator("#import-status")).to_contain_text("Đã ban hành: 24")
     expect(page.locator("#import-result li:not(.import-failed)")).to_have_count(24)
     screenshot(page, "agency-import-done-vi-desktop")

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import UploadFile
 from sqlmodel import Session
 
+from keys.error_messages import error_dict
 from keys.errors import InvalidInput, XacthucError
 from ledger.documents.metadata import DOCUMENT_FIELDS
 from xacthuc.services import Services
@@ -38,9 +39,18 @@ def _rows(raw: str) -> list[dict[str, Any]]:
 
 
 def import_chunk(
-    services: Services, db: Session, staff: Staff, raw_rows: str, files: list[UploadFile], *, address: str, limit: int
+    services: Services,
+    db: Session,
+    staff: Staff,
+    raw_rows: str,
+    files: list[UploadFile],
+    *,
+    address: str,
+    limit: int,
+    lang: str = "en",
 ) -> tuple[dict[str, Any], int]:
-    """Issue one chunk; ``(body, status)``: the documents issued, or the error naming the CSV row that failed."""
+    """Issue one chunk; ``(body, status)``: the documents issued, or the error naming the CSV row that failed, its
+    message in ``lang`` (the page's)."""
     row_no: Any = None
     try:
         rows = _rows(raw_rows)
@@ -62,12 +72,13 @@ def import_chunk(
         db.commit()
     except XacthucError as exc:
         db.rollback()
-        body = exc.to_dict()
         index = getattr(exc, "item", None)  # a batch's number errors name the item
         named = _ITEM.match(exc.message)  # its metadata errors start "documents[i]: "
         if index is None and named is not None:
             index = int(named.group(1))
-            body["message"] = exc.message[named.end() :]
+            exc.message = exc.message[named.end() :]  # the row is named by its CSV line instead
+            exc.args = (exc.message,)
+        body = error_dict(exc, lang)
         if row_no is None and isinstance(index, int) and 0 <= index < len(rows):
             row_no = rows[index].get("row")
         return {"error": {**body, "row": row_no}}, exc.http_status

@@ -482,7 +482,14 @@ def build_agency_router(services: Services) -> APIRouter:
         """One chunk of a bulk import (the page sends the CSV's rows a chunk at a time, with their files)."""
         staff.check_csrf(request.headers.get(CSRF_HEADER))
         body, status_code = import_chunk(
-            services, db, staff, rows, files or [], address=address_of(request), limit=services.settings.upload_limit
+            services,
+            db,
+            staff,
+            rows,
+            files or [],
+            address=address_of(request),
+            limit=services.settings.upload_limit,
+            lang=lang_from_accept_language(request.headers.get("accept-language")),  # the page's, sent by import.js
         )
         return JSONResponse(body, status_code=status_code)
 
