@@ -5,6 +5,7 @@ and en, phone and desktop."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,9 @@ def test_clerk_issues_sees_it_anchored_downloads_qr_and_verifies_it(
     sign_in_page(page, server)
     page.get_by_role("navigation", name="Cổng cơ quan").get_by_role("link", name="Ban hành văn bản").click()
     form = page.locator("#issue-form")
+    # what a clerk would otherwise type every time comes filled in: the agency's name and today's date
+    expect(form.get_by_label("Cơ quan ban hành", exact=True)).to_have_value("Ủy ban nhân dân Thành phố Hồ Chí Minh")
+    expect(form.get_by_label("Ngày ban hành")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
     form.get_by_label("Số, ký hiệu").fill("15/XYZ")
     form.get_by_label("Trích yếu").fill(META["title"])
     error = page.locator("#e-number")

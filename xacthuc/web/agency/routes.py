@@ -360,7 +360,11 @@ def build_agency_router(services: Services) -> APIRouter:
             request,
             "issue.html",
             staff,
-            values={},
+            # What a clerk would type every time: the agency's own name and today's date in Vietnam (both editable).
+            values={
+                "issuing_body": staff.agency.name,
+                "issued_on": services.clock().astimezone(VN_TZ).date().isoformat(),
+            },
             errors={},
             signing_forms=sorted(SIGNING_FORMS),
             agency_name=staff.agency.name,
