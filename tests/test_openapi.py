@@ -81,6 +81,7 @@ SENT: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/documents/{document_id}/bundle"): {404, 422},
     ("post", "/v1/documents/{document_id}/revoke"): {404, 409, 413, 422},
     ("post", "/v1/verify"): {413, 415, 422},
+    ("get", "/v1/messages"): set(),
     ("get", "/v1/offline-bundle"): {503},
     ("get", "/v1/audit"): {422},
     ("post", "/v1/citizens"): {409, 413, 422},

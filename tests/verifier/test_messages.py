@@ -84,3 +84,20 @@ def test_the_pages_strings_have_the_same_keys_in_both_languages() -> None:
     }
     assert set(catalogues["vi"]) == set(catalogues["en"])
     assert all(v.strip() for c in catalogues.values() for v in c.values())
+
+
+def test_the_api_serves_the_same_catalogue_as_the_pages() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from verifier.api.routes import build_router
+
+    def never(_: object) -> None:
+        raise AssertionError("no verification here")
+
+    app = FastAPI()
+    app.include_router(build_router(verify=never, file_limit=1))  # type: ignore[arg-type]
+    body = TestClient(app).get("/v1/messages").json()
+    assert body == {"verdicts": VERDICTS, "checks": CHECK_NAMES, "codes": CHECK_MESSAGES}
+    for lang in LANGS:
+        assert pinned_codes() <= set(body["codes"][lang])

@@ -29,6 +29,7 @@ from verifier.errors import (
     QRNotFound,
     VerificationError,
 )
+from verifier.messages import CHECK_MESSAGES, CHECK_NAMES, VERDICTS
 from verifier.report import Report
 
 _TEXT_FIELDS = ("payload", "audience", "nonce", "sha256")
@@ -186,6 +187,14 @@ def build_router(
             raise UnsupportedMediaType("send application/json or multipart/form-data")
         report = await run_in_threadpool(verify, req)
         return JSONResponse(report.to_dict())
+
+    @router.get("/v1/messages", response_class=JSONResponse)
+    def messages() -> JSONResponse:
+        """The plain sentences, in Vietnamese and English, that the pages show beside a report: each verdict as a
+        word, each check's name and each check code's meaning (``codes.vi.DOC_REVOKED``). The same catalogue the
+        pages use (``verifier.messages``); a report's own ``message`` stays English and specific."""
+        body = {"verdicts": VERDICTS, "checks": CHECK_NAMES, "codes": CHECK_MESSAGES}
+        return JSONResponse(body, headers={"Cache-Control": "public, max-age=3600"})
 
     return router
 
