@@ -5,6 +5,7 @@ one run of the bench's own measurement gives every figure, with the verdicts it 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,35 @@ from playwright.sync_api import Playwright
 
 from bench import bench_pages
 from tests.web.conftest import TIMEOUT, NewPage, Server, launch
+from xacthuc.web.assets import STATIC_DIR
+
+_IMPORT = re.compile(r'^import [^;]*? from "(\./[\w-]+\.js)";', re.MULTILINE)
+_PRELOAD = re.compile(r'<link rel="modulepreload" href="([^"]+)">')
+_READER = ["/static/vendor/zxing-wasm/es/reader/index.js", "/static/vendor/zxing-wasm/es/share.js"]
+
+
+def _imported(entry: str) -> set[str]:
+    """The page's own modules: ``entry`` and everything it imports statically, as URLs under /static/verify/."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += _IMPORT.findall((STATIC_DIR / "verify" / name).read_text(encoding="utf-8"))
+    return {f"/static/verify/{n.removeprefix('./')}" for n in seen}
+
+
+@pytest.mark.parametrize(
+    ("path", "entry", "extra"), [("/verify", "verify-page.js", _READER), ("/v", "link-page.js", [])]
+)
+def test_pages_preload_exactly_the_modules_they_import(server: Server, path: str, entry: str, extra: list[str]) -> None:
+    html = httpx.get(f"{server.base}{path}", timeout=TIMEOUT).text
+    preloaded = _PRELOAD.findall(html)
+    assert len(preloaded) == len(set(preloaded))
+    assert set(preloaded) == _imported(entry) | set(extra)
+    for url in preloaded:
+        assert httpx.get(f"{server.base}{url}", timeout=TIMEOUT).status_code == 200, url
 
 
 def test_verify_page_loads_the_qr_reader_before_the_camera_is_started(server: Server, new_page: NewPage) -> None:
