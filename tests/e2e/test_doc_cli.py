@@ -186,7 +186,7 @@ def test_bad_input_exits_2_with_a_typed_error(cli: Cli, tmp_path: Path) -> None:
     assert cli.json("doc", "import", str(folder), code=1)["failed"][0]["code"] == "CLI_INPUT_INVALID"
     (table.parent / "files" / "202.pdf").unlink()
     assert cli.json("doc", "import", str(table), code=1)["failed"][0]["code"] == "FILE_NOT_FOUND"
-    assert cli.error("doc", "import", str(table.parent / "nothing.csv"))["code"] == "CLI_USAGE"
+    assert cli.error("doc", "import", str(table.parent / "nothing.csv"))["code"] == "FILE_NOT_FOUND"
 
     assert cli.error("doc", "show", "01J0000000000000000000000Z")["code"] == "DOC_NOT_FOUND"
     assert cli.error("doc", "show", "not-an-id")["code"] == "DOC_NOT_FOUND"

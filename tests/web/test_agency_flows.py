@@ -88,7 +88,8 @@ def test_bulk_import_runs_to_the_end_and_shows_a_refused_line(
     expect(page.locator("#import-result li:not(.import-failed)")).to_have_count(24)
     screenshot(page, "agency-import-done-vi-desktop")
     page.goto(f"{server.base}/agency/documents?q=824/QĐ")
-    expect(page.get_by_role("link", name="824/QĐ-UBND")).to_be_visible()  # after the refused line, still issued
+    # after the refused line, still issued
+    expect(page.get_by_role("link", name="824/QĐ-UBND", exact=True)).to_be_visible()
 
 
 def test_print_view_places_the_qr_and_caption_on_one_a4_page(
@@ -125,7 +126,7 @@ def test_issuing_notices_are_shown_on_the_document_page(server: Server, new_page
             files=[{"name": "qd-721.pdf", "mimeType": "application/pdf", "buffer": content}]
         )
         form.get_by_role("button", name="Ký và ban hành").click()
-        expect(page.get_by_role("heading", name="721/QĐ-UBND")).to_be_visible()  # stored as QĐ
+        expect(page.get_by_role("heading", name="721/QĐ-UBND", exact=True)).to_be_visible()  # stored as QĐ
         notices = page.locator("#issue-notices")
         expect(notices.locator('[data-notice="DOC_NUMBER_NORMALISED"]')).to_contain_text("QĐ")
         if attempt == 2:  # the same number and file again: the existing document, said so

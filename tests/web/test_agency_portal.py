@@ -59,7 +59,7 @@ def test_clerk_issues_sees_it_anchored_downloads_qr_and_verifies_it(
         files=[{"name": "qd-15.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 portal issue 15"}]
     )
     form.get_by_role("button", name="Ký và ban hành").click()
-    expect(page.get_by_role("heading", name="15/QĐ-UBND")).to_be_visible()
+    expect(page.get_by_role("heading", name="15/QĐ-UBND", exact=True)).to_be_visible()
     page.evaluate("window.__notReloaded = true")
     expect(page.locator("[data-doc-status]")).to_have_attribute("data-doc-status", "anchored", timeout=60_000)
     expect(page.locator("[data-proof='block']")).not_to_be_empty()
@@ -87,7 +87,7 @@ def test_clerk_revokes_through_the_portal_and_v_shows_revoked(
     page = new_page()
     sign_in_page(page, server)
     page.goto(f"{server.base}/agency/documents?q=16/QĐ")
-    page.get_by_role("link", name="16/QĐ-UBND").click()
+    page.get_by_role("link", name="16/QĐ-UBND", exact=True).click()
     page.get_by_label("Lý do thu hồi").select_option("error")
     page.get_by_role("button", name="Thu hồi văn bản…").click()
     question = page.get_by_role("alertdialog")
