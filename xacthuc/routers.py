@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from fastapi import APIRouter
 
@@ -55,8 +54,8 @@ def _signer_for(services: Services) -> Callable[[str, datetime], Signer]:
 def _documents(services: Services, verifier: ServerVerifier) -> APIRouter:
     settings = services.settings
 
-    def account_for(agency_id: str) -> Any:
-        return services.require_city().eth_account(agency_id)
+    def address_for(agency_id: str) -> str:
+        return services.require_city().eth_address(agency_id)  # read without unlocking the key: issuing signs no tx
 
     def trust_list() -> tuple[str, str]:
         trust = verifier.trust_list()
@@ -67,7 +66,7 @@ def _documents(services: Services, verifier: ServerVerifier) -> APIRouter:
         require_issue=require("documents:issue", services.session),
         require_revoke=require("documents:revoke", services.session),
         signer_for=_signer_for(services),
-        account_for=account_for,
+        address_for=address_for,
         registry=verifier.registry,
         trust_list=trust_list,
         clock=services.clock,

@@ -139,7 +139,7 @@ def build_router(
     require_issue: Callable[..., Principal],
     require_revoke: Callable[..., Principal],
     signer_for: Callable[[str, datetime], Signer],
-    account_for: Callable[[str], Any],
+    address_for: Callable[[str], str],
     registry: Callable[[], Registry],
     trust_list: Callable[[], tuple[str, str]],
     clock: Callable[[], datetime],
@@ -151,8 +151,9 @@ def build_router(
     after_revocation: Callable[[], None] = lambda: None,
     audit: AuditHook = _no_audit,
 ) -> APIRouter:
-    """The document routes. ``signer_for(agency, now)`` and ``account_for(agency)`` give an agency's receipt signer
-    and Ethereum account; ``registry()`` the configured registry; ``trust_list()`` ``(token, root kid)``;
+    """The document routes. ``signer_for(agency, now)`` and ``address_for(agency)`` give an agency's receipt signer
+    and Ethereum address (the record's owner; its key is not unlocked here); ``registry()`` the configured
+    registry; ``trust_list()`` ``(token, root kid)``;
     ``qr_png(text, scale=)`` and ``qr_svg(text, scale=)`` render a link as a QR code (the verifier's renderer:
     ledger/ does not import verifier/). A revocation waits up to ``revoke_wait`` seconds for the worker (in this
     process or another) to confirm it on chain; once it is, ``after_revocation()`` brings what verifications read (the
@@ -272,7 +273,7 @@ def build_router(
                 db,
                 agency_id=agency,
                 signer=signer_for(agency, now),
-                account_address=account_for(agency).address,
+                account_address=address_for(agency),
                 registry=registry(),
                 fields=fields,
                 file_bytes=data,
@@ -334,7 +335,7 @@ def build_router(
                 db,
                 agency_id=agency,
                 signer=signer_for(agency, now),
-                account_address=account_for(agency).address,
+                account_address=address_for(agency),
                 registry=registry(),
                 items=items,
                 now=now,
