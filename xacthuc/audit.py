@@ -52,6 +52,8 @@ ACTIONS = (
     "staff_created",
     "staff_disabled",
     "staff_password_reset",
+    "citizen_registered",
+    "credential_offer_created",
 )
 MAX_LIMIT = 1000
 CLI_ACTOR = "cli"

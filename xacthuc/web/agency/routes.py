@@ -45,6 +45,7 @@ from ._auth import (
 )
 from ._format import NOTICE_COOKIE, pack_notices, unpack_notices, vn_time
 from ._import import import_chunk
+from .citizens import build_citizens_router
 
 __all__ = ["build_agency_router"]
 
@@ -513,4 +514,5 @@ def build_agency_router(services: Services) -> APIRouter:
             request, "audit.html", staff, entries=entries, next_before=entries[-1].id if len(entries) == 50 else None
         )
 
+    router.include_router(build_citizens_router(services, page=page, signed_in=signed_in))  # identity agencies
     return router
