@@ -1,6 +1,6 @@
 """The public pages: ``/`` (what this is), ``/verify`` (scan, upload, paste, file check), ``/v`` (a QR code's
-link target, ``/v#<payload>``, which verifies at once) and ``/wallet`` (for now: the web wallet comes soon). They
-are thin clients of ``POST /v1/verify``."""
+link target, ``/v#<payload>``, which verifies at once) and ``/wallet`` (the citizen's web wallet, wallet_app.py).
+The verifier pages are thin clients of ``POST /v1/verify``."""
 
 # no `from __future__ import annotations`: FastAPI evaluates the route signatures
 
@@ -13,6 +13,7 @@ from verifier.messages import CHECK_MESSAGES, CHECK_NAMES, VERDICTS
 
 from .i18n import Translator
 from .templates import render, request_lang
+from .wallet_app import build_wallet_router
 
 __all__ = ["build_pages_router"]
 
@@ -47,9 +48,6 @@ def build_pages_router() -> APIRouter:
     def link_target(request: Request) -> HTMLResponse:
         return render(request, "v.html", verify_data=_data(request))
 
-    @router.get("/wallet", response_class=HTMLResponse)
-    def wallet(request: Request) -> HTMLResponse:
-        # The home page links here; until the web wallet exists (issue 12), the link says so instead of a 404.
-        return render(request, "wallet.html")
+    router.include_router(build_wallet_router())  # /wallet, its service worker and manifest
 
     return router
