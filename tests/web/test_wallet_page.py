@@ -1,7 +1,7 @@
 """The citizen's wallet page, /wallet (docs/identity.md "The web wallet"): the holder key, credentials kept in
 IndexedDB, the offline QR, removing, working offline, both languages, accessibility. A credential gets in here by
 `POST /v1/citizens/{id}/credentials` for the wallet's public key and the page's own `keep()` (the check and store
-step of the receive flow); tests/web/test_wallet_flows.py drives the real OpenID4VCI and OpenID4VP flows."""
+step of the receive flow); tests/web/test_wallet_protocols.py drives the real OpenID4VCI and OpenID4VP flows."""
 
 from __future__ import annotations
 
