@@ -146,3 +146,54 @@ class WalletLocked(WalletError):
 
     code = "WALLET_UNLOCK_FAILED"
     http_status = 401
+
+
+# --- the holder side of OpenID4VCI and OpenID4VP (identity/holder/) ---------------------------------------------------
+
+
+class WalletLinkInvalid(WalletError, InvalidInput):
+    """The link is not a credential offer or presentation request the wallet can open."""
+
+    code = "WALLET_LINK_INVALID"
+    http_status = 422
+
+
+class OfferUnavailable(WalletError):
+    """The credential offer has expired, was already used or was cancelled: ask the clerk for a new one."""
+
+    code = "OFFER_UNAVAILABLE"
+    http_status = 410
+
+
+class TxCodeWrong(WalletError):
+    """The transaction code is wrong or missing.
+
+    ``tries_left`` says how many tries the offer still allows, when the issuer said it."""
+
+    code = "TX_CODE_WRONG"
+    http_status = 400
+
+    def __init__(self, message: str | None = None, *, tries_left: int | None = None) -> None:
+        self.tries_left = tries_left
+        super().__init__(message)
+
+
+class IssuerError(WalletError):
+    """The issuer could not be reached, refused the request, or answered something the wallet cannot use."""
+
+    code = "ISSUER_ERROR"
+    http_status = 502
+
+
+class RequestObjectInvalid(WalletError):
+    """The presentation request is not validly signed by the verifier it names, or is not one the wallet can answer."""
+
+    code = "REQUEST_OBJECT_INVALID"
+    http_status = 502
+
+
+class VerifierError(WalletError):
+    """The verifier could not be reached or refused the wallet's answer."""
+
+    code = "VERIFIER_ERROR"
+    http_status = 502

@@ -71,6 +71,7 @@ FULL: dict[str, Callable[[type[Any]], XacthucError]] = {
     "ROOT_NOT_ANCHORED": lambda c: c("ubnd-hcm", ROOT_HASH, tx_hash=TX),
     "SIGNIN_THROTTLED": lambda c: c("wait", retry_after=30, locked=True),
     "STAFF_INPUT_INVALID": lambda c: c("bad", field="username"),
+    "TX_CODE_WRONG": lambda c: c("wrong transaction code, 3 tries left", tries_left=3),
     "TX_REJECTED": lambda c: c(TX, "nonce too low"),
     "TX_TIMEOUT": lambda c: c(TX, 120.0),
 }

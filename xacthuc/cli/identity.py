@@ -4,20 +4,23 @@ init|import|show|present`` (a citizen's wallet file): thin Typer layers over ide
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from sqlmodel import Session
 
-from identity import service
+from identity import holder, service
 from identity.api import status_base_url
 from identity.cccd import parse_citizen
 from identity.errors import WalletError
 from identity.wallet import Wallet, create_wallet, open_wallet, verification_link
 from keys.bootstrap import City
+from keys.error_messages import field_labels, lang_from_locale
 from keys.errors import InvalidInput, XacthucError
 from verifier.qr import qr_png, qr_version
 from xacthuc.cli._common import (
@@ -161,6 +164,7 @@ def id_issue(
                 jwk,
                 now,
                 status_base_url=status_base_url(settings.public_url),
+                iss=service.credential_issuer(settings.public_url, issuer),
             )
     except XacthucError as exc:
         raise error_exit(exc, as_json) from None
@@ -355,3 +359,141 @@ def wallet_present(
         err.print(f"QR code (version {result['qr_version']}) written to {qr}; valid for a few minutes", markup=False)
     else:
         print(content)
+
+
+# --- wallet receive / respond: OpenID4VCI and OpenID4VP (identity/holder) -------------------------------------------
+
+HTTP_TIMEOUT = 30.0  # seconds per call to the issuer or the verifier
+
+
+def _vi() -> bool:
+    return lang_from_locale(os.environ) == "vi"
+
+
+def _say(vi: str, en: str) -> str:
+    return vi if _vi() else en
+
+
+def _http() -> httpx.Client:
+    """The wallet's HTTP client: no redirects followed (every URL it calls was named by a signed or fetched object)."""
+    return httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False, headers={"User-Agent": "xacthuc-wallet"})
+
+
+def _claim_label(name: str) -> str:
+    label = field_labels("vi").get(name) if _vi() else None
+    return f"{name} ({label})" if label else name
+
+
+@wallet_app.command("receive")
+def wallet_receive(
+    offer_link: Annotated[
+        str,
+        typer.Argument(
+            metavar="OFFER_LINK",
+            help="openid-credential-offer://..., the https /wallet#credential_offer_uri=... link, or the offer URI",
+        ),
+    ],
+    tx_code: Annotated[
+        str | None, typer.Option("--tx-code", help="The transaction code the clerk gave you (asked if not given)")
+    ] = None,
+    wallet: WalletOpt = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Receive a digital ID offered over OpenID4VCI (pre-authorized code): the wallet proves its key to the issuer
+    and stores the credential bound to it."""
+    path = _wallet_path(wallet, data_dir)
+    try:
+        w, passphrase = _open(path)
+        with _http() as client:
+            offer = holder.fetch_offer(client, offer_link)
+            if offer.tx_code is not None and not tx_code:
+                hint = offer.tx_code_description or _say("Mã giao dịch", "Transaction code")
+                tx_code = str(typer.prompt(hint, hide_input=False)).strip()
+            got = holder.receive(client, w, offer, tx_code=tx_code, now=_now())
+        w.save(passphrase)
+    except XacthucError as exc:
+        raise error_exit(exc, as_json) from None
+    name = str(got.claims.get("full_name", ""))
+    result = {
+        "id": got.entry.id,
+        "wallet": str(path),
+        "credential_issuer": got.credential_issuer,
+        "issuer_name": got.issuer_name,
+        "credential_configuration_id": got.configuration_id,
+        "claims": sorted(got.claims),
+    }
+    issuer = got.issuer_name or got.credential_issuer
+    _print(
+        result,
+        as_json,
+        [
+            _say(
+                f"đã nhận căn cước số {got.entry.id} của {name} do {issuer} cấp, lưu vào {path}",
+                f"credential {got.entry.id} for {name} from {issuer} added to {path}",
+            )
+        ],
+    )
+
+
+@wallet_app.command("respond")
+def wallet_respond(
+    request_link: Annotated[
+        str,
+        typer.Argument(
+            metavar="REQUEST_LINK", help="openid4vp://?client_id=..&request_uri=.., or the https /wallet#... link"
+        ),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Answer without asking")] = False,
+    refuse: Annotated[bool, typer.Option("--refuse", help="Decline: tell the verifier the citizen refused")] = False,
+    wallet: WalletOpt = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer a relying party's OpenID4VP request: shows who asks, for what and where the answer goes, then presents
+    exactly the asked claims (bound to the wallet key, the request's nonce and the verifier's client id)."""
+    try:
+        if yes and refuse:
+            raise CliInputError("--yes and --refuse exclude each other")
+        w, _ = _open(_wallet_path(wallet, data_dir))
+        with _http() as client:
+            request = holder.fetch_request(client, request_link, now=_now())
+            if not as_json:
+                _show_request(request)
+            approve = not refuse and (yes or typer.confirm(_say("Gửi các thông tin này?", "Send these claims?")))
+            answer = holder.respond(client, w, request, now=_now()) if approve else holder.refuse(client, request)
+    except XacthucError as exc:
+        raise error_exit(exc, as_json) from None
+    result = {
+        "client_id": request.client_id,
+        "client_name": request.client_name,
+        "purpose": request.purpose,
+        "response_host": request.response_host,
+        "claims": list(request.claims),
+        "answer": "presented" if approve else "refused",
+        "verifier": answer.body,
+    }
+    lines = [
+        _say("đã gửi cho bên xác minh", "presented to the verifier")
+        if approve
+        else _say("đã từ chối; bên xác minh đã được báo", "refused; the verifier was told"),
+        _say("bên xác minh trả lời: ", "the verifier answered: ") + json.dumps(answer.body, ensure_ascii=False),
+    ]
+    if answer.redirect_uri:
+        lines.append(_say("tiếp tục tại: ", "continue at: ") + answer.redirect_uri)
+    _print(result, as_json, lines)
+
+
+def _show_request(request: holder.PresentationRequest) -> None:
+    who = request.client_name or request.client_id
+    lines = [
+        _say(f"Bên yêu cầu: {who}", f"Requested by: {who}"),
+        _say(f"Mã định danh bên xác minh: {request.client_id}", f"Verifier id: {request.client_id}"),
+    ]
+    if request.purpose:
+        lines.append(_say(f"Mục đích: {request.purpose}", f"Purpose: {request.purpose}"))
+    lines.append(_say("Thông tin được hỏi:", "Claims asked for:"))
+    lines += [f"  - {_claim_label(c)}" for c in request.claims]
+    lines.append(_say(f"Câu trả lời gửi tới: {request.response_host}", f"The answer goes to: {request.response_host}"))
+    for line in lines:
+        err.print(line, markup=False, highlight=False)
