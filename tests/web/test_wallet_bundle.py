@@ -4,6 +4,8 @@ payloads the Python decoder restores to the exact SD-JWT (in the structured cont
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import zlib
 from pathlib import Path
@@ -70,3 +72,20 @@ def test_js_payload_decodes_in_python_to_the_exact_presentation_in_structured_mo
     body = zlib.decompressobj(-15, transport.ZDICT).decompress(qrtext.b43decode(out["payload"][4:]))
     assert body[0] == 1  # has a KB-JWT, structured (bit 1, the raw-text fallback, not set)
     assert len(out["payload"]) < len(transport.encode(out["compact"])) + 60  # within a few bytes of Python's
+
+
+def test_wallet_strings_exist_in_both_languages_for_every_key_the_page_uses() -> None:
+    messages = ROOT / "xacthuc" / "web" / "messages"
+    vi = json.loads((messages / "wallet.vi.json").read_text(encoding="utf-8"))
+    en = json.loads((messages / "wallet.en.json").read_text(encoding="utf-8"))
+    assert set(vi) == set(en)
+    assert all(key.startswith("wallet.") for key in vi)
+    web = ROOT / "xacthuc" / "web"
+    used = set(re.findall(r't\("(wallet\.[\w.]+)"\)', (web / "templates" / "wallet.html").read_text(encoding="utf-8")))
+    used |= set(re.findall(r"t\('(wallet\.[\w.]+)'\)", (web / "templates" / "wallet.html").read_text(encoding="utf-8")))
+    script = (web / "static" / "wallet" / "wallet-page.js").read_text(encoding="utf-8")
+    used |= {f"wallet.js.{k}" for k in re.findall(r'\bt\(\s*"([\w.]+)"', script)}
+    used |= {f"wallet.js.error.camera_{p}" for p in ("denied", "missing", "error")}  # built from cameraProblem()
+    used |= {f"wallet.js.status.{s}" for s in ("valid", "revoked", "suspended", "unknown")}  # from revocationStatus()
+    assert used - {*vi, "wallet.title"} == set()  # wallet.title: in vi.json/en.json
+    assert len(used) > 40
