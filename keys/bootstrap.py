@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from keys import agencies as ag
+from keys.encoding import b64url_decode, b64url_encode
 from keys.errors import AgencyExists, CityNotFound, InvalidInput, KeyNotFound, KeystoreExists
-from keys.generate import generate_eth_account
+from keys.generate import generate_eth_account, generate_signing_key
 from keys.keyring import AgencyProfile, KeyRecord, KeyRing
 from keys.keystore import KdfParams, Keystore, Passphrase, atomic_write, ensure_private_dir
 from keys.migrate import migrate_plain_keys
@@ -21,6 +22,7 @@ from keys.protocols import Signer
 from keys.staff import demo_staff
 from keys.trust_list import DEFAULT_TTL, sign_trust_list
 from keys.validity import ACTIVE
+from keys.x509 import VerifierRequestKey, self_signed_certificate, x509_hash_client_id
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -32,6 +34,7 @@ ROOT_RING = "city-root"
 ADMIN_ACCOUNT = "city-admin"
 RELAYER_ACCOUNT = "city-relayer"  # sends (and pays for) every agency's anchors and revocations
 CREDENTIALS_FILE = "dev-credentials.json"
+VERIFIER_RECORD = "verifier-request-key"  # keystore record: the OpenID4VP request-signing key's kid and certificate
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ class City:
 
     def agency_ids(self) -> list[str]:
         """Agencies with a key ring in the keystore."""
-        return [n.removeprefix("ring-") for n in self.keystore.record_names() if n != f"ring-{ROOT_RING}"]
+        names = self.keystore.record_names()
+        return [n.removeprefix("ring-") for n in names if n.startswith("ring-") and n != f"ring-{ROOT_RING}"]
 
     def eth_account(self, agency_id: str) -> LocalAccount:
         """The agency's unlocked Ethereum account (it sends the anchor transactions)."""
@@ -138,6 +142,31 @@ class City:
                 address = self.keystore.save_eth_account(RELAYER_ACCOUNT, bytes(generate_eth_account().key))
                 log.info("created the city's relayer account %s (it pays for every agency's anchors)", address)
         return self.keystore.load_eth_account(RELAYER_ACCOUNT)
+
+    def verifier_request_key(self, host: str, now: datetime) -> VerifierRequestKey:
+        """The key that signs this service's OpenID4VP request objects (P-256) and its self-signed certificate for
+        ``host`` (the public URL's host; its SHA-256 is the verifier's ``x509_hash`` client id). Created on first
+        use, under the keystore lock, like the relayer account; a new certificate (same key) when the host changes.
+        The record ``verifier-request-key`` (MACed) names the key and holds the certificate."""
+        with self.keystore.lock():
+            record = self.keystore.read_record(VERIFIER_RECORD)
+            signer = None
+            if record is not None and isinstance(record.get("kid"), str):
+                try:
+                    signer = self.keystore.load_signer(record["kid"])
+                except KeyNotFound:
+                    signer = None
+            if signer is None:
+                signer = generate_signing_key("ES256")
+                self.keystore.save_signer(signer)
+                log.info("created the verifier's request-signing key %s", signer.kid)
+            der = b64url_decode(record["certificate"]) if record and isinstance(record.get("certificate"), str) else b""
+            if not der or record is None or record.get("host") != host or record.get("kid") != signer.kid:
+                der = self_signed_certificate(signer, host, now)
+                self.keystore.write_record(
+                    VERIFIER_RECORD, {"kid": signer.kid, "host": host, "certificate": b64url_encode(der)}
+                )
+        return VerifierRequestKey(signer, der, x509_hash_client_id(der))
 
     # -- publication
 
@@ -364,6 +393,7 @@ __all__ = [
     "CREDENTIALS_FILE",
     "DEMO_AGENCIES",
     "RELAYER_ACCOUNT",
+    "VERIFIER_RECORD",
     "City",
     "ProvisionedAgency",
     "bootstrap_city",

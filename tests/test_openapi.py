@@ -88,6 +88,9 @@ SENT: dict[tuple[str, str], set[int]] = {
     ("post", "/v1/citizens/{citizen_id}/credentials"): {404, 413, 422, 503},
     ("post", "/v1/credentials/{credential_id}/revoke"): {404, 422},
     ("get", "/v1/status-lists/{list_id}"): {404, 422},
+    ("post", "/v1/presentation-requests"): {413, 422},
+    ("get", "/v1/presentation-requests/{request_id}"): {404, 422},
+    ("get", "/v1/presentation-requests/{request_id}/qr.svg"): {404, 422},
 }
 #: JSON answers that have a schema of their own (not ``{}``).
 JSON_ANSWERS = {

@@ -6,7 +6,7 @@ even start on (4xx) and for the chain being unreachable (which checks report as 
 
 from __future__ import annotations
 
-from keys.errors import InvalidInput, XacthucError
+from keys.errors import InvalidInput, NotFound, XacthucError
 
 
 class VerificationError(XacthucError):
@@ -55,3 +55,18 @@ class ProofUnavailable(VerificationError):
 
     code = "PROOF_UNAVAILABLE"
     http_status = 503
+
+
+class PresentationRequestNotFound(VerificationError, NotFound):
+    """No presentation request has this id."""
+
+    code = "PRESENTATION_REQUEST_NOT_FOUND"
+    http_status = 404
+
+
+class PresentationClaimsInvalid(VerificationError, InvalidInput):
+    """The presentation request must name one or more claims of the citizen ID, each once."""
+
+    code = "PRESENTATION_CLAIMS_INVALID"
+    http_status = 422
+    field = "claims"

@@ -43,6 +43,7 @@ CHECK_NAMES: dict[str, dict[str, str]] = {
     "disclosures": {"vi": "Thông tin được tiết lộ", "en": "Disclosed claims"},
     "key_binding": {"vi": "Người xuất trình", "en": "Holder binding"},
     "audience": {"vi": "Bên nhận", "en": "Audience"},
+    "requested_claims": {"vi": "Đúng thông tin được yêu cầu", "en": "Requested claims"},
 }
 
 _FIELD_NAMES = {
@@ -108,6 +109,14 @@ _CODES: dict[str, tuple[str, str]] = {
     # documents: the file
     "FILE_MATCHES": ("Tệp đúng là văn bản đã ký.", "The file is the signed document."),
     "FILE_MISMATCH": ("Tệp không phải văn bản đã ký: đã bị sửa hoặc là tệp khác.", "The file is not the signed one."),
+    "FILE_MODIFIED": (
+        "Phần gốc của tệp PDF đã đóng dấu bị sửa: không còn là văn bản đã ký.",
+        "The stamped PDF's original part was changed: it is not the signed document.",
+    ),
+    "FILE_UPDATED_AFTER_STAMP": (
+        "Tệp PDF bị sửa thêm sau khi đóng dấu mã QR: nội dung hiển thị có thể khác văn bản đã ký.",
+        "The PDF was changed after it was stamped: what it shows may differ from the signed document.",
+    ),
     # digital IDs
     "SDJWT_MALFORMED": ("Mã căn cước số bị hỏng.", "The digital ID is malformed."),
     "TRANSPORT_INVALID": ("Mã QR căn cước bị hỏng.", "The ID's QR code is damaged."),
@@ -154,6 +163,13 @@ _CODES: dict[str, tuple[str, str]] = {
     "AUDIENCE_NOT_BOUND": (
         "Bản xuất trình không gắn với bên nhận nào: ai giữ nó cũng có thể dùng lại.",
         "The presentation names no audience: whoever holds it can replay it.",
+    ),
+    # OpenID4VP: what the relying party asked for, and nothing more
+    "REQUESTED_CLAIMS_OK": ("Có đúng và đủ các thông tin đã yêu cầu.", "Exactly the requested claims were shown."),
+    "REQUESTED_CLAIM_MISSING": ("Thiếu thông tin đã yêu cầu.", "A requested claim is missing."),
+    "UNREQUESTED_CLAIM": (
+        "Có thông tin không được yêu cầu: ví đã tiết lộ nhiều hơn mức cần.",
+        "A claim that was not asked for was shown: the wallet disclosed more than needed.",
     ),
 }
 for _field, (_vi, _en) in _FIELD_NAMES.items():

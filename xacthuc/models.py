@@ -10,6 +10,7 @@ from ledger.chain.index import ChainCursor, IndexedAnchor, IndexedRevocation
 from ledger.chain.outbox import AnchorBatch, AnchorLeaf, RevocationTx
 from ledger.documents.idempotency import IdempotencyRow
 from ledger.documents.issuing import DocumentRow
+from verifier.oid4vp.models import PresentationRequest
 from xacthuc.audit import AuditEntry
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "IdempotencyRow",
     "IndexedAnchor",
     "IndexedRevocation",
+    "PresentationRequest",
     "RevocationTx",
     "SignInFailures",
     "StaffAccount",

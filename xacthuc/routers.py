@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 
@@ -13,10 +14,12 @@ from identity.api import require_any
 from keys.api import build_router as keys_router
 from keys.api import require
 from keys.protocols import Signer
+from keys.x509 import VerifierRequestKey
 from ledger.api import build_router as documents_router
 from ledger.errors import ChainUnavailable
 from verifier.api import build_router as verify_router
 from verifier.api.routes import build_offline_router
+from verifier.oid4vp.api import build_router as presentation_router
 from verifier.qr import qr_png, qr_svg
 from xacthuc.audit import api_recorder
 from xacthuc.audit_api import build_audit_router
@@ -41,6 +44,7 @@ def build_routers(services: Services) -> list[APIRouter]:
         _identity(services),
         build_audit_router(session=services.session, require_admin=require("admin", services.session)),
         build_agency_router(services),
+        _presentation_requests(services, verifier),
     ]
 
 
@@ -106,6 +110,24 @@ def _offline_bundle(services: Services) -> OfflineBundleSource:
         return services.require_city().keystore.generation()
 
     return OfflineBundleSource(build, services.clock, generation=generation)
+
+
+def _presentation_requests(services: Services, verifier: ServerVerifier) -> APIRouter:
+    """OpenID4VP: relying parties' presentation requests, signed with the city's verifier key (made on first use)."""
+    public_url = services.settings.public_url
+    host = urlsplit(public_url).hostname or "localhost"
+
+    def request_key() -> VerifierRequestKey:
+        return services.require_city().verifier_request_key(host, services.clock())
+
+    return presentation_router(
+        session=services.session,
+        verify=verifier,
+        request_key=request_key,
+        clock=services.clock,
+        public_url=public_url,
+        qr_svg=qr_svg,
+    )
 
 
 def _identity(services: Services) -> APIRouter:
