@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs lint and the whole test suite. What the tests need from Debian is installed when missing (CI runs as root on a
 # fresh machine): postgresql (the database tests start a throwaway server), chromium (the browser tests drive it
-# through Playwright; no browser is ever downloaded), jq and curl (the README's examples, run as written).
+# through Playwright; no browser is ever downloaded), jq and curl (the README's examples, run as written),
+# fonts-dejavu-core (the stamped PDF's Vietnamese caption) and poppler-utils (pdftoppm prints a stamped page to scan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -9,6 +10,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian's ${missing[*]} for the tests"

@@ -79,6 +79,7 @@ SENT: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/documents/{document_id}/qr.png"): {404, 422},
     ("get", "/v1/documents/{document_id}/qr.svg"): {404, 422},
     ("get", "/v1/documents/{document_id}/bundle"): {404, 422},
+    ("get", "/v1/documents/{document_id}/stamped.pdf"): {404, 422, 503},
     ("post", "/v1/documents/{document_id}/revoke"): {404, 409, 413, 422},
     ("post", "/v1/verify"): {413, 415, 422},
     ("get", "/v1/messages"): set(),

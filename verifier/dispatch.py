@@ -6,20 +6,22 @@ root decides where their trust list, proofs, chain and status lists come from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import PayloadUnrecognized
 from .payload import ParsedPayload, parse_payload
+from .pdf import PdfStamp, find_stamp
 from .qr import decode_qr_image
 
-__all__ = ["VerifyRequest", "parsed_input"]
+__all__ = ["VerifyRequest", "parsed_input", "with_pdf_stamp"]
 
 
 @dataclass(frozen=True)
 class VerifyRequest:
     """One verification: a ``payload`` (QR text, link or bare payload) or a QR ``image``; optionally the document
     ``file`` to compare with the signed hash (or only its ``file_sha256``, when the file stays on the client), and
-    the ``audience``/``nonce`` a citizen ID presentation must bind."""
+    the ``audience``/``nonce`` a citizen ID presentation must bind. ``pdf_stamp``: the file is a stamped PDF
+    (``verifier.pdf``): its payload stands for a QR code, and its original range is what ``file_matches`` hashes."""
 
     payload: str | None = None
     image: bytes | None = None
@@ -27,6 +29,15 @@ class VerifyRequest:
     audience: str | None = None
     nonce: str | None = None
     file_sha256: bytes | None = None
+    pdf_stamp: PdfStamp | None = None
+
+
+def with_pdf_stamp(request: VerifyRequest) -> VerifyRequest:
+    """``request`` with the stamp of its file when the file is a stamped PDF (found by a byte search, no rendering)."""
+    if request.file is None or request.pdf_stamp is not None:
+        return request
+    stamp = find_stamp(request.file)
+    return request if stamp is None else replace(request, pdf_stamp=stamp)
 
 
 def parsed_input(request: VerifyRequest, *, max_image_bytes: int | None = None) -> ParsedPayload:
@@ -37,7 +48,9 @@ def parsed_input(request: VerifyRequest, *, max_image_bytes: int | None = None) 
     if request.payload is not None and request.payload.strip():
         return parse_payload(request.payload)
     if request.image is None:
-        raise PayloadUnrecognized("give a payload (QR text or link) or a QR image")
+        if request.pdf_stamp is not None and request.pdf_stamp.payload is not None:
+            return parse_payload(request.pdf_stamp.payload)
+        raise PayloadUnrecognized("give a payload (QR text or link), a QR image or a stamped PDF")
     codes = (
         decode_qr_image(request.image)
         if max_image_bytes is None

@@ -35,6 +35,7 @@ from ledger.errors import ChainUnavailable
 from .errors import ProofUnavailable
 from .metadata import MetadataLookup, MetadataMatchesCheck, document_claims
 from .payload import PayloadKind, parse_payload
+from .pdf import PdfStamp, stamped_file_check
 from .report import Check, CheckResult, Report, Verdict, invalid, run_checks, valid
 from .supersession import LinkLookup, describe, follow_supersessions
 
@@ -79,6 +80,7 @@ class DocumentContext:
     replacement_hint: Callable[[], str | None] | None = None  # the direct replacement's id, as a service names it
     metadata: Mapping[str, Any] | None = None  # presented beside the receipt (a proof bundle's)
     file_sha256: bytes | None = None  # the file's hash when only that was sent (the file stayed on the client)
+    pdf_stamp: PdfStamp | None = None  # the file is a stamped PDF: its original range is the signed file
     metadata_lookup: MetadataLookup | None = None  # the issuer's store
     receipt: Receipt | None = None
     key: TrustedKey | None = None
@@ -357,6 +359,9 @@ class FileMatchesCheck:
 
     def verify(self, ctx: DocumentContext) -> CheckResult:
         assert ctx.receipt is not None
+        if ctx.pdf_stamp is not None:
+            signed = ctx.receipt.file_sha256
+            return stamped_file_check(self.name, signed, ctx.pdf_stamp, ctx.file_bytes, ctx.file_sha256)
         digest = hashlib.sha256(ctx.file_bytes).digest() if ctx.file_bytes is not None else ctx.file_sha256
         assert digest is not None
         if not hmac.compare_digest(digest, ctx.receipt.file_sha256):
@@ -392,6 +397,7 @@ def verify_document(
     metadata_lookup: MetadataLookup | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
     file_sha256: bytes | None = None,
+    pdf_stamp: PdfStamp | None = None,
 ) -> Report:
     """Verify a document receipt (or its payload / verification link) and report every check and the verdict.
 
@@ -402,7 +408,8 @@ def verify_document(
     ``replacement_hint`` names the direct replacement's id when a service said it; ``metadata`` (a
     bundle's) and ``metadata_lookup`` (the issuer's store, by leaf data) give the metadata that ``metadata_matches``
     checks against the signed digest: only matched fields join the report's claims. ``file_sha256`` stands in for
-    ``file_bytes`` when only the file's hash was sent (``file_matches`` compares it the same way).
+    ``file_bytes`` when only the file's hash was sent (``file_matches`` compares it the same way); ``pdf_stamp``
+    says the file is a stamped PDF (``verifier.pdf``), whose original range ``file_matches`` compares.
     """
     ctx = DocumentContext(
         source=receipt_or_payload,
@@ -418,6 +425,7 @@ def verify_document(
         metadata=metadata,
         metadata_lookup=metadata_lookup,
         file_sha256=file_sha256,
+        pdf_stamp=pdf_stamp,
     )
     checks = run_checks(DOCUMENT_CHECKS, ctx, on_error)
     report = Report(kind="document", checks=checks)

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "decode_qr_image",
+    "qr_matrix",
     "qr_png",
     "qr_segments",
     "qr_svg",
@@ -128,3 +129,9 @@ def decode_qr_image(
     if not found:
         raise QRNotFound()
     return found
+
+
+def qr_matrix(text: str) -> list[list[bool]]:
+    """The QR code for ``text`` (ECC M) as rows of modules, True for dark, with its 4-module quiet zone: what the
+    stamped PDF draws (``ledger.pdf``), the same code as :func:`qr_png`."""
+    return [[bool(v) for v in row] for row in _make(text).matrix_iter(border=BORDER)]

@@ -21,9 +21,10 @@ from ledger.documents.receipt import Registry, decode_payload
 
 from .bundle import BUNDLE_TYPE, BundleInvalid, bundle_metadata, bundle_registry, bundle_replaced_by
 from .credential import verify_credential
-from .dispatch import VerifyRequest, parsed_input
+from .dispatch import VerifyRequest, parsed_input, with_pdf_stamp
 from .document import verify_document
 from .payload import ParsedPayload, PayloadKind, parse_payload
+from .pdf import PdfStamp, find_stamp
 from .report import Report
 from .sources import (
     DocumentFinder,
@@ -122,11 +123,14 @@ class Verifier:
         Raises typed 4xx errors for input that is no payload at all; anything else is a report."""
         if not isinstance(request, VerifyRequest):
             request = VerifyRequest(payload=request, image=image, file=file, audience=audience, nonce=nonce)
+        request = with_pdf_stamp(request)
         parsed = parsed_input(request)
         with self._scope(parsed) as finish:
             now = self.clock()
             if parsed.kind is PayloadKind.DOCUMENT:
-                report = self._document(parsed.payload, request.file, now, file_sha256=request.file_sha256)
+                report = self._document(
+                    parsed.payload, request.file, now, file_sha256=request.file_sha256, pdf_stamp=request.pdf_stamp
+                )
             else:
                 report = verify_credential(
                     parsed.payload,
@@ -163,7 +167,8 @@ class Verifier:
         proof = None if raw is None else Proof.from_dict(raw)
         published = Published(registry, bundle_metadata(bundle), proof, text, bundle_replaced_by(bundle))
         with self._scope(parsed) as finish:
-            return finish(self._document(parsed.payload, file, self.clock(), published=published))
+            stamp = find_stamp(file) if file is not None else None
+            return finish(self._document(parsed.payload, file, self.clock(), published=published, pdf_stamp=stamp))
 
     def _document(
         self,
@@ -173,6 +178,7 @@ class Verifier:
         *,
         published: Published | None = None,
         file_sha256: bytes | None = None,
+        pdf_stamp: PdfStamp | None = None,
     ) -> Report:
         proofs = self.proofs
         found = published is None and self._finder is not None
@@ -213,4 +219,5 @@ class Verifier:
             metadata=published.metadata if published is not None else None,
             metadata_lookup=self._stored_metadata,
             file_sha256=file_sha256,
+            pdf_stamp=pdf_stamp,
         )

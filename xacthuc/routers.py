@@ -16,11 +16,12 @@ from keys.api import require
 from keys.protocols import Signer
 from keys.x509 import VerifierRequestKey
 from ledger.api import build_router as documents_router
+from ledger.api.stamped import build_stamped_router
 from ledger.errors import ChainUnavailable
 from verifier.api import build_router as verify_router
 from verifier.api.routes import build_offline_router
 from verifier.oid4vp.api import build_router as presentation_router
-from verifier.qr import qr_png, qr_svg
+from verifier.qr import qr_matrix, qr_png, qr_svg
 from xacthuc.audit import api_recorder
 from xacthuc.audit_api import build_audit_router
 from xacthuc.offline_bundle import OfflineBundleSource, city_bundle_builder
@@ -41,6 +42,7 @@ def build_routers(services: Services) -> list[APIRouter]:
         _documents(services, verifier),
         verify_router(verify=verifier, file_limit=services.settings.upload_limit),
         build_offline_router(bundle=_offline_bundle(services)),
+        build_stamped_router(session=services.session, public_url=services.settings.public_url, qr_matrix=qr_matrix),
         _identity(services),
         build_audit_router(session=services.session, require_admin=require("admin", services.session)),
         build_agency_router(services),

@@ -30,6 +30,7 @@ from verifier.errors import (
     VerificationError,
 )
 from verifier.messages import CHECK_MESSAGES, CHECK_NAMES, VERDICTS
+from verifier.pdf import PdfStamp
 from verifier.report import Report
 
 _TEXT_FIELDS = ("payload", "audience", "nonce", "sha256")
@@ -52,6 +53,16 @@ _SHA256_SCHEMA = {
     " compares it as it would the file. Not together with `file`.",
 }
 _FIELD_SCHEMAS = {f: _SHA256_SCHEMA if f == "sha256" else _TEXT_SCHEMA for f in _TEXT_FIELDS}
+_OFFSET = {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}
+_PDF_STAMP_SCHEMA = {
+    "type": "object",
+    "description": "With `sha256`, when the file is a stamped PDF (docs/qr-payload.md) and stays on the client:"
+    " `sha256` is then the hash of its first `original_length` bytes, and `stamp_end` (the end of the stamp's"
+    " update) and `length` (the file's) tell whether it was changed after it was stamped.",
+    "properties": {"original_length": _OFFSET, "stamp_end": _OFFSET, "length": _OFFSET},
+    "required": ["original_length", "stamp_end", "length"],
+    "additionalProperties": False,
+}
 _OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -59,7 +70,7 @@ _OPENAPI_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "properties": _FIELD_SCHEMAS,
+                    "properties": {**_FIELD_SCHEMAS, "pdf_stamp": _PDF_STAMP_SCHEMA},
                     "required": ["payload"],
                 }
             },
@@ -109,6 +120,27 @@ def _sha256(value: str | None) -> bytes | None:
     return bytes.fromhex(value)
 
 
+def _pdf_stamp(value: Any) -> PdfStamp | None:
+    if value is None:
+        return None
+    keys = ("original_length", "stamp_end", "length")
+    if not isinstance(value, dict) or set(value) != set(keys):
+        raise InvalidInput("pdf_stamp: must be an object with original_length, stamp_end and length")
+    numbers = [value[k] for k in keys]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**53 for n in numbers):
+        raise InvalidInput("pdf_stamp: offsets must be non-negative integers")
+    original, end, length = numbers
+    if not 0 < original < end <= length:
+        raise InvalidInput("pdf_stamp: expected 0 < original_length < stamp_end <= length")
+    return PdfStamp(original_length=original, stamp_end=end, length=length)
+
+
+def _stamp_with_hash(stamp: PdfStamp | None, sha256: bytes | None) -> PdfStamp | None:
+    if stamp is not None and sha256 is None:
+        raise InvalidInput("pdf_stamp: give it with sha256, the hash of the stamped PDF's original range")
+    return stamp
+
+
 async def _from_json(request: Request) -> VerifyRequest:
     try:
         data = json.loads(await request.body())
@@ -120,7 +152,8 @@ async def _from_json(request: Request) -> VerifyRequest:
         payload=_text(data.get("payload"), "payload"),
         audience=_text(data.get("audience"), "audience"),
         nonce=_text(data.get("nonce"), "nonce"),
-        file_sha256=_sha256(_text(data.get("sha256"), "sha256")),
+        file_sha256=(file_sha256 := _sha256(_text(data.get("sha256"), "sha256"))),
+        pdf_stamp=_stamp_with_hash(_pdf_stamp(data.get("pdf_stamp")), file_sha256),
     )
 
 
