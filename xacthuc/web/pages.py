@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from verifier.messages import CHECK_MESSAGES, CHECK_NAMES, VERDICTS
+from verifier.oid4vp.requests import CLAIM_NAMES as REQUEST_CLAIMS
 
 from .i18n import Translator
 from .templates import render, request_lang
@@ -47,6 +48,13 @@ def build_pages_router() -> APIRouter:
     @router.get("/v", response_class=HTMLResponse)
     def link_target(request: Request) -> HTMLResponse:
         return render(request, "v.html", verify_data=_data(request))
+
+    @router.get("/verify/request", response_class=HTMLResponse)
+    def verify_request(request: Request) -> HTMLResponse:
+        # A relying party asks a wallet for chosen claims over OpenID4VP (verifier.oid4vp) and sees the verdict here.
+        lang = request_lang(request)
+        strings = {**Translator(lang).prefixed("js."), **Translator(lang).prefixed("request.js.")}
+        return render(request, "verify_request.html", verify_data=verify_data(lang, strings), claims=REQUEST_CLAIMS)
 
     router.include_router(build_wallet_router())  # /wallet, its service worker and manifest
 
