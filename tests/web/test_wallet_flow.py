@@ -87,23 +87,30 @@ def test_clerk_offer_wallet_receives_relying_party_gets_exactly_age_over_18(
     server: Server, new_page: NewPage, screenshot: Shot
 ) -> None:
     _missing(server, "/wallet", "the wallet page (part C)")
-    _missing(server, "/verify/request", "the relying party's page /verify/request (part B)")
     offer = clerk_offer(server, new_page, screenshot)
 
     wallet = open_wallet(new_page, server)
     receive(wallet, offer)
     screenshot(wallet, "flow-2-wallet-received-vi-phone")
+    _missing(server, "/verify/request", "the relying party's page /verify/request (part B)")
 
     rp = new_page(**PHONE)
     rp.goto(f"{server.base}/verify/request")
     form = rp.locator("#request-form")
-    for box in form.locator("input[data-claim]").all():
-        box.set_checked(box.get_attribute("data-claim") == "age_over_18")
-    form.locator("#request-create").click()
-    link = rp.locator("#request-wallet-url")
-    expect(link).to_have_attribute("href", re.compile(rf"^{re.escape(server.base)}/wallet#client_id="))
-    request_url = str(link.get_attribute("href"))
-    expect(rp.locator("#request-qr")).to_be_visible()
+    form.locator("[data-preset='age_over_18']").click()
+    checked = form.locator("input[name='claims']:checked")
+    expect(checked).to_have_count(1)
+    expect(checked).to_have_value("age_over_18")
+    form.locator("button[type='submit']").click()
+    expect(rp.locator("#request-live")).to_be_visible(timeout=SLOW)
+    link = rp.locator("#request-link")
+    expect(link).to_have_value(re.compile(rf"^{re.escape(server.base)}/wallet#client_id="))
+    request_url = link.input_value()
+    qr = rp.locator("#request-qr")
+    expect(qr).to_be_visible()
+    expect(qr).to_have_js_property("complete", True)
+    assert qr.evaluate("img => img.naturalWidth") > 0
+    expect(rp.locator("#request-state")).to_have_attribute("data-state", "pending")
     rp.evaluate("window.__notReloaded = true")
     screenshot(rp, "flow-3-relying-party-request-vi-phone")
 
@@ -119,12 +126,14 @@ def test_clerk_offer_wallet_receives_relying_party_gets_exactly_age_over_18(
     wallet.locator("#request-approve").click()
     expect(wallet.locator("#wallet-message")).to_have_attribute("data-kind", "ok", timeout=SLOW)
 
-    verdict = rp.locator("[data-verdict]")
+    verdict = rp.locator("#result [data-verdict]")
     expect(verdict).to_have_attribute("data-verdict", "valid", timeout=SLOW)
     assert rp.evaluate("window.__notReloaded") is True  # the verdict came in place
-    shown = rp.locator("[data-claim-name]")
+    expect(rp.locator("#request-state")).to_have_attribute("data-state", "answered")
+    shown = verdict.locator("dd[data-field]")  # the disclosed claims, as /verify's card shows them
     expect(shown).to_have_count(1)
-    expect(shown.first).to_have_attribute("data-claim-name", "age_over_18")
+    expect(shown).to_have_attribute("data-field", "age_over_18")
+    expect(verdict.locator("[data-check='requested_claims']")).to_have_attribute("data-status", "valid")
     screenshot(rp, "flow-5-relying-party-valid-vi-phone")
 
     # what the wallet sent discloses exactly age_over_18, bound to the request
