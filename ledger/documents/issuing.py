@@ -45,6 +45,7 @@ from ledger.documents.receipt import (
 )
 from ledger.documents.table import DocumentRow
 from ledger.errors import LedgerError
+from ledger.offices.register import signer_check
 
 __all__ = [
     "ALREADY_ISSUED",
@@ -354,6 +355,7 @@ def issue_document(
         if held[1] == parsed.digest.hex():
             return _existing(session, held[0], issuer.public_url, parsed.notices)
         raise DocumentNumberTaken(*parsed.key, held[0])
+    signer_check(session, agency_id)(parsed.doc, None)  # refused when the agency's register does not cover the signer
     p = _prepare(issuer, parsed, file_bytes, filename, media_type)
     session.add(DocumentRow(**dict(zip(_ROW_COLUMNS, p.row, strict=True))))
     enqueue(session, account_address, p.leaf, now)
@@ -401,9 +403,11 @@ def issue_batch(
     held = find_issued(session, agency_id, first_of)
     answers: list[IssuedDocument | None] = [None] * len(parsed)
     prepared: list[_Prepared] = []
+    covered = signer_check(session, agency_id)  # the agency's register of offices, read once for the batch
     for i, ((_, data), p) in enumerate(zip(items, parsed, strict=True)):
         holder = held.get(p.key) if held else None
         if holder is None:
+            covered(p.doc, i)
             prepared.append(_prepare(issuer, p, data, None, None))
             answers[i] = prepared[-1].issued
         elif holder[1] == p.digest.hex():
