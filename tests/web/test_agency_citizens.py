@@ -247,3 +247,19 @@ def test_documents_agency_clerk_sees_no_citizens_menu_and_gets_403(
     assert client.post(f"{citizen_path}/offers", data={"csrf_token": token}).status_code == 403
     # and the identity clerk's own offer form refuses a missing CSRF token
     assert identity.post(f"{citizen_path}/offers", data={}).status_code == 403
+
+
+def test_offer_countdown_says_expired_when_the_ten_minutes_are_over(server: Server, new_page: NewPage) -> None:
+    """The countdown runs on the page's own clock from the seconds the server gave (Playwright's clock, moved on)."""
+    page = new_page(**PHONE)
+    page.clock.install()
+    sign_in_as(page, server, IDENTITY)
+    citizen_id = register_citizen(page, server, f"Võ Thị Sáu {name_tag()}", new_cccd())
+    create_offer_in_portal(page, server, citizen_id)
+    countdown = page.locator("#offer-countdown")
+    expect(countdown).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    page.clock.fast_forward("05:00")
+    expect(countdown).to_have_text(re.compile(r"^(5:00|4:[0-5]\d)$"))
+    page.clock.fast_forward("05:01")
+    expect(countdown).to_have_text("đã hết hạn, hãy tạo lời mời mới")
+    expect(countdown).to_have_class(re.compile(r"\bexpired\b"))

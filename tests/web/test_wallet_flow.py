@@ -185,7 +185,7 @@ def test_five_wrong_transaction_codes_kill_the_offer(server: Server, new_page: N
     assert wallet.locator("[data-credential-card]", has_text=offer["name"]).count() == 0
 
 
-def test_offer_page_tx_code_is_not_in_any_link_or_stored_page(server: Server, new_page: NewPage) -> None:
+def test_the_code_is_neither_in_the_link_nor_in_the_offer_the_wallet_fetches(server: Server, new_page: NewPage) -> None:
     """The code the clerk reads out is nowhere the citizen's link or the offer the wallet fetches could leak it."""
     offer = clerk_offer(server, new_page)
     r = httpx.get(f"{server.base}/oid4vci/offers/{offer['offer_id']}", timeout=TIMEOUT)
