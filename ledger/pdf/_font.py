@@ -108,7 +108,7 @@ class EmbeddedFont:
         options.notdef_outline = True
         options.name_IDs = ["*"]
         options.drop_tables += ["FFTM", "GPOS", "GSUB", "GDEF", "kern"]
-        font = TTFont(str(self.path))
+        font = TTFont(str(self.path), recalcTimestamp=False)  # the same stamp for the same document
         subsetter = subset.Subsetter(options)
         subsetter.populate(gids=sorted({0, *self._used}))
         subsetter.subset(font)

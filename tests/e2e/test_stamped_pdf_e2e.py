@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 from pypdf import PdfWriter
 from pypdf.generic import NameObject, TextStringObject
+from typer.testing import CliRunner
 
-from tests.e2e.test_documents_e2e import FILE, META, Stack, stack
+from tests.e2e.test_documents_e2e import FILE, META, PUBLIC, Stack, stack
 from tests.pdf_samples import sample_pdf
 from verifier.pdf import find_stamp
 from verifier.qr import decode_qr_image
@@ -118,3 +120,46 @@ def test_a_document_issued_from_another_file_gets_a_cover_page_that_verifies_by_
 def test_an_unknown_document_has_no_stamped_pdf(stack: Stack) -> None:
     r = stack.client.get("/v1/documents/01J9ZX3Q4K8M2N6P7R8S9T0V1W/stamped.pdf")
     assert r.status_code == 404 and r.json()["error"]["code"] == "DOC_NOT_FOUND"
+
+
+def test_doc_stamp_writes_the_stamped_pdf_and_verify_takes_it_alone(stack: Stack, tmp_path: Path) -> None:
+    """``xacthuc doc stamp ID -o FILE`` then ``xacthuc verify FILE`` (the data dir's public sources, the chain through
+    --rpc-url): valid; the same file edited after stamping: invalid, exit 1, with its code."""
+    from xacthuc.cli import app
+
+    doc = stack.issue(dict(META, number="2394/QĐ-UBND"), file=DECISION)
+    stack.anchor()
+    env = {
+        "XACTHUC_DATABASE_URL": stack.services.settings.database_url,
+        "XACTHUC_PUBLIC_URL": PUBLIC,
+        "XACTHUC_REGISTRY_ADDRESS": stack.registry.address,
+        "XACTHUC_CHAIN_ID": str(stack.registry.chain_id),
+    }
+    runner = CliRunner()
+    out = tmp_path / "decision.pdf"
+    common = ["--data-dir", str(stack.data_dir)]
+    r = runner.invoke(app, ["doc", "stamp", doc["id"], "-o", str(out), *common, "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    written = json.loads(r.output)
+    assert written == {
+        "id": doc["id"],
+        "path": str(out),
+        "bytes": out.stat().st_size,
+        "stamped": True,
+        "original_length": len(DECISION),
+    }
+    assert out.read_bytes() == stack.client.get(f"/v1/documents/{doc['id']}/stamped.pdf").content
+    verify = ["verify", str(out), *common, "--rpc-url", stack.anvil.url, "--json"]
+    r = runner.invoke(app, verify, env=env)
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["verdict"] == "valid" and _checks(report)["file_matches"] == "FILE_MATCHES"
+
+    out.write_bytes(out.read_bytes() + b"\n1 0 obj\n<< >>\nendobj\nstartxref\n0\n%%EOF\n")
+    r = runner.invoke(app, verify, env=env)
+    assert r.exit_code == 1, r.output
+    assert _checks(json.loads(r.output))["file_matches"] == "FILE_UPDATED_AFTER_STAMP"
+
+    (tmp_path / "plain.pdf").write_bytes(DECISION)  # a PDF without a stamp: said, exit 2
+    r = runner.invoke(app, ["verify", str(tmp_path / "plain.pdf"), *common, "--json"], env=env)
+    assert r.exit_code == 2 and "without a xacthuc stamp" in r.output

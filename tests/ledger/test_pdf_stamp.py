@@ -78,6 +78,11 @@ def test_stamping_keeps_the_original_bytes_and_their_hash() -> None:
     assert float(box.bottom) < 0 and float(box.top) == 842  # a band added below the page, nothing covered
 
 
+def test_stamping_is_deterministic() -> None:
+    original = sample_pdf()
+    assert _stamp(original) == _stamp(original)  # the API and the CLI hand out the same file
+
+
 def test_the_payload_and_the_original_range_are_found_without_rendering() -> None:
     original = sample_pdf()
     stamped = _stamp(original)

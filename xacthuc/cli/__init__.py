@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from xacthuc.cli import authority, chain, doc_import, docs, identity, init, keys, serve, staff, verify
+from xacthuc.cli import authority, chain, doc_import, doc_stamp, docs, identity, init, keys, serve, staff, verify
 from xacthuc.cli._common import CliUsageError, as_typed, error_exit, json_requested
 from xacthuc.recursion import cap_recursion_limit
 
@@ -33,6 +33,7 @@ keys.agency_app.add_typer(authority.authority_app, name="authority")
 app.add_typer(keys.agency_app, name="agency")
 app.add_typer(keys.keys_app, name="keys")
 docs.doc_app.command("import")(doc_import.doc_import)
+docs.doc_app.command("stamp")(doc_stamp.doc_stamp)
 app.add_typer(docs.doc_app, name="doc")
 app.command("verify")(verify.verify_cmd)
 app.add_typer(identity.id_app, name="id")

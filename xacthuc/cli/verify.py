@@ -33,6 +33,7 @@ from verifier.dispatch import VerifyRequest, parsed_input
 from verifier.errors import PayloadUnrecognized
 from verifier.offline import is_offline_bundle, offline_verifier, verify_offline_bundle
 from verifier.payload import parse_payload
+from verifier.pdf import find_stamp
 from verifier.qr import decode_qr_image
 from verifier.report import Report
 from verifier.service import Verifier
@@ -57,7 +58,7 @@ _TRUST_LIST_PATH = "/v1/trust-list"
 
 
 def _read_input(value: str) -> tuple[str, Any]:
-    """``("bundle", dict)``, ``("image", bytes)`` or ``("text", str)``."""
+    """``("bundle", dict)``, ``("image", bytes)``, ``("pdf", bytes)`` (a stamped PDF) or ``("text", str)``."""
     path = Path(value)
     try:
         is_file = len(value) < 4096 and path.is_file()
@@ -77,6 +78,10 @@ def _read_input(value: str) -> tuple[str, Any]:
             raise CliInputError(f"{value}: not valid JSON") from None
     if data.startswith(_IMAGE_MAGIC):
         return "image", data
+    if b"%PDF-" in data[:1024]:  # a stamped PDF verifies alone (verifier.pdf); another PDF needs its QR code
+        if find_stamp(data) is None:
+            raise CliInputError(f"{value}: a PDF without a xacthuc stamp: verify its QR code, with --file {value}")
+        return "pdf", data
     try:
         return "text", data.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -184,6 +189,10 @@ def _link_in(image: bytes) -> str | None:
 def _request(kind: str, value: Any, file: bytes | None) -> VerifyRequest:
     if kind == "image":
         return VerifyRequest(image=value, file=file)
+    if kind == "pdf":
+        if file is not None:
+            raise CliInputError("a stamped PDF is its own file: leave out --file")
+        return VerifyRequest(file=value)
     return VerifyRequest(payload=value, file=file)
 
 
@@ -231,7 +240,10 @@ def _verify(
 
 
 def verify_cmd(
-    source: Annotated[str, typer.Argument(metavar="INPUT", help="A QR image, the QR text or link, or a bundle JSON")],
+    source: Annotated[
+        str,
+        typer.Argument(metavar="INPUT", help="A QR image, the QR text or link, a bundle JSON, or a stamped PDF"),
+    ],
     file: Annotated[Path | None, typer.Option("--file", help="The document file to compare")] = None,
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Any Ethereum JSON-RPC node")] = None,
     offline: Annotated[
