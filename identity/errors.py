@@ -134,6 +134,25 @@ class StatusListInvalid(CredentialError, InvalidInput):
     http_status = 422
 
 
+class Oid4vciError(CredentialError):
+    """An OpenID4VCI request was refused (the OAuth error and its description say why)."""
+
+    code = "OID4VCI_ERROR"
+    http_status = 400
+
+    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+        # ``error`` is the OAuth error code the specs name (invalid_grant, invalid_proof, ...); ``status`` the HTTP
+        # status the OAuth-style endpoints answer with (401 for invalid_token, 404 for an offer that is gone).
+        self.error = error
+        self.description = description
+        self.status = status
+        super().__init__(description)
+
+    def to_oauth(self) -> dict[str, str]:
+        """The body the OpenID4VCI and OAuth endpoints answer with."""
+        return {"error": self.error, "error_description": self.description}
+
+
 class WalletError(CredentialError):
     """The wallet could not be used."""
 

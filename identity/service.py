@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +40,42 @@ STATUS_TTL = timedelta(minutes=5)
 # A list is closed at half full so a random free index is found quickly and the herd stays large.
 _FILL_LIMIT = 0.5
 _INDEX_TRIES = 64
+
+
+def credential_issuer(public_url: str, agency_id: str) -> str:
+    """An agency's HTTPS issuer identifier, the ``iss`` of the credentials it issues: ``{PU}/agencies/{id}``.
+
+    Its SD-JWT VC issuer metadata is then served at ``{PU}/.well-known/jwt-vc-issuer/agencies/{id}``.
+    """
+    return f"{public_url.rstrip('/')}/agencies/{agency_id}"
+
+
+def issuer_agency_id(iss: str) -> str:
+    """The agency id an ``iss`` names: ``<scheme>://<host>[/...]/agencies/<id>`` gives ``<id>``; anything else (the
+    bare agency id of credentials issued before issuer identifiers were URLs) is taken as the agency id itself.
+
+    Only the agency id is looked up in the trust list, so the host in ``iss`` grants nothing: the agency's keys must
+    still have signed the credential.
+    """
+    if "://" not in iss:
+        return iss
+    try:
+        parts = urlsplit(iss)
+    except ValueError:
+        return iss
+    head, sep, agency = parts.path.rpartition("/agencies/")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or not sep
+        or not agency
+        or "/" in agency
+        or (head and not head.startswith("/"))
+    ):
+        return iss
+    return agency
 
 
 def _new_id(rng: Rng) -> str:
@@ -159,13 +196,18 @@ def issue_credential(
     status_base_url: str,
     list_size: int = DEFAULT_SIZE,
     decoys: int = 0,
+    iss: str | None = None,
 ) -> tuple[str, str]:
     """Issue a citizen's SD-JWT VC: returns ``(credential_id, compact SD-JWT with all disclosures)``.
 
-    The issuer may only issue for a citizen it registered itself (else :class:`CitizenNotFound`).
+    The issuer may only issue for a citizen it registered itself (else :class:`CitizenNotFound`). ``iss`` is the
+    credential's issuer identifier, :func:`credential_issuer` of the agency (the HTTP API and the CLI pass it);
+    without it the bare ``issuer_id`` goes into ``iss``, the form of credentials issued before.
 
     ``status_base_url`` is where ``GET /v1/status-lists/{id}`` is served, e.g. ``https://id.example/v1/status-lists``.
     """
+    if iss is not None and issuer_agency_id(iss) != issuer_id:
+        raise ValueError("iss must name the issuing agency")
     citizen = get_citizen(session, citizen_id, agency_id=issuer_id)
     holder = None
     if holder_jwk is not None:
@@ -176,7 +218,7 @@ def issue_credential(
     row, idx = _allocate_index(session, issuer_id, now, rng, list_size)
     iat = int(now.timestamp())
     visible: dict[str, Any] = {
-        "iss": issuer_id,
+        "iss": iss if iss is not None else issuer_id,
         "iat": iat,
         "exp": iat + int(ttl.total_seconds()),
         "vct": VCT,

@@ -65,6 +65,7 @@ AUTHENTICATED = {
     ("post", "/v1/documents/{document_id}/revoke"),
     ("post", "/v1/citizens"),
     ("post", "/v1/citizens/{citizen_id}/credentials"),
+    ("post", "/v1/citizens/{citizen_id}/offers"),
     ("post", "/v1/credentials/{credential_id}/revoke"),
     ("get", "/v1/audit"),
 }
@@ -87,6 +88,7 @@ SENT: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/audit"): {422},
     ("post", "/v1/citizens"): {409, 413, 422},
     ("post", "/v1/citizens/{citizen_id}/credentials"): {404, 413, 422, 503},
+    ("post", "/v1/citizens/{citizen_id}/offers"): {404, 422},
     ("post", "/v1/credentials/{credential_id}/revoke"): {404, 422},
     ("get", "/v1/status-lists/{list_id}"): {404, 422},
     ("post", "/v1/presentation-requests"): {413, 422},
@@ -103,6 +105,7 @@ JSON_ANSWERS = {
     ("post", "/v1/verify"): ("200", "VerificationReport"),
     ("post", "/v1/citizens"): ("201", "CitizenOut"),
     ("post", "/v1/citizens/{citizen_id}/credentials"): ("201", "CredentialOut"),
+    ("post", "/v1/citizens/{citizen_id}/offers"): ("201", "OfferOut"),
     ("post", "/v1/credentials/{credential_id}/revoke"): ("200", "RevokedOut"),
 }
 

@@ -24,6 +24,7 @@ from identity.sdjwt import (
     parse_jws,
     split_compact,
 )
+from identity.service import issuer_agency_id
 from identity.status_list import StatusListToken, parse_status_list_jwt
 from identity.transport import decode as transport_decode
 from identity.transport import is_transport
@@ -103,7 +104,8 @@ class IssuerTrustedCheck:
 
     def verify(self, ctx: CredentialContext) -> CheckResult:
         assert ctx.jws is not None
-        key = ctx.resolver.resolve(ctx.jws.payload["iss"], ctx.jws.header["kid"])
+        # ``iss`` is the agency's URL ``.../agencies/<id>``, or the bare id of credentials issued before.
+        key = ctx.resolver.resolve(issuer_agency_id(ctx.jws.payload["iss"]), ctx.jws.header["kid"])
         if key is None:
             return invalid(
                 self.name, "ISSUER_UNKNOWN", "the issuer or its key is not in the trust list", Verdict.UNTRUSTED
@@ -199,12 +201,14 @@ class StatusCheck:
             return invalid(self.name, exc.code, exc.message, Verdict.ERROR)
         except Exception:
             return invalid(self.name, "STATUS_UNAVAILABLE", "the status list could not be fetched", Verdict.ERROR)
-        iss, kid = ctx.jws.payload["iss"], token.jws.header.get("kid")
+        iss, kid = issuer_agency_id(ctx.jws.payload["iss"]), token.jws.header.get("kid")
         key = ctx.resolver.resolve(iss, kid) if isinstance(kid, str) else None
         alg = token.jws.header.get("alg")
+        list_iss = token.jws.payload.get("iss", iss)
         if (
             key is None
-            or token.jws.payload.get("iss", iss) != iss
+            or not isinstance(list_iss, str)
+            or issuer_agency_id(list_iss) != iss
             or alg != key.alg
             or not _status_list_signed(str(alg), tuple(sorted(key.jwk.items())), token.jws.compact)
         ):

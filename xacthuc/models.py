@@ -1,6 +1,7 @@
 """Every table, imported in one place so that migrations and ``create_all`` see the whole schema."""
 
 from identity.models import Citizen, Credential, StatusListRow
+from identity.oid4vci.models import AccessTokenRow, NonceRow, OfferRow
 from keys.agencies import Agency, ApiKey
 from keys.authority import AgencyAuthority
 from keys.signin_throttle import SignInFailures
@@ -14,6 +15,7 @@ from verifier.oid4vp.models import PresentationRequest
 from xacthuc.audit import AuditEntry
 
 __all__ = [
+    "AccessTokenRow",
     "Agency",
     "AgencyAuthority",
     "AnchorBatch",
@@ -27,6 +29,8 @@ __all__ = [
     "IdempotencyRow",
     "IndexedAnchor",
     "IndexedRevocation",
+    "NonceRow",
+    "OfferRow",
     "PresentationRequest",
     "RevocationTx",
     "SignInFailures",

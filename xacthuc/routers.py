@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 
 from identity.api import build_router as identity_router
 from identity.api import require_any
+from identity.oid4vci.routes import build_router as oid4vci_router
 from keys.api import build_router as keys_router
 from keys.api import require
 from keys.protocols import Signer
@@ -44,6 +46,7 @@ def build_routers(services: Services) -> list[APIRouter]:
         build_offline_router(bundle=_offline_bundle(services)),
         build_stamped_router(session=services.session, public_url=services.settings.public_url, qr_matrix=qr_matrix),
         _identity(services),
+        _oid4vci(services, verifier),
         build_audit_router(session=services.session, require_admin=require("admin", services.session)),
         build_agency_router(services),
         _presentation_requests(services, verifier),
@@ -129,6 +132,27 @@ def _presentation_requests(services: Services, verifier: ServerVerifier) -> APIR
         clock=services.clock,
         public_url=public_url,
         qr_svg=qr_svg,
+    )
+
+
+def _oid4vci(services: Services, verifier: ServerVerifier) -> APIRouter:
+    """OpenID4VCI: this service is the credential issuer (its public URL) and its own authorization server."""
+
+    def issuer_jwks(agency_id: str) -> list[dict[str, Any]] | None:
+        # The keys an identity agency signs credentials with, as the trust list publishes them; compromised ones left
+        # out, retired ones kept (they verify what they signed).
+        agency = verifier.trust_list().agency(agency_id)
+        if agency is None or "identity" not in agency.roles:
+            return None
+        return [dict(k.jwk) for k in agency.keys if k.status != "compromised"]
+
+    return oid4vci_router(
+        session=services.session,
+        require_issue=require("identity:issue", services.session),
+        signer_for=_signer_for(services),
+        issuer_jwks=issuer_jwks,
+        clock=services.clock,
+        public_url=services.settings.public_url,
     )
 
 

@@ -172,6 +172,7 @@ def build_router(
             now,
             credential_ttl,
             status_base_url=status_base,
+            iss=service.credential_issuer(public_base_url, principal.agency_id),
         )
         db.commit()
         return CredentialOut(id=cid, credential=compact)

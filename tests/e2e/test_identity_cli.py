@@ -82,7 +82,7 @@ def test_register_issue_present_verify_revoke(cli: typer.Typer, tmp_path: Path) 
     (tmp_path / "cred.json").write_text(json.dumps(issued))
     _run(cli, "wallet", "import", str(tmp_path / "cred.json"), "--json")
     [shown] = _run(cli, "wallet", "show", "--json")["credentials"]
-    assert shown["iss"] == "ca-hcm" and shown["claims"]["age_over_18"] is True
+    assert shown["iss"] == PUBLIC + "/agencies/ca-hcm" and shown["claims"]["age_over_18"] is True
     assert "Nguyễn Thị Minh Khai" in _run(cli, "wallet", "show")
 
     png = tmp_path / "qr.png"

@@ -112,7 +112,7 @@ def test_the_authenticated_agency_issues_and_signs(client: TestClient, signers: 
         cid = client.post("/v1/citizens", json=CITIZEN, headers=_auth(agency)).json()["id"]
         _, cred = _issue(client, cid, agency)
         jws = parse_jws(cred.split("~")[0])
-        assert jws.payload["iss"] == agency and jws.header["kid"] == signers[agency].kid
+        assert jws.payload["iss"] == f"{BASE}/agencies/{agency}" and jws.header["kid"] == signers[agency].kid
         assert verify_signature("ES256", signers[agency].public_jwk(), jws.signing_input, jws.signature)
         assert jws.payload["status"]["status_list"]["uri"].startswith(BASE + "/v1/status-lists/")
     r = client.post(f"/v1/citizens/{cid}/credentials", json={"holder_jwk": "x"}, headers=_auth("ca-q1"))
