@@ -18,6 +18,7 @@ from identity import holder, service
 from identity.api import status_base_url
 from identity.cccd import parse_citizen
 from identity.errors import WalletError
+from identity.oid4vci.offers import create_offer, offer_links
 from identity.wallet import Wallet, create_wallet, open_wallet, verification_link
 from keys.bootstrap import City
 from keys.error_messages import field_labels, lang_from_locale
@@ -184,6 +185,46 @@ def id_issue(
     print(f"credential {credential_id} issued by {issuer}{bound}" + (f", written to {output}" if output else ""))
     if output is None:
         print(compact)
+
+
+@id_app.command("offer")
+def id_offer(
+    citizen_id: Annotated[str, typer.Argument(metavar="CITIZEN_ID", help="The citizen id from `xacthuc id register`")],
+    agency: AgencyOpt = None,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Offer the citizen's digital ID to a wallet (OpenID4VCI, pre-authorized code): prints the wallet link, the
+    offer link and the 6-digit transaction code to tell the citizen (shown only now), valid 10 minutes, once."""
+    settings = load_settings(data_dir)
+    try:
+        with open_city(data_dir) as (city, session):
+            issuer = _identity_agency(city, session, agency)
+            offer = create_offer(session, citizen_id, agency_id=issuer, now=_now())
+    except XacthucError as exc:
+        raise error_exit(exc, as_json) from None
+    # The links are on the server's own public URL (XACTHUC_PUBLIC_URL, else the address `serve` listens on): the
+    # credential issuer the offer names must be the server the wallet then talks to.
+    links = offer_links(settings.public_url, offer.id)
+    result = {
+        "id": offer.id,
+        "agency": issuer,
+        "wallet_url": links.wallet_url,
+        "offer_uri": links.offer_uri,
+        "credential_offer_uri": links.credential_offer_uri,
+        "tx_code": offer.tx_code,
+        "expires_at": offer.expires_at.isoformat(),
+    }
+    _print(
+        result,
+        as_json,
+        [
+            f"offer for citizen {citizen_id} from {issuer}, valid until {result['expires_at']}, single use",
+            f"wallet link: {links.wallet_url}",
+            f"offer link:  {links.offer_uri}",
+            f"transaction code (tell the citizen; not shown again): {offer.tx_code}",
+        ],
+    )
 
 
 @id_app.command("revoke")
