@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-MODULES = ["keys", "chain", "anchoring", "documents", "verify_http", "identity", "pages"]
+MODULES = ["keys", "chain", "anchoring", "documents", "verify_http", "identity", "pages", "pdf"]
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:

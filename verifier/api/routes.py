@@ -81,6 +81,7 @@ _OPENAPI_BODY: dict[str, Any] = {
                         "image": {"type": "string", "format": "binary"},
                         "file": {"type": "string", "format": "binary"},
                         **_FIELD_SCHEMAS,
+                        "pdf_stamp": {"type": "string", "description": "`pdf_stamp` as a JSON text (with `sha256`)"},
                     },
                     "additionalProperties": False,
                 }
@@ -135,6 +136,16 @@ def _pdf_stamp(value: Any) -> PdfStamp | None:
     return PdfStamp(original_length=original, stamp_end=end, length=length)
 
 
+def _json_field(value: Any) -> Any:
+    if value is None:
+        return None
+    text = _text(value if isinstance(value, str) else None, "pdf_stamp")
+    try:
+        return json.loads(text) if text is not None else ...
+    except ValueError:
+        raise InvalidInput("pdf_stamp: must be a JSON object") from None
+
+
 def _stamp_with_hash(stamp: PdfStamp | None, sha256: bytes | None) -> PdfStamp | None:
     if stamp is not None and sha256 is None:
         raise InvalidInput("pdf_stamp: give it with sha256, the hash of the stamped PDF's original range")
@@ -175,8 +186,8 @@ async def _from_form(request: Request, file_limit: int, image_limit: int) -> Ver
     except Exception:  # starlette's MultiPartException and parser errors on malformed bodies
         raise InvalidInput("the multipart body is malformed") from None
     try:
-        if any(k not in (*_TEXT_FIELDS, "image", "file") for k in form):
-            raise InvalidInput("unknown form field; expected image, file, payload, audience, nonce, sha256")
+        if any(k not in (*_TEXT_FIELDS, "image", "file", "pdf_stamp") for k in form):
+            raise InvalidInput("unknown form field; expected image, file, payload, audience, nonce, sha256, pdf_stamp")
         texts: dict[str, str | None] = {}
         for f in _TEXT_FIELDS:
             v = form.get(f)
@@ -192,7 +203,8 @@ async def _from_form(request: Request, file_limit: int, image_limit: int) -> Ver
             file=file,
             audience=texts["audience"],
             nonce=texts["nonce"],
-            file_sha256=_sha256(texts["sha256"]),
+            file_sha256=(file_sha256 := _sha256(texts["sha256"])),
+            pdf_stamp=_stamp_with_hash(_pdf_stamp(_json_field(form.get("pdf_stamp"))), file_sha256),
         )
     finally:
         await form.close()

@@ -9,14 +9,14 @@ import { payloadFrom } from "./payload.js";
 const result = document.getElementById("result");
 const payload = payloadFrom(location.hash, location.search);
 
-async function run(sha256) {
+async function run(sha256, stamp) {
   if (!payload) {
     result.replaceChildren(Object.assign(document.createElement("p"), { className: "error-box",
       textContent: t("js.no_payload") }));
     return;
   }
   result.setAttribute("aria-busy", "true");
-  show(result, await verifyPayload(payload, sha256));
+  show(result, await verifyPayload(payload, sha256, stamp));
   result.removeAttribute("aria-busy");
 }
 
@@ -25,6 +25,6 @@ fileCheck({
   zone: document.getElementById("dropzone"),
   status: document.getElementById("file-status"),
   t,
-  onHash: (sha256) => run(sha256),
+  onHash: (sha256, _file, stamp) => run(sha256, stamp),
 });
 run(null);

@@ -1,5 +1,5 @@
 // /verify: scan with the camera, upload a picture, or paste a QR text or link; optionally check the document file,
-// hashed here (only its SHA-256 is sent). Every way ends in the same POST /v1/verify and the same result card.
+// hashed here (only its SHA-256 is sent); a stamped PDF dropped alone verifies with the payload it carries. Every way ends in the same POST /v1/verify and the same result card.
 import { verifyImage, verifyPayload } from "./api.js";
 import { show } from "./card.js";
 import { fileCheck } from "./filehash.js";
@@ -15,10 +15,10 @@ async function run(request) {
   result.setAttribute("aria-busy", "true");
   result.replaceChildren(Object.assign(document.createElement("p"), { className: "checking",
     textContent: t("js.checking") }));
-  const sha256 = currentHash();
+  const file = currentFile();
   const answer = request.payload !== undefined
-    ? await verifyPayload(request.payload, sha256)
-    : await verifyImage(request.image, sha256);
+    ? await verifyPayload(request.payload, file?.sha256, file?.stamp)
+    : await verifyImage(request.image, file?.sha256, file?.stamp);
   show(result, answer);
   result.removeAttribute("aria-busy");
   result.scrollIntoView({ block: "start", behavior: "smooth" });
@@ -95,13 +95,15 @@ $("paste-form").addEventListener("submit", (event) => {
 });
 
 // --- the document file --------------------------------------------------------------------------------------
-const currentHash = fileCheck({
+// A stamped PDF carries its own payload: dropped alone, it verifies at once.
+const currentFile = fileCheck({
   input: $("doc-file"),
   zone: $("dropzone"),
   status: $("file-status"),
   t,
-  onHash: () => {
-    if (last) run(last);
+  onHash: (_sha256, _file, stamp) => {
+    if (stamp && !last) run({ payload: stamp.payload });
+    else if (last) run(last);
   },
 });
 
