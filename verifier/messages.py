@@ -117,14 +117,6 @@ _CODES: dict[str, tuple[str, str]] = {
         "Tệp PDF bị sửa thêm sau khi đóng dấu mã QR: nội dung hiển thị có thể khác văn bản đã ký.",
         "The PDF was changed after it was stamped: what it shows may differ from the signed document.",
     ),
-    "FILE_MODIFIED": (
-        "Phần gốc của tệp PDF đã đóng dấu bị sửa: không còn là văn bản đã ký.",
-        "The stamped PDF's original part was changed: it is not the signed document.",
-    ),
-    "FILE_UPDATED_AFTER_STAMP": (
-        "Tệp PDF bị sửa thêm sau khi đóng dấu mã QR: nội dung hiển thị có thể khác văn bản đã ký.",
-        "The PDF was changed after it was stamped: what it shows may differ from the signed document.",
-    ),
     # digital IDs
     "SDJWT_MALFORMED": ("Mã căn cước số bị hỏng.", "The digital ID is malformed."),
     "TRANSPORT_INVALID": ("Mã QR căn cước bị hỏng.", "The ID's QR code is damaged."),
