@@ -28,6 +28,7 @@ from identity import service
 from identity.cccd import SEXES, parse_citizen
 from identity.errors import CitizenExists
 from identity.models import Citizen
+from identity.oid4vci.offers import create_offer, offer_links
 from keys.agencies import require_role
 from keys.error_messages import error_dict
 from keys.errors import XacthucError
@@ -266,8 +267,6 @@ def build_citizens_router(
         this answer is the only place it appears (``no-store``, never a redirect to a page that shows it)."""
         staff.check_csrf(csrf_token)
         allowed(staff)
-        from identity.oid4vci.offers import create_offer, offer_links  # TODO(E): top level once part A lands
-
         citizen = service.get_citizen(db, citizen_id, agency_id=staff.agency.id)
         now = services.clock()
         new = create_offer(db, citizen.id, agency_id=staff.agency.id, now=now, rng=os.urandom)
