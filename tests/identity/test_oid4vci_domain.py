@@ -4,11 +4,14 @@ code and its attempt limit, access tokens, c_nonces, the holder proof, and issue
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from identity import service
@@ -259,3 +262,51 @@ def test_issue_credential_refuses_an_iss_naming_another_agency(
         service.issue_credential(
             session, citizen, issuer_signer, AGENCY, None, NOW, status_base_url=STATUS_BASE, iss=PU + "/agencies/x"
         )
+
+
+# ----------------------------------------------------------------------------------------------------- races
+def _race(engine: Engine, n: int, attempt: Callable[[Session], str]) -> list[str]:
+    """``n`` threads, each in its own session and transaction, start ``attempt`` together; their outcomes."""
+    barrier = threading.Barrier(n)
+
+    def run() -> str:
+        with Session(engine) as s:
+            barrier.wait(timeout=30)
+            try:
+                outcome = attempt(s)
+            except Oid4vciError as exc:
+                s.commit()  # as the route does: a wrong code counts
+                return exc.description
+            s.commit()
+            return outcome
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: run(), range(n)))
+
+
+def test_racing_redemptions_get_one_token(engine: Engine) -> None:
+    with Session(engine) as s:
+        citizen = service.register_citizen(s, CITIZEN, NOW, agency_id=AGENCY).id
+        offer = offers.create_offer(s, citizen, agency_id=AGENCY, now=NOW, rng=seeded())
+        s.commit()
+    outcomes = _race(
+        engine, 6, lambda s: tokens.redeem_pre_authorized_code(s, _code(offer), offer.tx_code, now=NOW).access_token
+    )
+    assert sorted(o == offers.GONE for o in outcomes) == [False] + [True] * 5, outcomes
+    with Session(engine) as s:
+        assert len(s.exec(select(AccessTokenRow)).all()) == 1
+
+
+def test_racing_wrong_codes_get_no_more_than_five_tries(engine: Engine) -> None:
+    with Session(engine) as s:
+        citizen = service.register_citizen(s, CITIZEN, NOW, agency_id=AGENCY).id
+        offer = offers.create_offer(s, citizen, agency_id=AGENCY, now=NOW, rng=seeded())
+        s.commit()
+    wrong = "000000" if offer.tx_code != "000000" else "111111"
+    outcomes = _race(
+        engine, 12, lambda s: tokens.redeem_pre_authorized_code(s, _code(offer), wrong, now=NOW).access_token
+    )
+    tried = [o for o in outcomes if o.startswith("wrong transaction code")]
+    assert len(tried) == 4 and outcomes.count(offers.DEAD) == 8, outcomes
+    with Session(engine) as s:
+        assert s.exec(select(OfferRow)).one().attempts == offers.MAX_TX_CODE_ATTEMPTS
