@@ -68,6 +68,10 @@ AUTHENTICATED = {
     ("post", "/v1/citizens/{citizen_id}/offers"),
     ("post", "/v1/credentials/{credential_id}/revoke"),
     ("get", "/v1/audit"),
+    ("post", "/v1/agencies/{agency_id}/offices"),
+    ("post", "/v1/agencies/{agency_id}/offices/{office_id}/end"),
+    ("post", "/v1/agencies/{agency_id}/delegations"),
+    ("post", "/v1/agencies/{agency_id}/delegations/{delegation_id}/revoke"),
 }
 #: The error statuses each route sends besides 401/403 (read from the routes and the domain code they call). A route
 #: with parameters answers 422 to malformed ones (and any route to a JSON body nested too deeply).
@@ -86,6 +90,11 @@ SENT: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/messages"): set(),
     ("get", "/v1/offline-bundle"): {503},
     ("get", "/v1/audit"): {422},
+    ("get", "/v1/agencies/{agency_id}/offices"): {404, 422},
+    ("post", "/v1/agencies/{agency_id}/offices"): {404, 409, 413, 422},
+    ("post", "/v1/agencies/{agency_id}/offices/{office_id}/end"): {404, 409, 413, 422},
+    ("post", "/v1/agencies/{agency_id}/delegations"): {404, 409, 413, 422},
+    ("post", "/v1/agencies/{agency_id}/delegations/{delegation_id}/revoke"): {404, 409, 413, 422},
     ("post", "/v1/citizens"): {409, 413, 422},
     ("post", "/v1/citizens/{citizen_id}/credentials"): {404, 413, 422, 503},
     ("post", "/v1/citizens/{citizen_id}/offers"): {404, 422},

@@ -37,6 +37,7 @@ from .metadata import MetadataLookup, MetadataMatchesCheck, document_claims
 from .payload import PayloadKind, parse_payload
 from .pdf import PdfStamp, stamped_file_check
 from .report import Check, CheckResult, Report, Verdict, invalid, run_checks, valid
+from .signer_authority import RegisterLookup, SignerAuthorityCheck
 from .supersession import LinkLookup, describe, follow_supersessions
 
 __all__ = ["DOCUMENT_CHECKS", "DocumentContext", "KeyDirectory", "verify_document"]
@@ -82,6 +83,7 @@ class DocumentContext:
     file_sha256: bytes | None = None  # the file's hash when only that was sent (the file stayed on the client)
     pdf_stamp: PdfStamp | None = None  # the file is a stamped PDF: its original range is the signed file
     metadata_lookup: MetadataLookup | None = None  # the issuer's store
+    offices: RegisterLookup | None = None  # agencies' registers of offices (verifier.signer_authority)
     receipt: Receipt | None = None
     key: TrustedKey | None = None
     verified_by: str | None = None  # the kid whose signature check already passed while choosing among keys
@@ -377,6 +379,7 @@ DOCUMENT_CHECKS: tuple[Check[DocumentContext], ...] = (
     MetadataMatchesCheck(),
     AnchoredCheck(),
     NotRevokedCheck(),
+    SignerAuthorityCheck(),
     FileMatchesCheck(),
 )
 
@@ -395,6 +398,7 @@ def verify_document(
     replacement_hint: Callable[[], str | None] | None = None,
     metadata: Mapping[str, Any] | None = None,
     metadata_lookup: MetadataLookup | None = None,
+    offices: RegisterLookup | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
     file_sha256: bytes | None = None,
     pdf_stamp: PdfStamp | None = None,
@@ -424,6 +428,7 @@ def verify_document(
         replacement_hint=replacement_hint,
         metadata=metadata,
         metadata_lookup=metadata_lookup,
+        offices=offices,
         file_sha256=file_sha256,
         pdf_stamp=pdf_stamp,
     )

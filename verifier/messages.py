@@ -38,6 +38,7 @@ CHECK_NAMES: dict[str, dict[str, str]] = {
     "anchored": {"vi": "Ghi trên sổ cái", "en": "Anchored on the ledger"},
     "not_revoked": {"vi": "Chưa bị thu hồi", "en": "Not revoked"},
     "file_matches": {"vi": "Tệp văn bản", "en": "Document file"},
+    "signer_authority": {"vi": "Thẩm quyền người ký", "en": "Signer's authority"},
     "not_expired": {"vi": "Còn thời hạn", "en": "Not expired"},
     "status": {"vi": "Trạng thái thu hồi", "en": "Revocation status"},
     "disclosures": {"vi": "Thông tin được tiết lộ", "en": "Disclosed claims"},
@@ -106,6 +107,39 @@ _CODES: dict[str, tuple[str, str]] = {
     # documents: revocation
     "DOC_REVOKED": ("Văn bản đã bị thu hồi.", "The document has been revoked."),
     "DOC_SUPERSEDED": ("Văn bản đã được thay thế bởi văn bản khác.", "The document was replaced by another."),
+    # documents: the signer's authority (Decree 30; verifier/signer_authority.py)
+    "SIGNER_IN_OFFICE": (
+        "Người ký giữ chức danh này vào ngày ký, theo sổ chức danh của cơ quan.",
+        "The signer held this office on the signing date, by the agency's register.",
+    ),
+    "SIGNER_DELEGATED": (
+        "Người ký được giao ký thừa lệnh hoặc thừa ủy quyền văn bản này vào ngày ký.",
+        "The signer was delegated (TL. or TUQ.) to sign this document on its date.",
+    ),
+    "SIGNER_NOT_IN_OFFICE": (
+        "Theo sổ chức danh, người ký không giữ chức danh này vào ngày ký.",
+        "By the agency's register, the signer did not hold this office on the signing date.",
+    ),
+    "SIGNING_FORM_NOT_ALLOWED": (
+        "Người ký không được ký theo thể thức này (TM., KT., Q.).",
+        "The signer may not sign in this form (TM., KT., Q.).",
+    ),
+    "DELEGATION_MISSING": ("Người ký không được giao ký văn bản.", "The signer holds no delegation to sign."),
+    "DELEGATION_EXPIRED": ("Việc giao ký đã hết hạn trước ngày ký.", "The delegation had ended before the date."),
+    "DELEGATION_REVOKED": ("Việc giao ký đã bị thu hồi trước ngày ký.", "The delegation was revoked before the date."),
+    "DELEGATION_NOT_COVERING": (
+        "Việc giao ký không bao gồm văn bản này.",
+        "The delegation does not cover this document.",
+    ),
+    "REGISTER_NOT_KEPT": (
+        "Cơ quan chưa lập sổ chức danh khi ban hành văn bản này.",
+        "The agency kept no register of offices when this was issued.",
+    ),
+    "REGISTER_UNAVAILABLE": (
+        "Không có sổ chức danh để kiểm tra thẩm quyền người ký.",
+        "No register of offices to check the signer's authority against.",
+    ),
+    "REGISTER_INCOMPLETE": ("Sổ chức danh xuất trình bị thiếu mục.", "The register presented has entries missing."),
     # documents: the file
     "FILE_MATCHES": ("Tệp đúng là văn bản đã ký.", "The file is the signed document."),
     "FILE_MISMATCH": ("Tệp không phải văn bản đã ký: đã bị sửa hoặc là tệp khác.", "The file is not the signed one."),

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -44,6 +44,7 @@ from keys.validity import epoch, utc
 from ledger.chain.merkle import leaf_hash
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof
 from ledger.documents.receipt import Registry
+from ledger.offices.entries import entry_leaf
 
 from ._offline_format import (
     AnchoredRoot,
@@ -67,6 +68,7 @@ from ._offline_format import (
 from .payload import ParsedPayload, PayloadKind
 from .report import Report, Status
 from .service import DEFAULT_FRESHNESS, Verifier
+from .signer_authority import offline_registers
 from .sources import Link
 
 __all__ = [
@@ -149,6 +151,7 @@ def offline_bundle_payload(
     revocations: list[Revocation],
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
+    offices: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The payload the root signs. ``exp`` is ``now + ttl``, capped at the trust list's own expiry."""
     _, tl_payload = decode_unverified(trust_list)
@@ -168,6 +171,8 @@ def offline_bundle_payload(
         return payload
     known_block = max((r.block for r in roots), default=0)
     reg = _registry_json(registry, max(block or 0, known_block), roots, revocations)
+    if offices:  # agencies' registers of offices: entry tokens, their proofs rebuilt from the roots' leaves
+        reg["offices"] = {agency: list(tokens) for agency, tokens in offices.items()}
     raw = json.dumps(reg, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if len(raw) > COMPRESS_OVER:
         payload["registry_z"] = _b64u(zlib.compress(raw, 9))
@@ -211,6 +216,7 @@ class OfflineState:
     roots: dict[tuple[str, bytes], AnchoredRoot]  # by (anchorer, root), the address lowercase
     revocations: dict[tuple[str, bytes, bytes], Revocation]  # by (agency, root, data), the address lowercase
     status_lists: dict[str, str]
+    offices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # agency id -> its register's entry tokens
     _leaf_index: dict[bytes, tuple[tuple[str, bytes], int]] | None = field(default=None, repr=False)
     _trees: dict[bytes, list[list[bytes]]] = field(default_factory=dict, repr=False)
 
@@ -308,6 +314,14 @@ class OfflineState:
             number=names.get("number"),
         )
 
+    def register_for(self, issuer_id: str) -> list[tuple[str, Proof | None]] | None:
+        """``verifier.signer_authority.OfficeRegisters``: the agency's register as of the bundle, each entry's proof
+        rebuilt from the roots (None: not anchored as of the bundle); None when it keeps none."""
+        tokens = self.offices.get(issuer_id)
+        if not tokens or self.registry is None:
+            return None
+        return [(t, self.proof_for(entry_leaf(t))) for t in tokens]
+
     def fetch_status_list(self, uri: str) -> str:
         """A ``status_fetcher``: the embedded token for ``uri`` (verified by the credential pipeline)."""
         token = self.status_lists.get(uri)
@@ -370,6 +384,7 @@ def verify_offline_bundle(token: str, pinned_root_jwk: Mapping[str, Any], now: d
     registry, block = None, None
     roots: dict[tuple[str, bytes], AnchoredRoot] = {}
     revocations: dict[tuple[str, bytes, bytes], Revocation] = {}
+    offices: dict[str, tuple[str, ...]] = {}
     if section is not None:
         try:
             registry = Registry.of(req_int(section, "chain_id", "registry"), req_str(section, "contract", "registry"))
@@ -381,11 +396,12 @@ def verify_offline_bundle(token: str, pinned_root_jwk: Mapping[str, Any], now: d
             raise OfflineBundleError("registry.roots and registry.revoked must be arrays")
         roots = {(r.anchorer, r.root): r for r in map(parse_root, raw_roots)}
         revocations = {(v.agency, v.root, v.data): v for v in map(parse_revocation, raw_revoked)}
-    return OfflineState(iat, exp, trust, registry, block, roots, revocations, dict(lists))
+        offices = offline_registers(section.get("offices"))
+    return OfflineState(iat, exp, trust, registry, block, roots, revocations, dict(lists), offices)
 
 
 # ------------------------------------------------------------------------------------------------- verifying inputs
-_OFFLINE_CHECKS = frozenset({"anchored", "not_revoked", "status"})
+_OFFLINE_CHECKS = frozenset({"anchored", "not_revoked", "status", "signer_authority"})
 
 
 def annotate(report: Report, state: OfflineState) -> Report:

@@ -9,7 +9,7 @@ for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from .document import verify_document
 from .payload import ParsedPayload, PayloadKind, parse_payload
 from .pdf import PdfStamp, find_stamp
 from .report import Report
+from .signer_authority import OfficeRegisters, RegisterItem, RegisterLookup, bundle_register
 from .sources import (
     DocumentFinder,
     Proofs,
@@ -102,6 +103,20 @@ class Verifier:
         self._replacements = proofs.replacement_for if isinstance(proofs, Replacements) else None
         self._stored_metadata = proofs.metadata_for if isinstance(proofs, StoredMetadata) else None
         self._links = proofs.link_for if isinstance(proofs, Supersessions) else None
+        self._offices = proofs.register_for if isinstance(proofs, OfficeRegisters) else None
+
+    def _register_lookup(self, published: Published | None) -> RegisterLookup | None:
+        """Agencies' registers of offices: the source's own (the issuer's database, the offline bundle), else the
+        one a proof bundle presents; every entry is checked either way. None when there is neither."""
+        own, presented = self._offices, published.register if published is not None else None
+        if own is None and presented is None:
+            return None
+
+        def lookup(issuer_id: str) -> Sequence[RegisterItem] | None:
+            found = own(issuer_id) if own is not None else None
+            return found if found else presented
+
+        return lookup
 
     def _default_registry(self) -> Registry | None:
         return self._registry() if callable(self._registry) else self._registry
@@ -165,7 +180,15 @@ class Verifier:
         if raw is not None and not isinstance(raw, Mapping):
             raise BundleInvalid("proof must be an object")
         proof = None if raw is None else Proof.from_dict(raw)
-        published = Published(registry, bundle_metadata(bundle), proof, text, bundle_replaced_by(bundle))
+        register = bundle_register(bundle)
+        published = Published(
+            registry,
+            bundle_metadata(bundle),
+            proof,
+            text,
+            bundle_replaced_by(bundle),
+            register=None if register is None else tuple(register),
+        )
         with self._scope(parsed) as finish:
             stamp = find_stamp(file) if file is not None else None
             return finish(self._document(parsed.payload, file, self.clock(), published=published, pdf_stamp=stamp))
@@ -218,6 +241,7 @@ class Verifier:
             replacement_hint=replacement_hint,
             metadata=published.metadata if published is not None else None,
             metadata_lookup=self._stored_metadata,
+            offices=self._register_lookup(published),
             file_sha256=file_sha256,
             pdf_stamp=pdf_stamp,
         )

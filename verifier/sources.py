@@ -89,6 +89,7 @@ class Published:
     proof: Proof | None = None
     payload: str | None = None  # the receipt payload the service holds for this id
     replaced_by: str | None = None  # the id of the document the service says replaces it (a hint, checked)
+    register: tuple[tuple[str, Proof | None], ...] | None = None  # the issuer's register of offices (checked)
 
 
 @dataclass(frozen=True)

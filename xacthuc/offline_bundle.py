@@ -29,6 +29,7 @@ from ledger.chain.merkle import MerkleTree
 from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState, RevocationTx, as_utc
 from ledger.documents.issuing import REASONS, DocumentRow
 from ledger.documents.receipt import Registry
+from ledger.offices.register import all_registers
 from verifier.offline import (
     DEFAULT_TTL,
     AnchoredRoot,
@@ -163,6 +164,7 @@ def build_offline_bundle(
     )
     roots = read_roots(session) if registry is not None else []
     revocations = read_revocations(session) if registry is not None else []
+    offices = all_registers(session) if registry is not None else {}
     payload = offline_bundle_payload(
         trust_list=trust_list,
         status_lists=status_lists,
@@ -172,6 +174,7 @@ def build_offline_bundle(
         revocations=revocations,
         now=now,
         ttl=ttl,
+        offices=offices,
     )
     return sign_offline_bundle(root_signer, payload)
 

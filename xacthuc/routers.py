@@ -15,9 +15,11 @@ from identity.api import require_any
 from identity.oid4vci.routes import build_router as oid4vci_router
 from keys.api import build_router as keys_router
 from keys.api import require
+from keys.bootstrap import CITY_ID
 from keys.protocols import Signer
 from keys.x509 import VerifierRequestKey
 from ledger.api import build_router as documents_router
+from ledger.api.offices import build_router as offices_router
 from ledger.api.stamped import build_stamped_router
 from ledger.errors import ChainUnavailable
 from verifier.api import build_router as verify_router
@@ -49,6 +51,7 @@ def build_routers(services: Services) -> list[APIRouter]:
         _oid4vci(services, verifier),
         build_audit_router(session=services.session, require_admin=require("admin", services.session)),
         build_agency_router(services),
+        _offices(services),
         _presentation_requests(services, verifier),
     ]
 
@@ -86,6 +89,19 @@ def _documents(services: Services, verifier: ServerVerifier) -> APIRouter:
         revoke_wait=settings.revoke_wait,
         after_revocation=lambda: _catch_up_index(services),
         audit=api_recorder(services.clock),
+    )
+
+
+def _offices(services: Services) -> APIRouter:
+    """An agency's register of offices and delegations: public to read, its `admin` (or the city's) writes."""
+    return offices_router(
+        session=services.session,
+        require_admin=require("admin", services.session),
+        signer_for=_signer_for(services),
+        address_for=lambda agency_id: services.require_city().eth_address(agency_id),
+        registry=services.document_registry,
+        clock=services.clock,
+        city_id=CITY_ID,
     )
 
 

@@ -42,6 +42,7 @@ from ledger.documents.issuing import DocumentRow
 from ledger.documents.receipt import Registry
 from ledger.documents.status import replacement_for, successor_of
 from ledger.errors import ChainUnavailable
+from ledger.offices.register import register_items
 from verifier.payload import ParsedPayload, PayloadKind
 from verifier.report import Report
 from verifier.service import Verifier
@@ -219,6 +220,11 @@ class _ServerRecords:
     def replacement_for(self, leaf: bytes) -> dict[str, Any] | None:
         with Session(self.engine) as session:
             return replacement_for(session, leaf)
+
+    def register_for(self, issuer_id: str) -> list[tuple[str, Proof | None]]:
+        """The agency's register of offices (``verifier.signer_authority``): each entry with its proof."""
+        with Session(self.engine) as session:
+            return register_items(session, issuer_id)
 
     def link_for(self, leaf: bytes, document_id: str | None) -> Link | None:
         """A replacement as this database knows it (its receipt payload and proof), to follow a chain of

@@ -62,6 +62,7 @@ from ledger.documents.replacement import REPLACEMENT_ERRORS
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import DocumentView, build_bundle, document_json, get_document
 from ledger.errors import ChainUnavailable
+from ledger.offices.register import bundle_section as offices_bundle_section
 
 MAX_BATCH = 1000
 _QR_PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}, "description": "The QR code"}
@@ -396,7 +397,11 @@ def build_router(
         view = _view(db, document_id)
         token, root_kid = trust_list()
         response.headers["Content-Disposition"] = f'attachment; filename="{view.row.id}.bundle.json"'
-        return build_bundle(view, trust_list=token, root_kid=root_kid, public_url=base)
+        body = build_bundle(view, trust_list=token, root_kid=root_kid, public_url=base)
+        register = offices_bundle_section(db, view.row.agency_id)  # the signer's authority: ledger.offices
+        if register is not None:
+            body["signer_authority"] = register
+        return body
 
     @router.post(
         "/v1/documents/{document_id}/revoke",

@@ -48,6 +48,8 @@ __all__ = [
     "Writer",
     "add_delegation",
     "add_office",
+    "all_registers",
+    "bundle_section",
     "check_signer",
     "current_register",
     "end_office",
@@ -122,6 +124,7 @@ def entries_of(session: Session, agency_id: str, *, proofs: bool = True) -> list
                 col(OfficeEntryRow.chain_id),
                 col(OfficeEntryRow.contract),
                 col(AnchorBatch.id),
+                col(AnchorBatch.root),
                 col(AnchorBatch.state),
                 col(AnchorBatch.tx_hash),
                 col(AnchorBatch.block_number),
@@ -135,20 +138,15 @@ def entries_of(session: Session, agency_id: str, *, proofs: bool = True) -> list
         )
         .all()
     )
-    trees: dict[int, tuple[bytes, MerkleTree]] = {}
     out = []
-    for seq, kind, token, raw_leaf, created, chain_id, contract, batch_id, state, tx, block, anchored_at in rows:
+    for seq, kind, token, raw_leaf, created, chain_id, contract, batch_id, root, state, tx, block, anchored_at in rows:
         leaf = bytes(raw_leaf)
         anchored = state in CONFIRMED_STATES and tx is not None and block is not None and anchored_at is not None
         proof = None
-        if anchored and proofs and batch_id is not None and tx is not None:
-            if batch_id not in trees:
-                batch = session.get(AnchorBatch, batch_id)
-                assert batch is not None
-                trees[batch_id] = (bytes(batch.root), MerkleTree.from_bytes(bytes(batch.tree)))
-            root, tree = trees[batch_id]
+        if anchored and proofs and batch_id is not None and tx is not None and root is not None:
+            tree = _tree(session, int(batch_id), bytes(root))
             proof = Proof(
-                root=root,
+                root=bytes(root),
                 path=tree.proof(tree.index_of(leaf)),
                 leaf=leaf,
                 chain_id=int(chain_id),
@@ -159,6 +157,24 @@ def entries_of(session: Session, agency_id: str, *, proofs: bool = True) -> list
             )
         out.append(StoredEntry(int(seq), kind, token, leaf, created, proof, anchored))
     return out
+
+
+_TREES: dict[tuple[int, bytes], MerkleTree] = {}  # by (batch id, root)
+_TREES_KEPT = 64
+
+
+def _tree(session: Session, batch_id: int, root: bytes) -> MerkleTree:
+    """A confirmed batch's root and parsed tree, kept for the next verification: a batch's tree is written once,
+    when it is cut and its root is its hash, so a kept one is always the stored one (a verification would otherwise
+    parse a tree of up to 65,536 leaves for every entry)."""
+    found = _TREES.get((batch_id, root))
+    if found is None:
+        batch = session.get(AnchorBatch, batch_id)
+        assert batch is not None and bytes(batch.root) == root
+        if len(_TREES) >= _TREES_KEPT:
+            _TREES.clear()
+        found = _TREES[(batch_id, root)] = MerkleTree.from_bytes(bytes(batch.tree))
+    return found
 
 
 def current_register(session: Session, agency_id: str) -> Register:
@@ -320,6 +336,30 @@ def check_signer(session: Session, agency_id: str, document: Document) -> Decisi
 def register_items(session: Session, agency_id: str) -> list[tuple[str, Proof | None]]:
     """The agency's entries as a verifier takes them: each token with its proof (None while it waits)."""
     return [(e.token, e.proof) for e in entries_of(session, agency_id)]
+
+
+def bundle_section(session: Session, agency_id: str) -> dict[str, Any] | None:
+    """What a proof bundle carries of its agency's register (``signer_authority``): every entry's token and proof, so
+    the signer's authority verifies with only an RPC node; None when the agency keeps no register."""
+    items = register_items(session, agency_id)
+    if not items:
+        return None
+    entries = [{"token": t, "proof": None if p is None else p.to_dict()} for t, p in items]
+    return {"agency_id": agency_id, "entries": entries}
+
+
+def all_registers(session: Session) -> dict[str, list[str]]:
+    """Every agency's entry tokens in ``seq`` order (the offline bundle's ``registry.offices``: their proofs are
+    rebuilt there from the anchored roots' leaves)."""
+    rows = session.exec(
+        select(OfficeEntryRow.agency_id, OfficeEntryRow.token).order_by(
+            col(OfficeEntryRow.agency_id), col(OfficeEntryRow.seq)
+        )
+    ).all()
+    out: dict[str, list[str]] = {}
+    for agency_id, token in rows:
+        out.setdefault(agency_id, []).append(token)
+    return out
 
 
 def register_json(session: Session, agency_id: str) -> dict[str, Any]:

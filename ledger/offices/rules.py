@@ -42,14 +42,25 @@ OFFICE_FORMS = (None, "TM.", "KT.", "Q.")
 DELEGATION_FORMS = ("TL.", "TUQ.")
 
 
-def anchored_before(entry_at: datetime | None, document_at: datetime | None) -> bool:
-    """Whether an entry counts for a document: the chain dates its anchor strictly before the document's (the
-    registry's block time). The same batch, or the same block, is not before: nothing on chain orders them. A
-    document not anchored yet (``document_at`` None) will be anchored in a later block than any entry anchored now,
-    so every anchored entry counts for it; an entry not anchored (``entry_at`` None) never counts."""
+def anchored_before(
+    entry_at: datetime | None,
+    document_at: datetime | None,
+    entry_block: int | None = None,
+    document_block: int | None = None,
+) -> bool:
+    """Whether an entry counts for a document: the chain dates its anchor before the document's. The registry keeps
+    each anchor's block time: an earlier time is before. Blocks of the same second (a development chain mines
+    several a second; Ethereum and QBFT/Clique networks never do) are ordered by their block numbers, when known;
+    the same block (the same batch, or another batch mined with it) is not before: nothing orders them. A document
+    not anchored yet (``document_at`` None) will be anchored in a later block than any entry anchored now, so every
+    anchored entry counts for it; an entry not anchored (``entry_at`` None) never counts."""
     if entry_at is None:
         return False
-    return document_at is None or entry_at < document_at
+    if document_at is None or entry_at < document_at:
+        return True
+    if entry_at == document_at and entry_block is not None and document_block is not None:
+        return entry_block < document_block
+    return False
 
 
 def name_key(text: str) -> str:

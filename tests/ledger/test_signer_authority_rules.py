@@ -30,7 +30,17 @@ def test_signer_authority_vector(path: Path) -> None:
     entries = vec["entries"]
     if "anchored_at" in vec:
         document_at = _time(vec["document_anchored_at"])
-        entries = [e for e in entries if anchored_before(_time(vec["anchored_at"][str(e["seq"])]), document_at)]
+        blocks = vec.get("blocks", {})
+        entries = [
+            e
+            for e in entries
+            if anchored_before(
+                _time(vec["anchored_at"][str(e["seq"])]),
+                document_at,
+                blocks.get(str(e["seq"])),
+                vec.get("document_block"),
+            )
+        ]
     s = vec["signature"]
     decision = decide(
         fold(entries), Signature(s["name"], s["title"], s["form"], date.fromisoformat(s["on"]), s["document_type"])

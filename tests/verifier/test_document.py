@@ -156,9 +156,11 @@ def test_valid(signer: FixedSigner) -> None:
         "metadata_matches",
         "anchored",
         "not_revoked",
+        "signer_authority",
         "file_matches",
     ]
     assert check(report, "file_matches") == ("skipped", "NOT_APPLICABLE")
+    assert check(report, "signer_authority") == ("skipped", "REGISTER_UNAVAILABLE")  # no source of registers
     assert check(report, "metadata_matches") == ("skipped", "METADATA_UNAVAILABLE")  # a bare QR code
     assert report.issuer == {"id": "ubnd-tphcm", "name": "Ủy ban nhân dân Thành phố Hồ Chí Minh"}
     assert report.claims["number"] == "2392/QĐ-UBND" and report.claims["issued_on"] == "2024-07-15"
