@@ -115,14 +115,14 @@ def test_signer_authority_online_through_the_bundle_and_offline(
     r = _issue(served, "2392/QĐ-UBND", signer_name="Nguyễn Văn Dũng")  # KT.: the deputy of the head
     assert r.status_code == 201, r.text
     doc = r.json()
-    for wrong, code in (
+    for wrong, expected in (
         ({"signer_name": "Nguyễn Văn Dung"}, "SIGNER_NOT_IN_OFFICE"),
         ({"signer_name": "Nguyễn Văn Dũng".replace("V", "\u0412")}, "SIGNER_NOT_IN_OFFICE"),  # Cyrillic В
         ({"signing_form": "TM."}, "SIGNING_FORM_NOT_ALLOWED"),
         ({"signing_form": "TUQ."}, "DELEGATION_MISSING"),
     ):
         r = _issue(served, "2393/QĐ-UBND", **wrong)
-        assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
+        assert r.status_code == 422 and r.json()["error"]["code"] == expected, r.text
 
     # An insider issues a decision signed by a deputy the register does not have, bypassing the service's check,
     # then appoints her with a back-dated start: the appointment is anchored after the document, so it does not count.
@@ -187,7 +187,12 @@ def test_the_register_is_public_and_only_an_admin_writes_it(served: Served) -> N
     assert r.status_code == 201 and r.json()["kind"] == "office.end", r.text
     r = _post(served, f"/v1/agencies/{AGENCY}/offices/o2/end", {"until": "2024-05-31"}, _admin(served))
     assert r.status_code == 409 and r.json()["error"]["code"] == "OFFICE_ALREADY_ENDED", r.text
-    tuq = {"form": "TUQ.", "delegate": "Lê Thị Hoa", "delegate_title": "Chánh Văn phòng", "from": "2024-01-01"}
+    tuq: dict[str, Any] = {
+        "form": "TUQ.",
+        "delegate": "Lê Thị Hoa",
+        "delegate_title": "Chánh Văn phòng",
+        "from": "2024-01-01",
+    }
     r = _post(served, f"/v1/agencies/{AGENCY}/delegations", tuq, _admin(served))
     assert r.status_code == 422 and r.json()["error"]["field"] == "until", r.text
     tuq |= {"until": "2024-12-31", "authorising_number": "15/QĐ-UBND", "document_types": ["QĐ"]}

@@ -11,7 +11,20 @@ from typing import Any
 
 import typer
 
-from xacthuc.cli import authority, chain, doc_import, doc_stamp, docs, identity, init, keys, serve, staff, verify
+from xacthuc.cli import (
+    authority,
+    chain,
+    doc_import,
+    doc_stamp,
+    docs,
+    identity,
+    init,
+    keys,
+    offices,
+    serve,
+    staff,
+    verify,
+)
 from xacthuc.cli._common import CliUsageError, as_typed, error_exit, json_requested
 from xacthuc.recursion import cap_recursion_limit
 
@@ -39,6 +52,8 @@ app.command("verify")(verify.verify_cmd)
 app.add_typer(identity.id_app, name="id")
 app.add_typer(identity.wallet_app, name="wallet")
 app.add_typer(staff.staff_app, name="staff")
+app.add_typer(offices.office_app, name="office")
+app.add_typer(offices.delegation_app, name="delegation")
 app.command("audit")(staff.audit_cmd)
 
 
