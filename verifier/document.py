@@ -9,7 +9,9 @@ the document was anchored before the compromise); ``signature`` verifies with th
 (``verifier.metadata``; skipped when there is none, as for a bare QR code);
 ``anchored`` the Merkle path leads from the receipt's commitment to a root the issuer's own account anchored;
 ``not_revoked`` the registry reports neither revocation nor supersession (a superseded document's report follows
-the chain of replacements to the newest one, ``verifier.supersession``); ``file_matches`` the given file is the
+the chain of replacements to the newest one, ``verifier.supersession``); ``signer_authority`` the signer held the
+office or a delegation covering it on the signing date, by the agency's register as anchored before the document
+(``verifier.signer_authority``; skipped when the agency keeps none); ``file_matches`` the given file is the
 signed one.
 
 The chain is read at most once per verification (memoised in the context); if it cannot be read, every check that

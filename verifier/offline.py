@@ -11,7 +11,11 @@ is::
                              "tx": "0x...", "leaves": "<hex of the leaf hashes, 64 characters each>"}],
                   "revoked": [{"agency": "0x...", "root": "<hex>", "data": "<hex>", "reason": 1,
                                "revoked_at": 1767225300, "replaced_by": "<hex>" | null,
-                               "replacement": {"number", "document_id"} | null}]}}
+                               "replacement": {"number", "document_id"} | null}],
+                  "offices": {"<agency id>": ["<register entry token>", ...]}}}
+
+``registry.offices`` (only when some agency keeps a register) carries each agency's register of offices
+(``ledger.offices``) for the ``signer_authority`` check; its entries' proofs are rebuilt from the roots' leaves.
 
 Like the registry, the bundle keys anchors by agency (``anchorer``) and root, and revocations by agency, root and
 data: a root answers only for the account that anchored it (the issuer's ``eth_address`` in the trust list).
