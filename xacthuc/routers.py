@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from identity.api import build_router as identity_router
 from identity.api import require_any
-from identity.oid4vci.routes import build_router as oid4vci_router
+from identity.oid4vci.api import build_router as oid4vci_router
 from keys.api import build_router as keys_router
 from keys.api import require
 from keys.bootstrap import CITY_ID

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from identity import service
-from identity.oid4vci.routes import build_router
+from identity.oid4vci.api import build_router
 from identity.presentation import present
 from identity.sdjwt import parse_jws, split_compact
 from keys.agencies import Principal

@@ -62,6 +62,7 @@ FULL: dict[str, Callable[[type[Any]], XacthucError]] = {
     "KEY_UNKNOWN": lambda c: c("unknown", issuer_id="ubnd-hcm", kid="k1"),
     "MERKLE_PROOF_TOO_LONG": lambda c: c(70, 64),
     "NOT_ANCHORER": lambda c: c("ubnd-hcm", "0x" + "34" * 20, tx_hash=TX),
+    "OID4VCI_ERROR": lambda c: c("invalid_grant", "the offer has expired or was already used"),
     "RECEIPT_FIELD_INVALID": lambda c: c("kid", "must be 8 or 32 bytes"),
     "REGISTRY_MISSING": lambda c: c("gone", address="0x" + "56" * 20, chain_id=31337),
     "REGISTRY_OUTDATED": lambda c: c("old", address="0x" + "56" * 20, chain_id=31337),
