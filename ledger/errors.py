@@ -68,6 +68,24 @@ class ChainUnavailable(LedgerError):
     http_status = 503
 
 
+class RpcChainMismatch(LedgerError):
+    """The Ethereum RPC endpoints serve different chains: give endpoints of one chain only.
+
+    ``chain_ids``: each endpoint that answered (its URL with credentials redacted) and its chain id. Failing over
+    between chains would read and send on the wrong one, so this stops the start.
+    """
+
+    code = "RPC_CHAIN_MISMATCH"
+    http_status = 503
+
+    def __init__(self, message: str | None = None, *, chain_ids: dict[str, int] | None = None) -> None:
+        self.chain_ids = dict(chain_ids or {})
+        if message is None and self.chain_ids:
+            answers = ", ".join(f"{url} serves chain {chain_id}" for url, chain_id in self.chain_ids.items())
+            message = f"the Ethereum RPC endpoints serve different chains ({answers}): give endpoints of one chain"
+        super().__init__(message)
+
+
 class RegistryMissing(LedgerError):
     """The registry this data dir recorded is not on the chain the node serves.
 

@@ -32,7 +32,7 @@ from keys.errors import InvalidInput, XacthucError
 from keys.trust_list import RefreshingTrustList, TrustList, verify_trust_list
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof
 from ledger.chain.reader import RegistryReader
-from ledger.chain.rpc_transport import DeadlineHTTPProvider
+from ledger.chain.rpc_failover import rpc_provider
 from ledger.documents.receipt import Registry
 from ledger.errors import ChainUnavailable
 
@@ -231,10 +231,11 @@ class _ChainChecked:
 
 
 class RpcRegistries:
-    """The registries a document may name, read through one JSON-RPC URL (each call with a deadline)."""
+    """The registries a document may name, read through one JSON-RPC URL (each call with a deadline), or several of
+    one chain, comma-separated, failing over (``ledger.chain.rpc_failover``)."""
 
     def __init__(self, rpc_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.w3 = Web3(DeadlineHTTPProvider(rpc_url, timeout=timeout))
+        self.w3 = Web3(rpc_provider(rpc_url, timeout=timeout))
         self._readers: dict[Registry, ChainStatusReader] = {}
         self._lock = threading.Lock()
 

@@ -29,7 +29,19 @@ _ASSETS = {
     "favicon-32x32.png": "image/png",
 }
 
-_CHAIN = {"chain_id": {"type": "integer"}, "block": {"type": "integer"}, "contract": {"type": "string"}}
+_CHAIN = {
+    "chain_id": {"type": "integer"},
+    "block": {"type": "integer"},
+    "contract": {"type": "string"},
+    "rpc": {
+        "type": "object",
+        "description": "The RPC endpoint calls go to (null: none answers) and those down, credentials redacted",
+        "properties": {
+            "in_use": {"type": ["string", "null"]},
+            "down": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
 #: ``GET /readyz``'s answers (a probe's own shape, not the API's error body).
 READY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {

@@ -20,6 +20,7 @@ from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
 from ledger.chain.anchoring import oldest_pending_leaf
 from ledger.chain.rpc_transport import rpc_deadline
 from xacthuc.api_docs import READY_RESPONSES, install_api_docs
+from xacthuc.chainsetup import rpc_report
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.routers import build_routers
@@ -71,6 +72,9 @@ def create_app(services: Services) -> FastAPI:
                 body = {"chain_id": registry.chain_id, "block": registry.block_number, "contract": registry.address}
         except Exception as exc:
             down["chain"] = type(exc).__name__
+        rpc = rpc_report(services.registry_client.w3 if services.registry_client is not None else None)
+        if rpc is not None:  # which RPC endpoint is in use and which are down (several: they fail over)
+            body["rpc"] = {"in_use": rpc["in_use"], "down": rpc["down"]}
         if down:
             return JSONResponse({"status": "unavailable", "down": down, **body}, status_code=503)
         degraded = _anchoring_degraded(services)

@@ -13,7 +13,7 @@ from typing import Any
 from web3 import Web3
 
 from ledger.chain.client import RegistryClient
-from ledger.chain.rpc_transport import DeadlineHTTPProvider
+from ledger.chain.rpc_failover import FailoverHTTPProvider, endpoint_statuses, rpc_provider
 from ledger.documents.receipt import Registry
 from ledger.errors import ChainUnavailable, RegistryMissing, RegistryOutdated
 from xacthuc.devchain import AnvilNode, find_anvil_binary
@@ -43,8 +43,25 @@ class ChainHandle:
 
 def web3_for(url: str, settings: Settings) -> Web3:
     """A ``Web3`` over ``url`` whose every call has the ``XACTHUC_RPC_TIMEOUT`` deadline
-    (``ledger.chain.rpc_transport``)."""
-    return Web3(DeadlineHTTPProvider(url, timeout=settings.rpc_timeout))
+    (``ledger.chain.rpc_transport``); several comma-separated URLs fail over (``ledger.chain.rpc_failover``), and
+    must serve one chain (``RPC_CHAIN_MISMATCH`` otherwise)."""
+    w3 = Web3(rpc_provider(url, timeout=settings.rpc_timeout))
+    if isinstance(w3.provider, FailoverHTTPProvider):
+        w3.provider.check_chain_ids()
+    return w3
+
+
+def rpc_report(w3: Web3 | None) -> dict[str, Any] | None:
+    """Which RPC endpoint calls go to and which are down, credentials redacted (``/readyz``, ``chain status``):
+    ``{"in_use": url or None, "down": [url, ...], "endpoints": [...]}``; None without an HTTP node (eth-tester)."""
+    statuses = endpoint_statuses(w3.provider) if w3 is not None else []
+    if not statuses:
+        return None
+    return {
+        "in_use": next((s.url for s in statuses if s.in_use), None),
+        "down": [s.url for s in statuses if not s.up],
+        "endpoints": [s.to_dict() for s in statuses],
+    }
 
 
 def connect(settings: Settings, *, start_node: bool = True) -> ChainHandle:

@@ -16,7 +16,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="Where SQLite, the keystore and anvil state live")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
-    rpc_url: str | None = Field(default=None, description="Ethereum JSON-RPC URL; unset: start the embedded anvil")
+    rpc_url: str | None = Field(
+        default=None,
+        description="Ethereum JSON-RPC URL, or several nodes of one chain comma-separated in order of preference "
+        "(calls fail over to the next healthy one); unset: start the embedded anvil",
+    )
     rpc_timeout: float = Field(
         default=1.0,
         gt=0,

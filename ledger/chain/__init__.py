@@ -9,7 +9,8 @@
 - ``index``: a local index of the registry's events (``ChainIndexer``) and the reader over it
   (``IndexedStatusReader``, falling back to a ``RegistryReader``).
 - ``outbox``, ``anchoring``: the durable outbox of anchor and revoke transactions, and the worker that sends them.
-- ``rpc_transport``: the JSON-RPC transport with deadlines and a breaker; ``types``: the records the client returns.
+- ``rpc_transport``: the JSON-RPC transport with deadlines and a breaker; ``rpc_failover``: several endpoints of one
+  chain, a call failing over to the next healthy one; ``types``: the records the client returns.
 
 Private helpers: ``_abi`` (the compiled contract), ``_args`` (argument checks), ``_jsonrpc`` (the one JSON-RPC batch
 path), ``_index_rpc`` (the indexer's raw reads), ``_outbox_tx`` (the two kinds of outbox transaction), ``_rpcurl``.
@@ -76,6 +77,14 @@ from ledger.chain.proof import (
     reason_of,
 )
 from ledger.chain.reader import RegistryReader
+from ledger.chain.rpc_failover import (
+    AllEndpointsDown,
+    EndpointStatus,
+    FailoverHTTPProvider,
+    endpoint_statuses,
+    listen_for_rpc_errors,
+    rpc_provider,
+)
 from ledger.chain.rpc_transport import DeadlineHTTPProvider, NodeNotAnswering, rpc_deadline
 from ledger.chain.types import AnchorRecord, AnchorResult, BlockInfo, Fees, SignedTx, TxReceipt
 
@@ -88,6 +97,7 @@ __all__ = [
     "MAX_PROOF_LENGTH",
     "OPEN_STATES",
     "REORG_DEPTH",
+    "AllEndpointsDown",
     "AnchorBatch",
     "AnchorChain",
     "AnchorLeaf",
@@ -103,6 +113,8 @@ __all__ = [
     "CutBatch",
     "DeadlineHTTPProvider",
     "DocumentChainStatus",
+    "EndpointStatus",
+    "FailoverHTTPProvider",
     "Fees",
     "IndexState",
     "IndexedAnchor",
@@ -125,12 +137,14 @@ __all__ = [
     "as_utc",
     "compute_root",
     "cut_batches",
+    "endpoint_statuses",
     "enqueue",
     "enqueue_many",
     "enqueue_revocation",
     "keccak256",
     "leaf_hash",
     "leaf_proof",
+    "listen_for_rpc_errors",
     "node_hash",
     "pending_count",
     "pending_revocations",
@@ -140,6 +154,7 @@ __all__ = [
     "revocation_of",
     "revoke_gas_limit",
     "rpc_deadline",
+    "rpc_provider",
     "send_everything_again",
     "verify_proof",
 ]

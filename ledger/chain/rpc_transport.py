@@ -10,6 +10,13 @@ thread. With :class:`DeadlineHTTPProvider`:
   fail at once (``NodeNotAnswering``, a ``ProviderConnectionError``: the chain client reports ``CHAIN_UNAVAILABLE``)
   instead of each holding a server thread for the timeout; after the cool-down one call at a time probes the node
   while the others still fail at once, and the first answer closes the breaker.
+
+Every transport failure of a call (a timeout, a refused or reset connection, an HTTP error status, the breaker's
+refusal) is noted in one place, :meth:`DeadlineHTTPProvider.note_error`: it counts them (``errors``), remembers the
+last (``last_error``; ``answering`` is False until the next answer) and tells the ``error_listeners``
+(:data:`RpcErrorListener`, given the endpoint's redacted URL and the error). Running out of the caller's own
+deadline (:class:`DeadlinePassed`) is not the node's failure and is not noted. Several endpoints of one chain:
+``ledger.chain.rpc_failover``.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -26,9 +33,21 @@ from web3 import HTTPProvider
 from web3.exceptions import ProviderConnectionError
 from web3.types import RPCEndpoint, RPCResponse
 
-__all__ = ["DeadlineHTTPProvider", "NodeNotAnswering", "rpc_deadline"]
+from ledger.chain._rpcurl import redact_rpc_url
+
+__all__ = [
+    "DeadlineHTTPProvider",
+    "DeadlinePassed",
+    "NodeNotAnswering",
+    "RpcErrorListener",
+    "rpc_deadline",
+    "time_left",
+]
 
 T = TypeVar("T")
+
+#: Told of every transport failure against an endpoint: (the endpoint's URL, credentials redacted; the error).
+RpcErrorListener = Callable[[str, BaseException], None]
 
 _DEADLINE: ContextVar[float | None] = ContextVar("xacthuc_rpc_deadline", default=None)
 
@@ -46,8 +65,18 @@ def rpc_deadline(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+def time_left() -> float | None:
+    """Seconds left of the innermost :func:`rpc_deadline` (None: no deadline is set)."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
 class NodeNotAnswering(ProviderConnectionError):
     """The node did not answer in time, or did not lately (the breaker is open): not worth waiting for now."""
+
+
+class DeadlinePassed(NodeNotAnswering):
+    """The caller's :func:`rpc_deadline` had passed before the node was asked: no fault of the node's."""
 
 
 class _Breaker:
@@ -88,6 +117,21 @@ class DeadlineHTTPProvider(HTTPProvider):
         )
         self.timeout = timeout
         self.breaker = _Breaker(max(2 * timeout, 1.0) if cooldown is None else cooldown)
+        self.url = redact_rpc_url(str(endpoint_uri))
+        self.errors = 0  # transport failures so far
+        self.last_error: str | None = None
+        self.answering = True  # False from a transport failure until the next answer
+        self.error_listeners: list[RpcErrorListener] = []
+
+    def note_error(self, exc: BaseException) -> None:
+        """Where a transport failure of a call to this endpoint is noted: counted, remembered, and told to the
+        ``error_listeners`` (a listener that raises is ignored: noting never changes the call's outcome)."""
+        self.errors += 1
+        self.last_error = type(exc).__name__
+        self.answering = False
+        for listener in list(self.error_listeners):
+            with suppress(Exception):
+                listener(self.url, exc)
 
     def _call_timeout(self) -> float:
         deadline = _DEADLINE.get()
@@ -109,15 +153,24 @@ class DeadlineHTTPProvider(HTTPProvider):
     def _guarded(self, call: Callable[[], T]) -> T:
         timeout = self._call_timeout()
         if timeout <= 0:
-            raise NodeNotAnswering("no time is left to ask the Ethereum node")
-        probe = self.breaker.admit()
+            raise DeadlinePassed("no time is left to ask the Ethereum node")
+        try:
+            probe = self.breaker.admit()
+        except NodeNotAnswering as exc:
+            self.note_error(exc)
+            raise
         try:
             result = call()
         except Timeout as exc:
             self.breaker.done(probe, hung=True)
-            raise NodeNotAnswering(f"the Ethereum node did not answer within {timeout:.3g} s") from exc
-        except BaseException:
+            error = NodeNotAnswering(f"the Ethereum node did not answer within {timeout:.3g} s")
+            self.note_error(error)
+            raise error from exc
+        except BaseException as exc:
             self.breaker.done(probe, hung=False)  # an answer, even a refusal: the node is not hung
+            if isinstance(exc, OSError | ProviderConnectionError):  # requests' errors are OSErrors
+                self.note_error(exc)
             raise
         self.breaker.done(probe, hung=False)
+        self.answering = True
         return result

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from keys.errors import XacthucError
 from ledger.chain import redact_rpc_url
 from ledger.chain.anchoring import pending_count, pending_revocations
-from xacthuc.chainsetup import connect, deploy_registry
+from xacthuc.chainsetup import connect, deploy_registry, rpc_report
 from xacthuc.cli._common import CliInputError, DataDir, JsonFlag, error_exit, load_settings, out, setup_logging
 from xacthuc.services import Role, build_services
 from xacthuc.settings import Settings
@@ -88,7 +88,8 @@ def run_anchor(settings: Settings, *, wait: bool, timeout: float, progress: bool
 
 @chain_app.command("status")
 def status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
-    """Show the chain the service uses: RPC URL (credentials redacted), chain id, head block, registry."""
+    """Show the chain the service uses: the RPC endpoint in use and those down (credentials redacted), chain id,
+    head block, registry."""
     settings = load_settings(data_dir)
     setup_logging(settings)
     try:
@@ -99,7 +100,15 @@ def status(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
         print(json.dumps(info))
         return
     for key, value in info.items():
-        out.print(f"{key:>16}: {value}")
+        if key == "rpc_endpoints":
+            for endpoint in value:
+                state = "in use" if endpoint["in_use"] else "up" if endpoint["up"] else "down"
+                failed = f", last error {endpoint['last_error']}" if endpoint["last_error"] else ""
+                out.print(f"{'endpoint':>16}: {endpoint['url']} ({state}; {endpoint['errors']} errors{failed})")
+        elif key == "rpc_down":
+            out.print(f"{key:>16}: {', '.join(value) or 'none'}")
+        else:
+            out.print(f"{key:>16}: {value}")
 
 
 def chain_status(settings: Settings) -> dict[str, Any]:
@@ -109,11 +118,15 @@ def chain_status(settings: Settings) -> dict[str, Any]:
         assert services.chain is not None and services.anchor_accounts is not None
         accounts = services.anchor_accounts
         accounts.refresh(force=True)
+        chain_id, block = registry.chain_id, registry.block_number
+        rpc = rpc_report(registry.w3) or {"in_use": redact_rpc_url(services.chain.url), "down": [], "endpoints": []}
         return {
-            "rpc_url": redact_rpc_url(services.chain.url),
+            "rpc_url": rpc["in_use"],  # the endpoint in use (of several: the one calls go to now)
+            "rpc_down": rpc["down"],
+            "rpc_endpoints": rpc["endpoints"],
             "embedded": services.chain.node is not None or not settings.rpc_url,
-            "chain_id": registry.chain_id,
-            "block": registry.block_number,
+            "chain_id": chain_id,
+            "block": block,
             "contract": registry.address,
             "relayer": accounts.relayer_address,
             "relayer_balance_wei": str(accounts.balances().get(accounts.relayer_address, "unknown")),
