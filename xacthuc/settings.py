@@ -16,6 +16,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="Where SQLite, the keystore and anvil state live")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
+    database_password_file: Path | None = Field(
+        default=None,
+        description="A file holding the database password, put into XACTHUC_DATABASE_URL (which then names none): "
+        "a container's secret file",
+    )
     rpc_url: str | None = Field(
         default=None,
         description="Ethereum JSON-RPC URL, or several nodes of one chain comma-separated in order of preference "
@@ -96,8 +101,29 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         if self.database_url:
+            if self.database_password_file is not None:
+                return _with_password(self.database_url, self.database_password_file)
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'xacthuc.db').resolve()}"
+
+
+def _with_password(url: str, path: Path) -> str:
+    """``url`` with the password read from ``path`` (one line; the trailing newline is dropped). An unreadable or
+    empty file, or a URL that already names a password, is refused: two sources of one secret is one too many."""
+    from sqlalchemy.engine import make_url  # only a deployment with a password file pays for the import
+
+    from keys.errors import InvalidInput
+
+    try:
+        password = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the database password file {path}: {exc.strerror}") from None
+    if not password:
+        raise InvalidInput(f"the database password file {path} is empty")
+    parsed = make_url(url)
+    if parsed.password is not None:
+        raise InvalidInput("XACTHUC_DATABASE_URL names a password and XACTHUC_DATABASE_PASSWORD_FILE gives one")
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 _WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognised here, never bound
