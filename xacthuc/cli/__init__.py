@@ -13,6 +13,7 @@ import typer
 
 from xacthuc.cli import (
     authority,
+    backup,
     chain,
     doc_import,
     doc_stamp,
@@ -55,6 +56,7 @@ app.add_typer(staff.staff_app, name="staff")
 app.add_typer(offices.office_app, name="office")
 app.add_typer(offices.delegation_app, name="delegation")
 app.command("audit")(staff.audit_cmd)
+app.add_typer(backup.backup_app, name="backup")
 
 
 def _plain_help(command: Any) -> None:
