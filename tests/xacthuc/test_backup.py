@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -152,7 +154,9 @@ def _rows(url: str) -> dict[str, list[Any]]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            keys = conn.execute(text("SELECT id, agency_id, key_hash, roles, created_at FROM keys_api_keys ORDER BY id")).all()
+            keys = conn.execute(
+                text("SELECT id, agency_id, key_hash, roles, created_at FROM keys_api_keys ORDER BY id")
+            ).all()
             agencies = conn.execute(text("SELECT id, name, eth_address FROM keys_agencies ORDER BY id")).all()
         return {"api_keys": [tuple(r) for r in keys], "agencies": [tuple(r) for r in agencies]}
     finally:
@@ -191,3 +195,49 @@ def test_agency_api_keys_still_authenticate_after_restore(backup: Path, tmp_path
         assert principal.agency_id == creds["agencies"][0]["id"]
     finally:
         engine.dispose()
+
+
+def _agency_count(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM keys_agencies")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_backup_while_the_service_writes_is_one_consistent_snapshot(
+    city: tuple[Path, str], engine: Engine, tmp_path: Path
+) -> None:
+    """Another connection commits agencies throughout the backup: the backup holds exactly the rows of one moment
+    (the counts the manifest announces match the rows dumped, or the restore would refuse it as damaged), between
+    what was there when it began and when it ended."""
+    data_dir, url = city
+    stop, written = threading.Event(), [0]
+
+    def writer() -> None:
+        while not stop.is_set():
+            with Session(engine) as session:
+                ag.create_agency(session, name=f"Phường {written[0]}", roles=[], now=NOW, agency_id=f"p{written[0]}")
+                session.commit()
+            written[0] += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while written[0] < 20:
+            assert time.monotonic() < deadline and thread.is_alive()
+            time.sleep(0.01)
+        at_start = _agency_count(url)
+        out = tmp_path / "busy.xbk"
+        code, result = _run(["backup", "create", str(out), "--data-dir", str(data_dir)], XACTHUC_DATABASE_URL=url)
+        at_end = _agency_count(url)
+    finally:
+        stop.set()
+        thread.join()
+    assert code == 0, result
+    target = f"sqlite:///{tmp_path / 'restored.db'}"
+    code, restored = _restore(out, tmp_path / "new", database_url=target)
+    assert code == 0, restored
+    assert at_start <= _agency_count(target) <= at_end
