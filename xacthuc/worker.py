@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +28,9 @@ from ledger.errors import ChainUnavailable
 log = logging.getLogger("xacthuc.worker")
 
 ADVISORY_LOCK_KEY = 0x78616374  # "xact"
+#: Seconds a standby waits between tries for the lock: a dead leader's lock is free as soon as PostgreSQL sees its
+#: connection close, so this bounds the takeover (docs/operations.md, "Scaling out").
+STANDBY_RETRY = 5.0
 
 
 class WorkerLock:
@@ -42,7 +45,14 @@ class WorkerLock:
     def try_acquire(self) -> bool:
         if self.engine.dialect.name == "postgresql":
             conn = self.engine.connect()
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar())
+            try:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar())
+                # A session-level lock outlives the transaction: end it, so the holder idles as "idle", not "idle
+                # in transaction" (a server's idle_in_transaction_session_timeout would end the session and lock).
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
             if got:
                 self._conn = conn
             else:
@@ -58,10 +68,28 @@ class WorkerLock:
         self._fh = fh
         return True
 
+    def held(self) -> bool:
+        """Whether the lock is still ours. PostgreSQL holds it as long as its session lives: one round trip on
+        that connection answers (a lost connection is forgotten here, and the lock with it)."""
+        if self._conn is None:
+            return self._fh is not None
+        try:
+            self._conn.execute(text("SELECT 1"))
+            self._conn.commit()
+        except Exception:
+            with suppress(Exception):
+                self._conn.invalidate()
+                self._conn.close()
+            self._conn = None
+            return False
+        return True
+
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
-            self._conn.close()
+            with suppress(Exception):  # a lost session has released the lock already
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            with suppress(Exception):
+                self._conn.close()
             self._conn = None
         if self._fh is not None:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
@@ -153,14 +181,35 @@ class WorkerThread(BackgroundLoop):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self.lock.try_acquire():
-                break
-            log.info("another process is the anchoring worker; waiting")
-            self._stop.wait(5.0)
-        else:
-            return
+            if self._stand_by():
+                self._lead()
+
+    def _stand_by(self) -> bool:
+        """Try for the lock every ``STANDBY_RETRY`` seconds until this process holds it (True) or is stopped."""
+        said = False
+        while not self._stop.is_set():
+            try:
+                if self.lock.try_acquire():
+                    log.info("this process is the anchoring worker now (it holds the worker lock)")
+                    return True
+            except Exception as exc:  # the database is unreachable: keep standing by, never end the thread
+                log.warning("the worker lock cannot be asked for: %s", type(exc).__name__)
+            else:
+                if not said:  # once, not at every retry
+                    log.info("another process is the anchoring worker; standing by (trying every %g s)", STANDBY_RETRY)
+                    said = True
+            self._stop.wait(STANDBY_RETRY)
+        return False
+
+    def _lead(self) -> None:
+        """Anchor until stopped, or until the lock's database session is gone (a restarted or failed-over
+        database, a terminated backend): then another worker may hold the lock, so this one stops at once and
+        stands by again rather than drive the same accounts' nonces beside it."""
         try:
             while not self._stop.is_set():
+                if not self.lock.held():
+                    log.error("the worker lock was lost (its database session ended); standing by again")
+                    return
                 try:
                     self.last = self.anchorer.step()
                     busy = self.last.busy
