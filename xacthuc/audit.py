@@ -54,6 +54,10 @@ ACTIONS = (
     "staff_password_reset",
     "citizen_registered",
     "credential_offer_created",
+    "office_added",
+    "office_ended",
+    "delegation_added",
+    "delegation_revoked",
 )
 MAX_LIMIT = 1000
 CLI_ACTOR = "cli"

@@ -122,8 +122,9 @@ def _xacthuc(*args: str) -> list[str]:
 
 
 @contextmanager
-def serve(work: Path, *args: str) -> Iterator[Server]:
-    """``xacthuc serve --dev ARGS`` (as ``make run`` starts it) with its own data dir and ports, until ready."""
+def serve(work: Path, *args: str, batch_interval: str = "0.2") -> Iterator[Server]:
+    """``xacthuc serve --dev ARGS`` (as ``make run`` starts it) with its own data dir and ports, until ready; a leaf
+    waits ``batch_interval`` seconds before its batch is cut."""
     port, anvil_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("XACTHUC_")}
@@ -132,7 +133,7 @@ def serve(work: Path, *args: str) -> Iterator[Server]:
         XACTHUC_PORT=str(port),
         XACTHUC_ANVIL_PORT=str(anvil_port),
         XACTHUC_PUBLIC_URL=base,
-        XACTHUC_BATCH_INTERVAL="0.2",
+        XACTHUC_BATCH_INTERVAL=batch_interval,
     )
     log = (work / "serve.log").open("wb")
     proc = subprocess.Popen(

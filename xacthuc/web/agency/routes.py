@@ -46,6 +46,7 @@ from ._auth import (
 from ._format import NOTICE_COOKIE, pack_notices, unpack_notices, vn_time
 from ._import import import_chunk
 from .citizens import build_citizens_router
+from .offices import build_offices_router
 
 __all__ = ["build_agency_router"]
 
@@ -515,4 +516,5 @@ def build_agency_router(services: Services) -> APIRouter:
         )
 
     router.include_router(build_citizens_router(services, page=page, signed_in=signed_in))  # identity agencies
+    router.include_router(build_offices_router(services, page=page, signed_in=signed_in))  # who may sign
     return router
