@@ -1,10 +1,11 @@
 """The audit log (table ``xacthuc_audit_log``): who did what, when and from where.
 
 Every issue, revocation and supersession, whoever does it (a staff member in the portal, an API key over HTTP, the
-CLI), every sign-in, failed sign-in and sign-out in the portal, and every change to staff accounts from the CLI, adds
-one row, written in the same transaction as what it records (a document issued is never missing from the log, nor a
-logged document missing). Rows are only ever added. Actors: ``staff:<username>``, ``api-key:<key id>`` (with the
-key's agency and the client's address), ``cli``.
+CLI), every sign-in, failed sign-in and sign-out in the portal, every change to staff accounts from the CLI, and
+every change to an agency's register of offices made in the portal, adds one row, written in the same transaction
+as what it records (a document issued is never missing from the log, nor a logged document missing). Rows are only
+ever added. Actors: ``staff:<username>``, ``api-key:<key id>`` (with the key's agency and the client's address),
+``cli``.
 
 It lives in the composition root because it records acts of several parts (staff in ``keys``, documents in
 ``ledger``) by the people and tools that reach them through this service; the domain packages know nothing of it.
