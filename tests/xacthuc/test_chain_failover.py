@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -246,6 +247,13 @@ def test_readyz_and_chain_status_name_the_endpoint_in_use_and_those_down(city: C
             ready = http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["down"]["chain"] and ready.json()["rpc"] == {"in_use": None, "down": [first, second]}
+
+            city.chain.second.start()  # back (an empty chain of the same id): /readyz recovers by itself
+            deadline = time.monotonic() + 60
+            while (ready := http.get("/readyz")).status_code != 200:
+                assert time.monotonic() < deadline, f"/readyz never recovered: {ready.text}"
+                time.sleep(0.1)
+            assert ready.json()["rpc"] == {"in_use": second, "down": [first]}
     finally:
         services.close()
 
