@@ -2,7 +2,8 @@
 # Runs lint and the whole test suite. What the tests need from Debian is installed when missing (CI runs as root on a
 # fresh machine): postgresql (the database tests start a throwaway server), chromium (the browser tests drive it
 # through Playwright; no browser is ever downloaded), jq and curl (the README's examples, run as written),
-# fonts-dejavu-core (the stamped PDF's Vietnamese caption) and poppler-utils (pdftoppm prints a stamped page to scan).
+# fonts-dejavu-core (the stamped PDF's Vietnamese caption), poppler-utils (pdftoppm prints a stamped page to scan) and
+# caddy (validates deploy/Caddyfile, the reverse proxy of docker-compose.yml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -12,6 +13,7 @@ command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+command -v caddy >/dev/null || missing+=(caddy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian's ${missing[*]} for the tests"
