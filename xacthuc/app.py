@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
-from ledger.chain.anchoring import oldest_pending_leaf
 from ledger.chain.rpc_transport import rpc_deadline
 from xacthuc.api_docs import READY_RESPONSES, install_api_docs
 from xacthuc.chainsetup import rpc_report
 from xacthuc.errors_http import error_body, install_error_handlers
+from xacthuc.metrics import install_metrics
 from xacthuc.recursion import cap_recursion_limit
+from xacthuc.request_log import RequestLog
 from xacthuc.routers import build_routers
 from xacthuc.services import Services
 from xacthuc.web import install_web
@@ -47,8 +45,9 @@ def create_app(services: Services) -> FastAPI:
     cap_recursion_limit()  # the dependencies are imported by now: from here on the limit is ours
     install_error_handlers(app)
     app.add_middleware(_JsonDepthLimit, max_depth=MAX_JSON_DEPTH)
-    _install_metrics(app, services)
-    app.add_middleware(_UploadLimit, limit=services.settings.upload_limit)  # outermost: refuse before any work
+    request_metrics = install_metrics(app, services)
+    app.add_middleware(_UploadLimit, limit=services.settings.upload_limit)  # refuse before any work
+    app.add_middleware(RequestLog, observe=request_metrics)  # outermost: every request logged and counted
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -223,76 +222,3 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class _Metrics:
-    """Prometheus request counts and latencies as a plain ASGI middleware (Starlette's ``@app.middleware`` costs
-    about a millisecond of CPU a request, which the verification endpoint cannot afford)."""
-
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
-        self.app = app
-        self.requests = Counter(
-            "xacthuc_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
-        )
-        self.latency = Histogram("xacthuc_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")  # the template, never the raw path
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(route).observe(time.perf_counter() - start)
-
-
-def _install_metrics(app: FastAPI, services: Services) -> None:
-    registry = CollectorRegistry()
-    app.state.metrics_registry = registry
-    app.add_middleware(_Metrics, registry=registry)
-    balance = Gauge(
-        "xacthuc_anchor_account_balance_wei",
-        "Balance of each account that sends anchoring transactions (the city's relayer), in wei",
-        ["account"],
-        registry=registry,
-    )
-    oldest = Gauge(
-        "xacthuc_oldest_pending_leaf_seconds",
-        "Age of the oldest document leaf not yet in a confirmed batch (0 when none waits)",
-        registry=registry,
-    )
-
-    def update_anchoring_gauges() -> None:
-        with Session(services.engine) as session:
-            since = oldest_pending_leaf(session)
-        oldest.set(0 if since is None else max((services.clock() - since).total_seconds(), 0.0))
-        if services.anchor_accounts is None:
-            return
-        try:
-            with rpc_deadline(min(services.settings.rpc_timeout, READY_PROBE_CHAIN_SECONDS)):
-                balances = services.anchor_accounts.balances()
-        except Exception:  # the node does not answer: the last values stay (the probe says the node is down)
-            return
-        balance.clear()
-        for account, wei in balances.items():
-            balance.labels(account).set(wei)
-
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-    def metrics() -> Response:
-        """Prometheus metrics: requests, and the anchoring accounts' balances and the oldest waiting leaf."""
-        try:
-            update_anchoring_gauges()
-        except Exception:  # the request metrics are still worth answering with
-            log.warning("anchoring metrics could not be read", exc_info=True)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -49,6 +49,7 @@ from verifier.service import Verifier
 from verifier.sources import Link
 from verifier.third_party import http_status_lists
 from xacthuc.chainsetup import connect, recorded_registry
+from xacthuc.metrics import count_verdict
 from xacthuc.services import Role, Services, build_services
 from xacthuc.settings import Settings
 
@@ -276,6 +277,11 @@ class ServerVerifier(Verifier):
             freshness=timedelta(seconds=services.settings.kb_freshness_seconds),
             scope=self._scope,
         )
+
+    def verify(self, *args: Any, **kwargs: Any) -> Report:
+        report = super().verify(*args, **kwargs)
+        count_verdict(report)  # every verification this server answers: the API's, the pages', OpenID4VP's
+        return report
 
     def _keystore_generation(self) -> str:
         return self.services.require_city().keystore.generation()

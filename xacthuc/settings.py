@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="Logging threshold of serve, worker, anchor and chain status"
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Log lines as JSON objects or readable text; auto: text in development mode at a terminal, "
+        "JSON otherwise",
+    )
     anvil_bin: Path | None = Field(default=None, description="The anvil binary; unset: the pinned npm one")
     anvil_port: int | None = Field(
         default=None,

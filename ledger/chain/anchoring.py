@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -61,6 +62,7 @@ __all__ = [
     "StepReport",
     "WorkerConfig",
     "oldest_pending_leaf",
+    "on_confirmed",
     "pending_count",
     "pending_revocations",
 ]
@@ -68,6 +70,14 @@ __all__ = [
 log = logging.getLogger("xacthuc.anchoring")
 
 MAX_ATTEMPTS = 8
+
+_ON_CONFIRMED: list[Callable[[str, int], None]] = []
+
+
+def on_confirmed(observer: Callable[[str, int], None]) -> None:
+    """Call ``observer(kind, gas_used)`` (kind ``batch`` or ``revocation``) whenever a worker of this process sees
+    one of its transactions confirmed (the metrics count the gas)."""
+    _ON_CONFIRMED.append(observer)
 
 
 class AnchorChain(TxChain, Protocol):
@@ -318,6 +328,9 @@ class Anchorer:
         row.state = BatchState.CONFIRMED
         row.last_error = None
         session.add(row)
+        for observer in _ON_CONFIRMED:
+            with suppress(Exception):  # counting never changes what the worker does
+                observer(kind_of(row).label, receipt.gas_used)
 
     # -- confirmed -> final, or back on a re-organisation ----------------------------------------------------------
     def _watch_all(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:

@@ -4,7 +4,6 @@ logging set-up, and its parts from the one builder (``built``, ``open_city``).""
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from keys.error_messages import lang_from_locale
 from keys.error_messages import message as error_message
 from keys.errors import AgencyNotFound, Forbidden, InvalidInput, XacthucError
 from xacthuc.database import session_scope
+from xacthuc.logs import setup_logging
 from xacthuc.services import Role, Services, build_services
 from xacthuc.settings import Settings, load_settings
 
@@ -205,12 +205,6 @@ def require_agency_role(city: City, session: Session | None, agency_id: str, rol
         else:
             why = f"lacks the role {role} (it has: {', '.join(sorted(principal.roles)) or 'none'})"
         raise Forbidden(f"agency {agency_id} {why}", role=role) from None
-
-
-def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("web3", "urllib3", "alembic.runtime.migration", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @contextmanager

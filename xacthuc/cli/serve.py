@@ -63,7 +63,8 @@ def serve(
         else:
             mode = " in DEVELOPMENT mode" if settings.dev_mode else ""
             err.print(f"xacthuc serving on {listening}{mode} (data dir {settings.data_dir})", markup=False)
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+        # log_config=None: uvicorn's lines go through our handler (JSON, request ids), not its own formatters
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", log_config=None)
     finally:
         services.close()
         _said("stopped", as_json)
