@@ -41,6 +41,7 @@ EXTRA_FIELDS = ("http",)
 
 _NOISY = ("web3", "urllib3", "alembic.runtime.migration", "httpx")
 _MASK = "***"
+_HANDLER_NAME = "xacthuc"
 
 
 def log_format(settings: Settings, stream: Any = None) -> Literal["json", "text"]:
@@ -146,14 +147,33 @@ def _hidden_parts(url: str, redacted: str) -> list[str]:
     return hidden
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is at each line (a test harness or a daemon may replace it meanwhile)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(settings: Settings, stream: Any = None) -> None:
-    """Configure the root logger once for the process: the level and format the settings say, to standard error."""
-    stream = sys.stderr if stream is None else stream
-    inner: logging.Formatter = JsonFormatter() if log_format(settings, stream) == "json" else TextFormatter()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(SecretMask(inner, known_secrets(settings)))
+    """Configure the root logger for the process: the level and format the settings say, to standard error (or
+    ``stream``). Called again, it replaces the handler it installed before. As ``logging.basicConfig``, it leaves
+    alone a process whose logging someone else set up (a test harness: pytest's capture) unless given a stream."""
     root = logging.getLogger()
-    for old in list(root.handlers):
+    if stream is None and any(h.get_name() != _HANDLER_NAME for h in root.handlers):
+        return
+    handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
+    inner: logging.Formatter = JsonFormatter() if log_format(settings, handler.stream) == "json" else TextFormatter()
+    handler.setFormatter(SecretMask(inner, known_secrets(settings)))
+    handler.set_name(_HANDLER_NAME)
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
