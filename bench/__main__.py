@@ -15,7 +15,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-MODULES = ["keys", "chain", "anchoring", "documents", "verify_http", "identity", "pages", "pdf"]
+MODULES = ["keys", "chain", "anchoring", "documents", "openattestation", "verify_http", "identity", "pages", "pdf"]
+
+#: Issue 14's target: sequential verification through HTTP at least this many times OpenAttestation's, same run.
+TARGET_OA_RATIO = 8.0
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """Ours against OpenAttestation's sequential verification, from one run's results (empty when either is
+    missing): our one-client keep-alive ``POST /v1/verify`` and our in-process verifier, each over ``oa-verify``."""
+    try:
+        oa = float(results["openattestation"]["verify_sequential"]["docs_per_s"])
+        ours = results["verify_http"]["indexed"]
+    except (KeyError, TypeError, ValueError):
+        return {}
+    out: dict[str, Any] = {"openattestation_verify_per_s": oa}
+    sequential = ours.get("sequential", {}).get("docs_per_s")
+    if sequential is not None and oa > 0:
+        out["verify_http_sequential_per_s"] = sequential
+        out["verify_http_sequential_vs_openattestation"] = round(sequential / oa, 2)
+        out["target_verify_http_sequential_vs_openattestation"] = TARGET_OA_RATIO
+    in_process = ours.get("in_process", {}).get("docs_per_s")
+    if in_process is not None and oa > 0:
+        out["verify_in_process_vs_openattestation"] = round(in_process / oa, 2)
+    return out
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
@@ -26,7 +49,7 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
         out.append((prefix, value))
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], outdir: Path | None = None) -> int:
     wanted = argv or MODULES
     results: dict[str, Any] = {
         "env": {
@@ -48,7 +71,9 @@ def main(argv: list[str]) -> int:
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
             failed.append(name)
         results[name]["wall_seconds"] = round(time.perf_counter() - start, 2)
-    outdir = Path(__file__).with_name("results")
+    if found := ratios(results):
+        results["ratios"] = {**found, "load_avg": [round(x, 2) for x in os.getloadavg()]}
+    outdir = outdir or Path(__file__).with_name("results")
     outdir.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = outdir / f"bench-{stamp}.json"
@@ -59,6 +84,8 @@ def main(argv: list[str]) -> int:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
+    for key, value in results.get("ratios", {}).items():
+        print(f"ratio  {key}: {value}")
     print(f"\nresults: {path}")
     return 1 if failed else 0
 
