@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from keys import agencies as ag
 from keys.bootstrap import bootstrap_city
 from keys.keystore import TEST_KDF
+from xacthuc import audit
 from xacthuc.backup import read_header
 from xacthuc.cli import app
 from xacthuc.database import make_engine
@@ -54,6 +55,8 @@ def city(engine: Engine, tmp_path: Path) -> tuple[Path, str]:
     data_dir = tmp_path / "var"
     with Session(engine) as session:
         bootstrap_city(data_dir, session, PASSPHRASE, NOW, kdf=TEST_KDF)
+        for n in range(3):  # ids from a sequence on PostgreSQL
+            audit.record(session, action=audit.ACTIONS[0], actor="cli", now=NOW, detail={"n": n, "tên": "Quận 1"})
         session.commit()
     (data_dir / "registry.json").write_text('{"chain_id": 31337, "address": "0x' + "ab" * 20 + '"}')
     (data_dir / "anvil").mkdir()
@@ -150,6 +153,23 @@ def test_restore_into_an_empty_migrated_database_and_the_rows_are_the_same(
     assert _rows(source_url) == _rows(target_url)
 
 
+@pytest.mark.postgres
+def test_restored_postgresql_sequences_continue_after_the_largest_id(
+    backup: Path, tmp_path: Path, postgres_server: Any
+) -> None:
+    target_url = postgres_server.create_database()
+    code, result = _restore(backup, tmp_path / "new", database_url=target_url)
+    assert code == 0, result
+    engine = make_engine(target_url)
+    try:
+        with Session(engine) as session:
+            row = audit.record(session, action=audit.ACTIONS[0], actor="cli", now=NOW)
+            session.commit()
+            assert row.id == 4
+    finally:
+        engine.dispose()
+
+
 def _rows(url: str) -> dict[str, list[Any]]:
     engine = make_engine(url)
     try:
@@ -158,7 +178,12 @@ def _rows(url: str) -> dict[str, list[Any]]:
                 text("SELECT id, agency_id, key_hash, roles, created_at FROM keys_api_keys ORDER BY id")
             ).all()
             agencies = conn.execute(text("SELECT id, name, eth_address FROM keys_agencies ORDER BY id")).all()
-        return {"api_keys": [tuple(r) for r in keys], "agencies": [tuple(r) for r in agencies]}
+            log = conn.execute(text("SELECT id, at, action, detail FROM xacthuc_audit_log ORDER BY id")).all()
+        return {
+            "api_keys": [tuple(r) for r in keys],
+            "agencies": [tuple(r) for r in agencies],
+            "audit": [tuple(r) for r in log],
+        }
     finally:
         engine.dispose()
 
