@@ -125,9 +125,9 @@ def known_secrets(settings: Settings) -> list[str]:
             found.append(url)  # whole first (a message quoting the URL), then the parts the redaction hides
             found += _hidden_parts(url, redact_rpc_url(url))
     if settings.database_url:
-        try:
-            password = make_url(settings.database_url).password
-        except Exception:  # an unparseable URL fails elsewhere, loudly; nothing to mask here
+        try:  # resolved: the password may come from XACTHUC_DATABASE_PASSWORD_FILE, not the URL
+            password = make_url(settings.resolved_database_url()).password
+        except Exception:  # an unparseable URL or unreadable file fails elsewhere, loudly; nothing to mask here
             password = None
         if password:
             found.append(str(password))

@@ -162,6 +162,18 @@ def test_configured_secrets_are_masked_in_every_line(tmp_path: Path) -> None:
     assert set(known_secrets(settings)) >= {"correct horse battery staple", "dbpassw0rd", "k3y-v4lue"}
 
 
+def test_a_database_password_from_its_file_is_masked_too(tmp_path: Path) -> None:
+    secret_file = tmp_path / "db-password.txt"
+    secret_file.write_text("f1le-passw0rd\n", encoding="utf-8")
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://xacthuc@db:5432/xacthuc",
+        database_password_file=secret_file,
+    )
+    assert "f1le-passw0rd" in known_secrets(settings)
+
+
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True
