@@ -15,7 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-MODULES = ["keys", "chain", "anchoring", "documents", "openattestation", "verify_http", "identity", "pages", "pdf"]
+MODULES = [
+    "keys",
+    "chain",
+    "anchoring",
+    "documents",
+    "openattestation",
+    "verify_http",
+    "verify_concurrent",
+    "identity",
+    "pages",
+    "pdf",
+]
 
 #: Issue 14's target: sequential verification through HTTP at least this many times OpenAttestation's, same run.
 TARGET_OA_RATIO = 8.0

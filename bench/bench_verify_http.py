@@ -67,8 +67,9 @@ def _wait(what: str, ready: Any, timeout: float = 120.0) -> Any:
 class Server:
     """``xacthuc serve`` in its own process group on a temporary data dir; stopped (and reaped) on exit."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], extra_args: list[str] | None = None) -> None:
         self.port = _free_port()
+        self.extra_args = extra_args or []
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.env = {
@@ -84,9 +85,10 @@ class Server:
 
     def __enter__(self) -> Server:
         xacthuc = Path(sys.executable).with_name("xacthuc")
+        argv = [str(xacthuc), "serve", "--dev", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(xacthuc), "serve", "--dev", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                [*argv, *self.extra_args],
                 env=self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
