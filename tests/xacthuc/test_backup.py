@@ -266,3 +266,14 @@ def test_backup_while_the_service_writes_is_one_consistent_snapshot(
     code, restored = _restore(out, tmp_path / "new", database_url=target)
     assert code == 0, restored
     assert at_start <= _agency_count(target) <= at_end
+
+
+def test_include_dev_chain_adds_the_embedded_node_state(city: tuple[Path, str], tmp_path: Path) -> None:
+    data_dir, url = city
+    out = tmp_path / "dev.xbk"
+    args = ["backup", "create", str(out), "--data-dir", str(data_dir), "--include-dev-chain"]
+    code, made = _run(args, XACTHUC_DATABASE_URL=url)
+    assert code == 0 and "anvil/state.json" in made["files"], made
+    code, result = _restore(out, tmp_path / "dev")
+    assert code == 0, result
+    assert (tmp_path / "dev" / "anvil" / "state.json").read_text() == "{}"
