@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
@@ -17,7 +17,11 @@ from xacthuc.app import create_app
 from xacthuc.cli._common import DataDir, JsonFlag, err, load_settings, setup_logging
 from xacthuc.services import Role, build_services
 
-__all__ = ["announce_dev_credentials", "serve", "worker"]
+__all__ = ["EVENT_LOOP", "HTTP_PARSER", "announce_dev_credentials", "serve", "worker"]
+
+#: uvicorn's HTTP parser and event loop (both pinned in pyproject.toml).
+HTTP_PARSER: Final = "httptools"
+EVENT_LOOP: Final = "uvloop"
 
 
 def serve(
@@ -64,7 +68,16 @@ def serve(
             mode = " in DEVELOPMENT mode" if settings.dev_mode else ""
             err.print(f"xacthuc serving on {listening}{mode} (data dir {settings.data_dir})", markup=False)
         # log_config=None: uvicorn's lines go through our handler (JSON, request ids), not its own formatters
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", log_config=None)
+        # http/loop: httptools and uvloop, chosen by measurement (docs/benchmarks.md, "The HTTP layer")
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            log_config=None,
+            http=HTTP_PARSER,
+            loop=EVENT_LOOP,
+        )
     finally:
         services.close()
         _said("stopped", as_json)
