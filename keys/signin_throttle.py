@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from keys.errors import XacthucError
-from keys.validity import utc
+from keys.validity import stored_utc, utc
 
 __all__ = [
     "ACCOUNT_POLICY",
@@ -88,15 +88,11 @@ def throttle_keys(username: str, address: str) -> list[tuple[str, ThrottlePolicy
     return keys
 
 
-def _stored(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else utc(dt)
-
-
 def _current(row: SignInFailures | None, policy: ThrottlePolicy, now: datetime) -> SignInFailures | None:
     """The row if its count still applies (its last failure within the window, or a lockout still running)."""
     if row is None:
         return None
-    last = _stored(row.last_at)
+    last = stored_utc(row.last_at)
     if row.failures >= policy.lock_after:
         return row if now < last + policy.lockout else None
     return row if now - last <= policy.window else None
@@ -111,7 +107,7 @@ def check_signin_allowed(session: Session, keys: Sequence[tuple[str, ThrottlePol
         row = _current(session.get(SignInFailures, key), policy, now)
         if row is None:
             continue
-        wait, lock = policy.wait(row.failures, _stored(row.last_at), now)
+        wait, lock = policy.wait(row.failures, stored_utc(row.last_at), now)
         if wait > worst:
             worst, locked = wait, lock
     if worst > 0:

@@ -14,13 +14,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Field, Session, SQLModel, col, delete
 
 from keys.errors import Forbidden, Unauthenticated
 from keys.staff import StaffAccount
-from keys.validity import utc
+from keys.validity import stored_utc, utc
 
 __all__ = [
     "ABSOLUTE",
@@ -76,11 +76,6 @@ class OpenedSession:
         return f"OpenedSession(staff_id={self.row.staff_id!r})"
 
 
-def _stored(dt: datetime) -> datetime:
-    """A time read back from the database: SQLite returns it naive, in UTC as it was written."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else utc(dt)
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
@@ -114,13 +109,13 @@ def resume_session(session: Session, token: str | None, now: datetime) -> tuple[
     if row is None:
         raise SessionInvalid("sign in to continue")
     account = session.get(StaffAccount, row.staff_id)
-    created, seen = _stored(row.created_at), _stored(row.last_seen_at)
+    created, seen = stored_utc(row.created_at), stored_utc(row.last_seen_at)
     ended = (
         account is None
         or account.disabled
         or now - seen > IDLE
         or now - created > ABSOLUTE
-        or created < _stored(account.password_changed_at)
+        or created < stored_utc(account.password_changed_at)
     )
     if ended or account is None:
         session.delete(row)

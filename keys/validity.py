@@ -39,6 +39,11 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
+def stored_utc(dt: datetime) -> datetime:
+    """A time read back from the database, in UTC: SQLite returns it naive, in UTC as it was written."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else utc(dt)
+
+
 def to_seconds(dt: datetime) -> datetime:
     """``dt`` in UTC truncated to whole seconds, as windows are published (NumericDate)."""
     return utc(dt).replace(microsecond=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 
 from identity.sdjwt import Rng
 from keys.encoding import b64url_encode
@@ -22,8 +21,3 @@ def digest(secret: str) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("ascii", "replace"), b.encode("ascii", "replace"))
-
-
-def stored(dt: datetime) -> datetime:
-    """A time read back from the database: SQLite returns it naive, in UTC as it was written."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

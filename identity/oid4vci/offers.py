@@ -19,12 +19,12 @@ from urllib.parse import quote
 from sqlmodel import Session
 
 from identity.errors import Oid4vciError
-from identity.oid4vci._secret import digest, new_secret, stored
+from identity.oid4vci._secret import digest, new_secret
 from identity.oid4vci.models import OfferRow
 from identity.sdjwt import Rng
 from identity.service import get_citizen
 from keys.encoding import b64url_encode
-from keys.validity import utc
+from keys.validity import stored_utc, utc
 
 __all__ = [
     "CREDENTIAL_CONFIGURATION_ID",
@@ -150,7 +150,7 @@ def check_offer(row: OfferRow | None, now: datetime, *, status: int = 400) -> Of
         raise Oid4vciError(error, UNKNOWN if status == 404 else GONE, status=status)
     if row.attempts >= MAX_TX_CODE_ATTEMPTS:
         raise Oid4vciError(error, DEAD, status=status)
-    if row.used_at is not None or stored(row.expires_at) <= utc(now):
+    if row.used_at is not None or stored_utc(row.expires_at) <= utc(now):
         raise Oid4vciError(error, GONE, status=status)
     return row
 

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, delete, select, update
 
 from identity.errors import Oid4vciError
-from identity.oid4vci._secret import digest, new_secret, same, stored
+from identity.oid4vci._secret import digest, new_secret, same
 from identity.oid4vci.models import AccessTokenRow, NonceRow, OfferRow
 from identity.oid4vci.offers import DEAD, GONE, MAX_TX_CODE_ATTEMPTS, check_offer, tx_code_hash
 from identity.sdjwt import Rng
-from keys.validity import utc
+from keys.validity import stored_utc, utc
 
 __all__ = [
     "ACCESS_TOKEN_TTL",
@@ -125,7 +125,7 @@ def access_grant(session: Session, token: str | None, *, now: datetime) -> Acces
     if not token:
         raise _invalid_token("an access token is required")
     row = session.get(AccessTokenRow, digest(token))
-    if row is None or stored(row.expires_at) <= utc(now):
+    if row is None or stored_utc(row.expires_at) <= utc(now):
         raise _invalid_token("the access token is unknown or has expired")
     if row.used_at is not None:
         raise _invalid_token("the access token was already used for a credential")

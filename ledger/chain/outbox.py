@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, LargeBinary, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from keys.validity import stored_utc
 from ledger._bulk import bound_value, executemany
 from ledger.chain.merkle import MerkleTree
 from ledger.errors import LedgerError
@@ -156,7 +157,7 @@ class CutBatch:
 
 def as_utc(dt: datetime) -> datetime:
     """Timestamps are timezone-aware UTC throughout (SQLModel's UTCDateTime refuses naive ones)."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    return stored_utc(dt)
 
 
 def enqueue(session: Session, account: str, data: bytes, now: datetime) -> AnchorLeaf:

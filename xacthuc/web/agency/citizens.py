@@ -16,7 +16,7 @@ import os
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -32,6 +32,7 @@ from identity.oid4vci.offers import create_offer, offer_links
 from keys.agencies import require_role
 from keys.error_messages import error_dict
 from keys.errors import XacthucError
+from keys.validity import stored_utc
 from verifier.qr import qr_svg
 from xacthuc import audit
 from xacthuc.services import Services
@@ -144,10 +145,6 @@ def _list_citizens(db: Session, agency_id: str, q: str, page: int) -> Listed:
 def _qr_data_uri(text: str) -> str:
     svg = qr_svg(text, scale=6)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def build_citizens_router(
@@ -271,7 +268,7 @@ def build_citizens_router(
         now = services.clock()
         new = create_offer(db, citizen.id, agency_id=staff.agency.id, now=now, rng=os.urandom)
         links = offer_links(public_url, new.id)
-        expires_at = _as_utc(new.expires_at)
+        expires_at = stored_utc(new.expires_at)
         audit.record(
             db,
             action="credential_offer_created",
@@ -282,7 +279,7 @@ def build_citizens_router(
             detail={"offer_id": new.id, "citizen_id": citizen.id, "expires_at": expires_at.isoformat()},
         )
         db.commit()
-        seconds_left = max(int((expires_at - _as_utc(now)).total_seconds()), 0)
+        seconds_left = max(int((expires_at - stored_utc(now)).total_seconds()), 0)
         return page(
             request,
             "citizen_offer.html",
