@@ -14,6 +14,7 @@ from identity._disclosure_json import disclosure_json
 from identity.errors import DisclosureInvalid, SdJwtMalformed
 from keys.encoding import b64url_decode, b64url_encode, json_loads, sha256_b64url
 from keys.jws import sign_jws as _sign_jws
+from keys.limits import SD_JWT_CHARS
 from keys.protocols import Signer
 
 SD_ALG = "sha-256"
@@ -22,7 +23,7 @@ KB_JWT_TYP = "kb+jwt"
 SALT_BYTES = 16  # 128-bit salts, as RFC 9901 section 9.3 recommends
 # Names that a disclosure may never carry: the SD-JWT machinery and the claims that must stay visible.
 RESERVED_NAMES = frozenset({"_sd", "...", "_sd_alg", "iss", "iat", "exp", "nbf", "cnf", "status", "vct"})
-MAX_COMPACT_LENGTH = 64 * 1024
+MAX_COMPACT_LENGTH = SD_JWT_CHARS
 
 Rng = Callable[[int], bytes]
 

@@ -14,11 +14,12 @@ from typing import Any
 from identity.errors import StatusListInvalid
 from identity.sdjwt import Jws, parse_jws, sign_jws
 from keys.encoding import b64url_decode, b64url_encode
+from keys.limits import STATUS_LIST_BITS
 from keys.protocols import Signer
 
 STATUS_LIST_TYP = "statuslist+jwt"
 DEFAULT_SIZE = 2**17  # 16 KiB of bits, a few hundred bytes compressed while sparse
-MAX_BITS = 2**24
+MAX_BITS = STATUS_LIST_BITS
 VALID, INVALID = 0, 1
 
 

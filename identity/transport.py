@@ -30,12 +30,13 @@ from identity.presentation import sd_hash
 from identity.sdjwt import SdJwt, split_compact
 from keys import qrtext
 from keys.encoding import b64url_decode, b64url_encode, sha256_b64url
+from keys.limits import ID_CONTAINER_BYTES, ID_PAYLOAD_CHARS, ID_SEGMENTS
 
 PREFIX = "XI2:"
 PREFIX_V1 = "XI1:"  # base45, which needs percent-encoding in a link; decoded, never produced
-MAX_PAYLOAD_CHARS = 8192  # a version 40 QR code holds 4,296 alphanumeric characters
-MAX_CONTAINER_BYTES = 64 * 1024
-MAX_SEGMENTS = 256
+MAX_PAYLOAD_CHARS = ID_PAYLOAD_CHARS
+MAX_CONTAINER_BYTES = ID_CONTAINER_BYTES
+MAX_SEGMENTS = ID_SEGMENTS
 _HAS_KB, _RAW = 1, 2
 
 _B43 = qrtext.B43_ALPHABET  # the documents' alphabet and digit order (keys.qrtext serves both)

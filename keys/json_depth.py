@@ -15,11 +15,11 @@ from itertools import accumulate
 from typing import Any
 
 from keys.errors import JsonTooDeep
+from keys.limits import JSON_DEPTH
 
 __all__ = ["MAX_JSON_DEPTH", "check_json_depth", "json_depth", "loads"]
 
-#: Deep enough for every document, credential and request xacthuc reads (they nest under ten levels).
-MAX_JSON_DEPTH = 64
+MAX_JSON_DEPTH = JSON_DEPTH
 
 # A string from its opening quote to its closing one, escapes skipped; an unterminated string runs to the end of
 # the text (possessive and with an optional close, so the match never backtracks and the pass stays linear).

@@ -31,6 +31,7 @@ from keys.errors import (
     UnknownKey,
 )
 from keys.jwk import checked_public_jwk
+from keys.limits import JWS_CHARS
 from keys.protocols import KeyResolver, Signer, TrustedKey
 
 __all__ = [
@@ -48,7 +49,7 @@ ALLOWED_ALGS: frozenset[str] = frozenset(_crypto.SIGNATURE_ALGS)
 DEFAULT_ALLOWED_ALGS: tuple[str, ...] = _crypto.SIGNATURE_ALGS
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "crit"})
 _RESERVED = FORBIDDEN_HEADERS | {"alg", "kid"}
-_MAX_TOKEN = 1 << 20  # a trust list of thousands of agencies fits; a megabyte-plus token is an attack
+_MAX_TOKEN = JWS_CHARS
 
 
 @dataclass(frozen=True)

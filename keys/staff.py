@@ -27,6 +27,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from keys.agencies import Agency, Principal, expand_roles, get_agency
 from keys.errors import InvalidInput, NotFound, Unauthenticated, XacthucError
+from keys.limits import PASSWORD_CHARS
 from keys.validity import utc
 
 __all__ = [
@@ -51,7 +52,7 @@ __all__ = [
 
 STAFF_ROLES = ("clerk", "manager")
 MIN_PASSWORD = 10
-MAX_PASSWORD = 1024  # Argon2 takes any length; a bound keeps a megabyte "password" from costing more than a guess
+MAX_PASSWORD = PASSWORD_CHARS
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)  # Argon2id (the library's default type)
 

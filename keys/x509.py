@@ -29,6 +29,7 @@ from keys.encoding import b64url_decode, b64url_encode, json_loads
 from keys.errors import InvalidInput, JwsAlgorithmRejected, JwsMalformed, JwsSignatureInvalid
 from keys.generate import LocalSigner
 from keys.jws import verify_signature
+from keys.limits import X509_TOKEN_CHARS
 from keys.protocols import Signer
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
 CERTIFICATE_CN = "xacthuc verifier"
 X509_HASH_PREFIX = "x509_hash:"
 CERTIFICATE_LIFETIME = timedelta(days=3650)  # the hash is the identity: no expiry forces a new one on wallets
-_MAX_TOKEN = 64 * 1024
+_MAX_TOKEN = X509_TOKEN_CHARS
 
 
 def _san(host: str) -> x509.GeneralName:

@@ -11,6 +11,7 @@ from typing import Any
 
 from keys.encoding import b64url_decode
 from keys.errors import InvalidInput
+from keys.limits import OFFLINE_REGISTRY_BYTES
 from keys.validity import from_epoch
 from ledger.chain.merkle import node_hash
 from ledger.chain.proof import RevocationReason
@@ -44,7 +45,7 @@ class Revocation:
     replacement: dict[str, str] | None  # {"number", "document_id"} of the replacement, when this server knows it
 
 
-MAX_REGISTRY_JSON = 16 << 20  # a compressed registry expanding past this is a bomb
+MAX_REGISTRY_JSON = OFFLINE_REGISTRY_BYTES
 
 
 # ----------------------------------------------------------------------------------------------------------- errors

@@ -42,6 +42,7 @@ from keys.encoding import b64url_encode
 from keys.errors import InvalidInput, JwsSignatureInvalid, SignatureError, TrustListError
 from keys.jwk import checked_public_jwk
 from keys.jws import decode_unverified, sign_jws, verify_jws
+from keys.limits import JWS_CHARS
 from keys.protocols import Signer
 from keys.trust_list import TrustList, verify_trust_list
 from keys.validity import epoch, utc
@@ -104,7 +105,7 @@ VERSION = 1
 DEFAULT_TTL = timedelta(hours=24)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 COMPRESS_OVER = 4096  # bytes of registry JSON
-MAX_TOKEN = 1 << 20  # keys.jws refuses longer tokens: never publish a bundle nobody can verify
+MAX_TOKEN = JWS_CHARS  # keys.jws refuses longer tokens: never publish a bundle nobody can verify
 
 
 # ---------------------------------------------------------------------------------------------------------- producing

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
+from keys.limits import VERIFY_INPUT_CHARS
 from ledger.documents.receipt import PAYLOAD_PREFIX as DOCUMENT_PREFIX
 
 from .errors import InputTooLarge, PayloadUnrecognized
 
 __all__ = ["CITIZEN_ID_PREFIX", "DOCUMENT_PREFIX", "MAX_INPUT_CHARS", "ParsedPayload", "PayloadKind", "parse_payload"]
 
-MAX_INPUT_CHARS = 8192  # more than any QR code holds (version 40 at ECC L: 7,089 digits)
+MAX_INPUT_CHARS = VERIFY_INPUT_CHARS
 CITIZEN_ID_PREFIX = "XI2:"
 CITIZEN_ID_PREFIXES = ("XI2:", "XI1:")  # XI1 (base45) is still read; wallets write XI2 (base43, URL-safe)
 _SD_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*~[A-Za-z0-9_~.-]*")

@@ -16,13 +16,15 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from keys.limits import PDF_STAMP_CANDIDATES, PDF_STAMP_PAYLOAD_HEX
+
 from .report import CheckResult, Verdict, invalid, valid
 
 __all__ = ["MAX_CANDIDATES", "PdfStamp", "find_stamp", "stamped_file_check"]
 
 STAMP_MARK = b"/XacthucStamp"
-MAX_CANDIDATES = 16  # stamp entries looked at (a stamped PDF issued again and stamped again has two)
-_MAX_PAYLOAD_HEX = 8192
+MAX_CANDIDATES = PDF_STAMP_CANDIDATES
+_MAX_PAYLOAD_HEX = PDF_STAMP_PAYLOAD_HEX
 _DICT = re.compile(rb"/XacthucStamp\s*<<(.{0,%d}?)>>" % (_MAX_PAYLOAD_HEX + 512), re.DOTALL)
 _PAYLOAD = re.compile(rb"/Payload\s*<([0-9A-Fa-f\s]{1,%d})>" % _MAX_PAYLOAD_HEX)
 _LENGTH = re.compile(rb"/OriginalLength\s+(\d{1,12})(?![\d.])")

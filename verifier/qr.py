@@ -14,6 +14,8 @@ import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from keys.limits import QR_IMAGE_BYTES, QR_IMAGE_PIXELS
+
 from .errors import ImageInvalid, ImageTooLarge, QRNotFound
 
 __all__ = [
@@ -27,8 +29,8 @@ __all__ = [
     "qr_version",
 ]
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_PIXELS = 40_000_000  # a 48-megapixel phone photo is refused; a 12-24 MP one is fine
+DEFAULT_MAX_BYTES = QR_IMAGE_BYTES
+DEFAULT_MAX_PIXELS = QR_IMAGE_PIXELS
 ECC = "m"
 BORDER = 4  # the quiet zone the standard asks for, in modules
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")

@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from keys.errors import XacthucError
 from keys.jws import verify_jws
+from keys.limits import REGISTER_ENTRIES
 from keys.protocols import KeyResolver, TrustedKey
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof, proof_root
 from ledger.documents.receipt import ALLOWED_ALGS, Receipt
@@ -51,7 +52,7 @@ __all__ = [
 
 CHECK_NAME = "signer_authority"
 BUNDLE_KEY = "signer_authority"  # the proof bundle's section: {"agency_id", "entries": [{"token", "proof"}]}
-MAX_ENTRIES = 10_000
+MAX_ENTRIES = REGISTER_ENTRIES
 RegisterItem = tuple[str, Proof | None]
 _ALGS = tuple(sorted(ALLOWED_ALGS))
 RegisterLookup = Callable[[str], Sequence[RegisterItem] | None]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keys.errors import XacthucError
+from keys.limits import SUPERSESSION_LINKS
 from keys.protocols import KeyResolver
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason, proof_root
 from ledger.documents.receipt import Registry, commitment, decode_payload
@@ -24,8 +25,7 @@ from .sources import Link
 
 __all__ = ["MAX_LINKS", "Supersession", "describe", "follow_supersessions"]
 
-#: At most this many replacements are followed (a real chain is a handful; more is a loop or an attack on time).
-MAX_LINKS = 16
+MAX_LINKS = SUPERSESSION_LINKS
 DOCUMENTS_ROLE = "documents"
 _REASON_NAMES = {r.value: r.name.lower() for r in RevocationReason}
 

@@ -29,6 +29,7 @@ from web3 import Web3
 
 from keys import json_depth
 from keys.errors import InvalidInput, XacthucError
+from keys.limits import THIRD_PARTY_RESPONSE_BYTES, THIRD_PARTY_TIMEOUT_SECONDS
 from keys.trust_list import RefreshingTrustList, TrustList, verify_trust_list
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof
 from ledger.chain.reader import RegistryReader
@@ -53,8 +54,8 @@ __all__ = [
     "third_party_verifier",
 ]
 
-MAX_BYTES = 1 << 20  # a trust list, status list or proof bundle is far smaller: a larger answer is refused
-DEFAULT_TIMEOUT = 10.0
+MAX_BYTES = THIRD_PARTY_RESPONSE_BYTES
+DEFAULT_TIMEOUT = THIRD_PARTY_TIMEOUT_SECONDS
 TRUST_MAX_AGE = timedelta(minutes=5)  # how long a long-lived verifier keeps a trust list before fetching it again
 
 

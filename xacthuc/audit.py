@@ -26,6 +26,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from keys.agencies import Principal
 from keys.errors import InvalidInput
+from keys.limits import AUDIT_PAGE
 from keys.validity import utc
 from ledger.documents.issuing import IssuedDocument
 
@@ -60,7 +61,7 @@ ACTIONS = (
     "delegation_added",
     "delegation_revoked",
 )
-MAX_LIMIT = 1000
+MAX_LIMIT = AUDIT_PAGE
 CLI_ACTOR = "cli"
 
 

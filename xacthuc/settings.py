@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keys.limits import UPLOAD_BYTES
+
 
 class Settings(BaseSettings):
     """Every knob the service has. Domain code never reads these: the edges pass explicit values down."""
@@ -50,7 +52,7 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=1024, ge=1, le=65536, description="Leaves that cut a batch at once")
     confirmations: int = Field(default=1, ge=1, description="Blocks on top of an anchor before it counts")
     finality_depth: int = Field(default=12, ge=0, description="Blocks after which a confirmed anchor is final")
-    upload_limit: int = Field(default=50 * 1024 * 1024, ge=1, description="Largest accepted upload in bytes")
+    upload_limit: int = Field(default=UPLOAD_BYTES, ge=1, description="Largest accepted upload in bytes")
     keystore_passphrase: str | None = Field(
         default=None, repr=False, description="Unlocks the keystore; empty is refused (development: generated)"
     )
@@ -87,6 +89,13 @@ class Settings(BaseSettings):
         default=300, ge=1, description="Seconds a presentation's key-binding JWT stays fresh"
     )
     offline_bundle_ttl: int = Field(default=86400, ge=60, description="Seconds an offline bundle stays valid")
+    rate_limits: str | None = Field(
+        default=None,
+        description="Requests allowed per client address or API key, per bucket, as bucket=N/S (N requests in S "
+        "seconds), comma-separated: verify (/v1/verify, per address), signin (staff sign-in, per address), api "
+        "(every request with credentials, per key and per address); unset: verify=300/60,signin=20/60,api=1200/60, "
+        "a bucket named overrides its default; 0 or off: all off (benchmarks), bucket=0: that one off",
+    )
     index_max_age: float = Field(
         default=5.0,
         ge=0,
@@ -98,6 +107,14 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, v: str | None) -> str | None:
+        from xacthuc.rate_limit import parse_rate_limits  # the middleware's own parser: a typo fails at start
+
+        parse_rate_limits(v)
+        return v
 
     @field_validator("public_url")
     @classmethod

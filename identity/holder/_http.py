@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 
 from identity.errors import WalletError
+from keys.limits import WALLET_RESPONSE_BYTES
 
-MAX_BODY = 256 * 1024  # an offer, metadata, a token or a credential: a few kilobytes each
+MAX_BODY = WALLET_RESPONSE_BYTES
 
 
 def send(

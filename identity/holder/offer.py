@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from identity.errors import IssuerError, WalletLinkInvalid
+from keys.limits import WALLET_LINK_CHARS
 
 __all__ = [
     "OFFER_SCHEME",
@@ -23,7 +24,7 @@ __all__ = [
 
 OFFER_SCHEME = "openid-credential-offer"
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
-_MAX_LINK = 8 * 1024
+_MAX_LINK = WALLET_LINK_CHARS
 
 
 def check_url(url: str, what: str, error: type[Exception] = WalletLinkInvalid) -> str:

@@ -20,6 +20,7 @@ from identity.holder.offer import check_url
 from identity.sdjwt import parse_jws, split_compact
 from identity.wallet import Wallet, WalletEntry
 from keys.errors import SignatureError
+from keys.limits import WALLET_LINK_CHARS
 from keys.x509 import verify_x509_hash_jws
 
 __all__ = [
@@ -40,7 +41,7 @@ REQUEST_TYP = "oauth-authz-req+jwt"
 X509_HASH = "x509_hash:"
 SELF_ISSUED = "https://self-issued.me/v2"
 FORMAT = "dc+sd-jwt"
-_MAX_LINK = 8 * 1024
+_MAX_LINK = WALLET_LINK_CHARS
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from identity.sdjwt import parse_jws
 from keys.errors import InvalidInput
 from keys.jwk import jwk_alg, public_jwk_members
 from keys.jws import verify_signature
+from keys.limits import OID4VCI_PROOF_CHARS
 from keys.validity import utc
 
 __all__ = ["PROOF_ALG", "PROOF_TYP", "PROOF_WINDOW", "HolderProof", "check_proof"]
@@ -27,7 +28,7 @@ PROOF_TYP = "openid4vci-proof+jwt"
 PROOF_ALG = "ES256"
 PROOF_WINDOW = timedelta(minutes=5)
 _OTHER_KEY_HEADERS = ("kid", "x5c", "jku", "x5u", "x5t", "x5t#S256", "trust_chain", "key_attestation", "crit")
-_MAX_PROOF = 8192
+_MAX_PROOF = OID4VCI_PROOF_CHARS
 
 
 @dataclass(frozen=True)

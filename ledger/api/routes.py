@@ -20,6 +20,7 @@ from sqlmodel import Session
 from keys.agencies import Principal
 from keys.api import AUTH_ERRORS, error_responses
 from keys.errors import InvalidInput
+from keys.limits import DOCUMENT_BATCH
 from keys.protocols import Signer
 from ledger.api.schema import (
     BatchIssuedOut,
@@ -64,7 +65,7 @@ from ledger.documents.status import DocumentView, build_bundle, document_json, g
 from ledger.errors import ChainUnavailable
 from ledger.offices.register import bundle_section as offices_bundle_section
 
-MAX_BATCH = 1000
+MAX_BATCH = DOCUMENT_BATCH
 _QR_PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}, "description": "The QR code"}
 _QR_SVG = {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "The QR code (SVG)"}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from keys.limits import MERKLE_PROOF_NODES
 from ledger.errors import EmptyMerkleTree, MerkleInputError, ProofTooLong
 
 __all__ = [
@@ -31,8 +32,7 @@ __all__ = [
 ]
 
 HASH_SIZE = 32
-#: The contract refuses longer proofs too; a tree of at most 2**32 documents needs at most 32 nodes.
-MAX_PROOF_LENGTH = 64
+MAX_PROOF_LENGTH = MERKLE_PROOF_NODES
 
 Proof = tuple[bytes, ...]
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from keys.errors import InvalidInput, NotFound
+from keys.limits import UPLOAD_BYTES
 from keys.protocols import Signer
 from ledger._bulk import bound_value, executemany
 from ledger.chain.outbox import as_utc, enqueue, enqueue_many
@@ -65,7 +66,7 @@ __all__ = [
     "receipt_json",
 ]
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = UPLOAD_BYTES
 BUNDLE_TYPE = "xacthuc-proof-bundle"
 # Decree 30 dates are Vietnamese calendar dates: "today" is Ho Chi Minh City's (UTC+7, no daylight saving).
 VN_TZ = timezone(timedelta(hours=7))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from keys.limits import DOCUMENT_FIELD_CHARS, DOCUMENT_NUMBER_INPUT_CHARS
 from ledger.documents.errors import (
     DocumentFieldInvalid,
     DocumentFieldMissing,
@@ -112,20 +113,14 @@ DOCUMENT_FIELDS: tuple[str, ...] = (
     "signing_form",
 )
 _FIELD_NAMES = frozenset(DOCUMENT_FIELDS)
-_MAX_LENGTHS = {
-    "title": 2000,
-    "issuing_body": 300,
-    "place": 100,
-    "signer_name": 120,
-    "signer_title": 200,
-}
+_MAX_LENGTHS = DOCUMENT_FIELD_CHARS
 _EARLIEST = date(1945, 9, 2)
 _NUMBER_RE = re.compile(r"(?P<num>[0-9]{1,7})(?:/(?P<year>[0-9]{4}))?/(?P<rest>[^/]+)")
 # Numbers and symbols are ASCII letters and digits and the Vietnamese Đ/đ: nothing else, so no look-alike (Cyrillic
 # В, Greek Β, an Arabic-Indic digit) can make a second number that reads like an agency's own.
 _PART_RE = re.compile(r"[0-9A-Za-z\u0110\u0111]{1,20}")
 _FOREIGN_RE = re.compile(r"[^0-9A-Za-z\u0110\u0111/-]")
-_MAX_NUMBER_INPUT = 200  # characters before NFKC, which can expand one character up to 18-fold
+_MAX_NUMBER_INPUT = DOCUMENT_NUMBER_INPUT_CHARS
 _PREFIX_RE = re.compile(r"^s[oố]\s*:?\s*", re.IGNORECASE)
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGEST_DOMAIN = b"xacthuc:document-metadata:v1"

@@ -22,6 +22,7 @@ from typing import Any
 
 from keys import jws
 from keys.encoding import b64url_decode
+from keys.limits import DOCUMENT_PAYLOAD_CHARS
 from keys.protocols import Signer
 from keys.qrtext import b43decode as _b43decode
 from keys.qrtext import b43encode
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 PAYLOAD_PREFIX = "XD1:"
-MAX_PAYLOAD_CHARS = 1024  # a real payload is ~280 characters; anything this long is refused before decoding
+MAX_PAYLOAD_CHARS = DOCUMENT_PAYLOAD_CHARS
 SHORT_KID_BYTES = 8
 SIGNATURE_BYTES = 64
 _SIGNED_DOMAIN = b"xacthuc:receipt:v1"

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from keys.authority import has_authority
 from keys.errors import InvalidInput
+from keys.limits import REPLACEMENT_CHAIN
 from ledger.documents.issuing import REASONS, DocumentRow, ReplacementInvalid
 from ledger.documents.status import get_document
 
@@ -32,8 +33,7 @@ __all__ = [
     "check_replacement",
 ]
 
-#: How many supersessions a walk follows before it gives up (a longer chain is old data, or a loop).
-MAX_CHAIN = 64
+MAX_CHAIN = REPLACEMENT_CHAIN
 
 
 class ReplacementRequired(ReplacementInvalid):

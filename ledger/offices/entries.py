@@ -22,6 +22,7 @@ from typing import Any
 
 from keys.errors import InvalidInput, SignatureError
 from keys.jws import decode_unverified, sign_jws
+from keys.limits import OFFICE_ENTRY_CHARS, OFFICE_FIELD_CHARS
 from keys.protocols import Signer
 from keys.validity import epoch, from_epoch
 from ledger.documents.errors import DocumentFieldInvalid
@@ -47,8 +48,8 @@ ENTRY_TYP = "xacthuc-office-entry+jwt"
 VERSION = 1
 KINDS = ("office.add", "office.end", "delegation.add", "delegation.revoke")
 _LEAF_DOMAIN = b"xacthuc:office-entry:v1"
-_MAX_TEXT = {"title": 200, "holder": 120, "delegate": 120, "delegate_title": 200}
-_MAX_TOKEN = 16 * 1024
+_MAX_TEXT = OFFICE_FIELD_CHARS
+_MAX_TOKEN = OFFICE_ENTRY_CHARS
 
 
 def entry_leaf(token: str) -> bytes:

@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 
 from keys.api import error_responses
 from keys.errors import InvalidInput
+from keys.limits import VERIFY_TEXT_CHARS
 from ledger.errors import ChainUnavailable
 from verifier.api.schema import VerificationReport
 from verifier.dispatch import VerifyRequest
@@ -34,7 +35,7 @@ from verifier.pdf import PdfStamp
 from verifier.report import Report
 
 _TEXT_FIELDS = ("payload", "audience", "nonce", "sha256")
-_MAX_TEXT = 16_384
+_MAX_TEXT = VERIFY_TEXT_CHARS
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

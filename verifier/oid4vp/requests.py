@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from keys.encoding import b64url_encode
 from keys.errors import InvalidInput
+from keys.limits import PURPOSE_CHARS
 from ledger.chain.outbox import as_utc
 
 from ..errors import PresentationClaimsInvalid, PresentationRequestNotFound
@@ -58,7 +59,7 @@ CLAIM_NAMES = (
     "place_of_residence",
 )
 TTL = timedelta(minutes=5)
-MAX_PURPOSE = 200
+MAX_PURPOSE = PURPOSE_CHARS
 KEEP = timedelta(days=1)  # rows are deleted this long after they expired (on the next creation)
 ID_BYTES, HANDLE_BYTES, NONCE_BYTES = 32, 16, 16
 

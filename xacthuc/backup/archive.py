@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from sqlalchemy.engine import make_url
 
 from keys.keystore import Keystore, Passphrase, ensure_private_dir
+from keys.limits import BACKUP_MEMBER_BYTES
 from keys.sealing import ScryptParams
 from xacthuc.backup.errors import BackupDamaged, BackupError, BackupExists, RestoreTargetNotEmpty
 from xacthuc.backup.sealed_file import FORMAT, SealedReader, SealedWriter
@@ -39,7 +40,7 @@ Progress = Callable[[str, int], AbstractContextManager[Tick]]
 MANIFEST = "manifest.json"
 _CHUNK_ROWS, _CHUNK_BYTES = 5000, 4 << 20
 _SKIP_TOP = {"anvil", "worker.lock"}  # the embedded dev node (unless asked) and a live process's lock
-_MAX_MEMBER = 1 << 34
+_MAX_MEMBER = BACKUP_MEMBER_BYTES
 
 
 @dataclass

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from keys.encoding import b64url_decode, b64url_encode
+from keys.limits import BACKUP_LINE_BYTES
 from keys.sealing import ScryptParams, UnsealFailed, seal, seal_with_key, unseal, unseal_with_key
 from xacthuc.backup.errors import BackupDamaged, BackupPassphraseWrong, BackupUnsupported
 
@@ -36,7 +37,7 @@ _KEY_FORMAT = "xacthuc-backup-key/1"
 _KEY_INFO = b"xacthuc backup data key"
 _FRAME_INFO = b"xacthuc backup frame"
 FRAME_SIZE = 1 << 20
-_MAX_LINE = 64 * 1024
+_MAX_LINE = BACKUP_LINE_BYTES
 _FRAME_HEAD = struct.Struct(">BI")
 _SALT, _NONCE, _TAG = 16, 12, 16
 

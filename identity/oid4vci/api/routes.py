@@ -28,12 +28,13 @@ from keys.agencies import Principal
 from keys.api import AUTH_ERRORS, error_responses
 from keys.encoding import json_loads
 from keys.errors import XacthucError
+from keys.limits import OID4VCI_BODY_BYTES
 from keys.protocols import Signer
 
 __all__ = ["OfferOut", "build_router"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
-_MAX_BODY = 16 * 1024  # a token request is a few hundred bytes, a credential request with its proof about 1 KiB
+_MAX_BODY = OID4VCI_BODY_BYTES
 
 
 class OfferOut(BaseModel):

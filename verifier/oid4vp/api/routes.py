@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from keys.api import error_responses
 from keys.errors import InvalidInput
+from keys.limits import OID4VP_FORM_BYTES
 from keys.x509 import VerifierRequestKey
 from verifier.api.schema import VerificationReport
 from verifier.dispatch import VerifyRequest
@@ -34,7 +35,7 @@ from ..responses import OAuthError, open_for_answer, parse_response, record, ver
 __all__ = ["build_router"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
-_MAX_FORM = 64 * 1024
+_MAX_FORM = OID4VP_FORM_BYTES
 _CLAIMS_SCHEMA = {"type": "string", "enum": list(pr.CLAIM_NAMES)}
 _CREATE_BODY: dict[str, Any] = {
     "requestBody": {

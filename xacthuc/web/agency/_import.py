@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from keys.error_messages import error_dict
 from keys.errors import InvalidInput, XacthucError
+from keys.limits import IMPORT_CHUNK_ROWS
 from ledger.documents.metadata import DOCUMENT_FIELDS
 from xacthuc.services import Services
 
@@ -21,7 +22,7 @@ from ._auth import Staff
 
 __all__ = ["MAX_CHUNK", "import_chunk"]
 
-MAX_CHUNK = 50
+MAX_CHUNK = IMPORT_CHUNK_ROWS
 _ITEM = re.compile(r"documents\[(\d+)\]: ")
 
 
