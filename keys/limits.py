@@ -44,7 +44,7 @@ BODY_GRACE_SECONDS: Final = 10.0
 #: Bytes a second a request body must average after the grace: 64 kbit/s, below any mobile link that still works.
 BODY_MIN_BYTES_PER_SECOND: Final = 8 * _KIB
 #: An idle keep-alive connection is closed after this long (uvicorn's default, stated here).
-KEEP_ALIVE_SECONDS: Final = 5.0
+KEEP_ALIVE_SECONDS: Final = 5
 
 # -------------------------------------------------------------------------------------------- fields and passwords
 #: Decree 30 metadata text fields, in characters after NFC: a long trích yếu, a long issuing body's name.

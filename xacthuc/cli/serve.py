@@ -13,9 +13,11 @@ from typing import Annotated, Final
 import typer
 
 from keys.bootstrap import CREDENTIALS_FILE
+from keys.limits import KEEP_ALIVE_SECONDS
 from xacthuc.app import create_app
 from xacthuc.cli._common import DataDir, JsonFlag, err, load_settings, setup_logging
 from xacthuc.services import Role, build_services
+from xacthuc.slow_clients import GuardedHttpToolsProtocol
 
 __all__ = ["EVENT_LOOP", "HTTP_PARSER", "announce_dev_credentials", "serve", "worker"]
 
@@ -68,15 +70,17 @@ def serve(
             mode = " in DEVELOPMENT mode" if settings.dev_mode else ""
             err.print(f"xacthuc serving on {listening}{mode} (data dir {settings.data_dir})", markup=False)
         # log_config=None: uvicorn's lines go through our handler (JSON, request ids), not its own formatters
-        # http/loop: httptools and uvloop, chosen by measurement (docs/benchmarks.md, "The HTTP layer")
+        # http/loop: httptools and uvloop, chosen by measurement (docs/benchmarks.md, "The HTTP layer"); the
+        # parser as GuardedHttpToolsProtocol, which adds the header and body timeouts uvicorn lacks (docs/limits.md)
         uvicorn.run(
             application,
             host=settings.host,
             port=settings.port,
             log_level="warning",
             log_config=None,
-            http=HTTP_PARSER,
+            http=GuardedHttpToolsProtocol,
             loop=EVENT_LOOP,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         services.close()
