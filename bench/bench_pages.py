@@ -235,8 +235,7 @@ def run(runs: int = 20, reader: bool = True) -> dict[str, Any]:
         raise RuntimeError(f"Chromium is missing at {CHROMIUM}: install Debian's chromium (scripts/test.sh does)")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="xacthuc-bench-pages-") as tmp:
-        # ARCHITECTURE's switch for rate limits. The server has none yet (2026-11-30: no setting reads it); set so
-        # that once it has them, this bench measures pages, not 429 answers.
+        # Rate limits off (ARCHITECTURE's switch, xacthuc/rate_limit.py): this bench measures pages, not 429 answers.
         env = {"XACTHUC_RATE_LIMITS": "off"}
         with Server(Path(tmp) / "var", env) as server, httpx.Client(base_url=server.url, timeout=60) as client:
             _progress(f"issuing and anchoring one document ({server.url})")

@@ -79,6 +79,7 @@ class Server:
             "XACTHUC_PUBLIC_URL": self.url,
             "XACTHUC_BATCH_INTERVAL": "0.2",
             "XACTHUC_LOG_LEVEL": "WARNING",
+            "XACTHUC_RATE_LIMITS": "0",  # a bench measures the server, not its 429 answers
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

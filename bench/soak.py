@@ -131,6 +131,7 @@ def soak(minutes: float, clients: int, verify_per_issue: int) -> dict[str, Any]:
                 XACTHUC_PUBLIC_URL=PUBLIC,
                 XACTHUC_BATCH_INTERVAL="1",
                 XACTHUC_LOG_LEVEL="WARNING",
+                XACTHUC_RATE_LIMITS="0",  # a soak from one address measures the service, not its 429 answers
             )
             city = City(env, make_engine(db_url), anvil, {}, "", "", work)
             made = city.cli("init")

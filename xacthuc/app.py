@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,6 +21,7 @@ from xacthuc.api_docs import READY_RESPONSES, install_api_docs
 from xacthuc.chainsetup import rpc_report
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.metrics import install_metrics
+from xacthuc.rate_limit import RateLimit, RateLimiter, parse_rate_limits
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.request_log import RequestLog
 from xacthuc.routers import build_routers
@@ -31,8 +34,9 @@ log = logging.getLogger("xacthuc.app")
 READY_PROBE_CHAIN_SECONDS = 0.5
 
 
-def create_app(services: Services) -> FastAPI:
-    """Build the app over already-constructed services (the CLI and tests build those)."""
+def create_app(services: Services, *, rate_clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """Build the app over already-constructed services (the CLI and tests build those). ``rate_clock`` is the rate
+    limiter's (monotonic seconds; tests pass their own)."""
     app = FastAPI(
         title="xacthuc",
         version="0.1.0",
@@ -47,6 +51,9 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(_JsonDepthLimit, max_depth=MAX_JSON_DEPTH)
     request_metrics = install_metrics(app, services)
     app.add_middleware(_UploadLimit, limit=services.settings.upload_limit)  # refuse before any work
+    limiter = RateLimiter(parse_rate_limits(services.settings.rate_limits), clock=rate_clock)
+    app.state.rate_limiter = limiter
+    app.add_middleware(RateLimit, limiter=limiter)  # before the body is read; 429s still logged and counted
     app.add_middleware(RequestLog, observe=request_metrics)  # outermost: every request logged and counted
 
     @app.get("/healthz", tags=["health"])

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         default=300, ge=1, description="Seconds a presentation's key-binding JWT stays fresh"
     )
     offline_bundle_ttl: int = Field(default=86400, ge=60, description="Seconds an offline bundle stays valid")
+    rate_limits: str | None = Field(
+        default=None,
+        description="Requests allowed per client address or API key, per bucket, as bucket=N/S (N requests in S "
+        "seconds), comma-separated: verify (/v1/verify, per address), signin (staff sign-in, per address), api "
+        "(every request with credentials, per key and per address); unset: verify=300/60,signin=20/60,api=1200/60, "
+        "a bucket named overrides its default; 0 or off: all off (benchmarks), bucket=0: that one off",
+    )
     index_max_age: float = Field(
         default=5.0,
         ge=0,
@@ -100,6 +107,14 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, v: str | None) -> str | None:
+        from xacthuc.rate_limit import parse_rate_limits  # the middleware's own parser: a typo fails at start
+
+        parse_rate_limits(v)
+        return v
 
     @field_validator("public_url")
     @classmethod
