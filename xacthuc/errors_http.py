@@ -75,6 +75,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         lang = request_lang(request)
+        if exc.status_code == 400:
+            # Only FastAPI and Starlette raise a 400, for a body they cannot read at all (JSON that is not UTF-8, a
+            # broken multipart body). That is invalid input, as a JSON syntax error already is: the 422 every route
+            # with a body documents (and /v1/verify, which reads its own body, sends), not an undocumented 400.
+            if lang != "en":
+                message = code_message("INVALID_INPUT", lang, detail=field_label("body", lang))
+            else:
+                message = f"body: {exc.detail}" if isinstance(exc.detail, str) else "body: unreadable"
+            return JSONResponse(error_body("INVALID_INPUT", message, lang), status_code=422)
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         if lang != "en":
             message = code_message(code, lang, retry_after=(exc.headers or {}).get("Retry-After"))

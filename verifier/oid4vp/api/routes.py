@@ -71,6 +71,13 @@ class PresentationRequestOut(BaseModel):
     expires_at: datetime
 
 
+class OAuthErrorOut(BaseModel):
+    """An OAuth-shaped refusal (RFC 6749 section 5.2): what the ``/oid4vp/*`` endpoints answer wallets with."""
+
+    error: str = Field(description="invalid_request")
+    error_description: str
+
+
 class PresentationRequestState(BaseModel):
     """Where a presentation request stands; ``report`` once a wallet answered."""
 
@@ -165,7 +172,10 @@ def build_router(
     @router.get(
         "/oid4vp/requests/{handle}",
         response_class=Response,
-        responses={200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "Request object"}},
+        responses={
+            200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "Request object"},
+            404: {"model": OAuthErrorOut, "description": "The request does not exist, has expired or was answered"},
+        },
     )
     def request_object(handle: str, s: Annotated[Session, db]) -> Response:
         """The signed request object (OpenID4VP ``request_uri``): ``x5c`` certificate, ``x509_hash`` client id,
@@ -180,7 +190,17 @@ def build_router(
         token = sign_request_object(request_key(), request_claims(row, public_url, now))
         return Response(token, media_type=MEDIA_TYPE, headers=_NO_STORE)
 
-    @router.post("/oid4vp/responses/{handle}", response_class=JSONResponse)
+    @router.post(
+        "/oid4vp/responses/{handle}",
+        response_class=JSONResponse,
+        responses={
+            400: {
+                "model": OAuthErrorOut,
+                "description": "Refused: a malformed answer, or one to a request that does not exist, has expired "
+                "or was answered",
+            }
+        },
+    )
     async def response(handle: str, request: Request, s: Annotated[Session, db]) -> JSONResponse:
         """The wallet's answer (``direct_post``, form-encoded): ``vp_token`` and ``state``, or ``error`` (for example
         ``access_denied``). ``{}`` once stored; a second answer, or one to an expired request, is refused."""
