@@ -193,15 +193,15 @@ def test_verify_flood_from_one_address_is_refused_with_retry_after(app: FastAPI,
 
 @pytest.mark.attack
 def test_retry_after_is_honest(app: FastAPI, limits: Limits) -> None:
-    clock = limits("verify=2/60")
+    clock = limits("verify=3/10")  # a token every 3 1/3 seconds: whole seconds, rounded up
     c = client(app)
-    assert all(passes(c.post("/v1/verify", json=JUNK)) for _ in range(2))
-    wait = assert_limited(c.post("/v1/verify", json=JUNK))
+    assert all(passes(c.post("/v1/verify", json=JUNK)) for _ in range(3))
+    wait = assert_limited(c.post("/v1/verify", json=JUNK), retry_after=4)
     clock.advance(wait - 1)
     assert_limited(c.post("/v1/verify", json=JUNK), retry_after=1)  # not a second early
     clock.advance(1)
-    assert passes(c.post("/v1/verify", json=JUNK))  # after exactly Retry-After seconds the request passes
-    assert_limited(c.post("/v1/verify", json=JUNK), retry_after=30)  # refused requests took no token
+    assert passes(c.post("/v1/verify", json=JUNK))  # after Retry-After seconds the request passes
+    assert_limited(c.post("/v1/verify", json=JUNK), retry_after=3)  # 0.2 tokens left: the refused took none
 
 
 @pytest.mark.attack
