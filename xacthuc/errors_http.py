@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keys.api import ErrorResponse, error_responses
@@ -66,6 +67,15 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("%s: %s", exc.code, exc.message)
         body = {"error": error_dict(exc, request_lang(request))}
         return JSONResponse(body, status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database refused or dropped the connection (a restart, a crash, a failover; SQLite's disk full): the
+        # service is unavailable for a moment, not broken. A typed 503 tells clients and load balancers to retry,
+        # where a 500 INTERNAL_ERROR would say "a bug" (tests/faults/test_kills.py kills PostgreSQL under load).
+        log.error("STORAGE_UNAVAILABLE: %s", type(exc.orig).__name__)
+        lang = request_lang(request)
+        return JSONResponse(error_body("STORAGE_UNAVAILABLE", code_message("STORAGE_UNAVAILABLE", lang), lang), 503)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
