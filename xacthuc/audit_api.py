@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from keys.agencies import Principal
 from keys.api import AUTH_ERRORS, error_responses
-from keys.errors import InvalidInput
+from keys.bootstrap import CITY_ID
+from keys.errors import Forbidden, InvalidInput
 from xacthuc.audit import ACTIONS, MAX_LIMIT, AuditQuery, audit_json, read_audit
 
 __all__ = ["build_audit_router"]
@@ -55,7 +56,10 @@ def build_audit_router(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     ) -> dict[str, Any]:
         """Who did what, when and from where, newest first: sign-ins and failed sign-ins, documents issued, revoked
-        and superseded through the portal, staff accounts created, disabled and given new passwords."""
+        and superseded through the portal, staff accounts created, disabled and given new passwords. The city's
+        administrator only: an agency's own ``admin`` key (for its register of offices) reads none of it."""
+        if _admin.agency_id != CITY_ID:
+            raise Forbidden("only the city's administrator reads the audit log", role="admin")
         query = AuditQuery(
             agency_id=agency_id, document_id=document_id, action=action, actor=actor, before=before, limit=limit
         )

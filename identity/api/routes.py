@@ -30,6 +30,7 @@ from identity.errors import (
 )
 from keys.agencies import Principal
 from keys.api import AUTH_ERRORS, error_responses
+from keys.bootstrap import CITY_ID
 from keys.protocols import Signer
 
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
@@ -187,8 +188,10 @@ def build_router(
         principal: Annotated[Principal, Depends(require_revoke)],
         credential_id: str,
     ) -> RevokedOut:
-        """Revoke a credential: the issuing agency or the city admin only."""
-        only_issuer = None if ADMIN_ROLE in principal.roles else principal.agency_id
+        """Revoke a credential: the issuing agency or the city admin only (an agency's own ``admin`` key is no
+        city admin: it revokes only what its agency issued)."""
+        city_admin = ADMIN_ROLE in principal.roles and principal.agency_id == CITY_ID
+        only_issuer = None if city_admin else principal.agency_id
         credential = service.revoke_credential(db, credential_id, clock(), issuer_id=only_issuer)
         db.commit()
         assert credential.revoked_at is not None
