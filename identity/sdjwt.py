@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from identity._disclosure_json import disclosure_json
 from identity.errors import DisclosureInvalid, SdJwtMalformed
 from keys.encoding import b64url_decode, b64url_encode, json_loads, sha256_b64url
+from keys.json_depth import check_json_depth
 from keys.jws import sign_jws as _sign_jws
 from keys.limits import SD_JWT_CHARS
 from keys.protocols import Signer
@@ -50,10 +51,17 @@ def make_disclosure(salt: str, name: str | None, value: Any) -> Disclosure:
     return Disclosure(encoded, salt, name, value, sha256_b64url(encoded.encode("ascii")))
 
 
+def _json(raw: bytes) -> Any:
+    """Untrusted JSON: its depth checked before the parser recurses (a deep text is a RecursionError in ``json``);
+    ``JsonTooDeep`` is a ``ValueError`` like every other refusal."""
+    check_json_depth(raw)
+    return json_loads(raw)
+
+
 def parse_disclosure(encoded: str) -> Disclosure:
     """Decode a disclosure, keeping its text. Raises :class:`DisclosureInvalid`."""
     try:
-        array = json_loads(b64url_decode(encoded))  # b64url_decode refuses non-ASCII text
+        array = _json(b64url_decode(encoded))  # b64url_decode refuses non-ASCII text
     except ValueError as exc:
         raise DisclosureInvalid("a disclosure is not base64url JSON") from exc
     if not isinstance(array, list) or len(array) not in (2, 3) or not isinstance(array[0], str):
@@ -91,8 +99,8 @@ def parse_jws(compact: str) -> Jws:
     if len(parts) != 3 or not compact.isascii():
         raise SdJwtMalformed("not a compact JWS")
     try:
-        header = json_loads(b64url_decode(parts[0]))
-        payload = json_loads(b64url_decode(parts[1]))
+        header = _json(b64url_decode(parts[0]))
+        payload = _json(b64url_decode(parts[1]))
         signature = b64url_decode(parts[2])
     except ValueError as exc:
         raise SdJwtMalformed("a JWS part is not base64url JSON") from exc

@@ -100,8 +100,9 @@ def _revoke(served: Served, doc_id: str, body: dict[str, Any]) -> None:
     assert r.status_code in (200, 202), r.text
 
 
-def forgery_city(tmp: Path, deployer: LocalAccount) -> Iterator[ForgeryCity]:
-    """Build the city (generator for a module-scoped fixture): anvil, registry, served app, the documents."""
+def forgery_city(tmp: Path, deployer: LocalAccount, *, documents: bool = True) -> Iterator[ForgeryCity]:
+    """Build the city (generator for a module-scoped fixture): anvil, registry, served app, and unless told not to,
+    the documents and the second agency."""
     with ExitStack() as stack:
         node = AnvilNode(anvil_binary(), state_file=tmp / "anvil" / "state.json")
         node.start()
@@ -115,6 +116,9 @@ def forgery_city(tmp: Path, deployer: LocalAccount) -> Iterator[ForgeryCity]:
         city = ForgeryCity(
             served, Registry.of(registry.chain_id, registry.address), _get_json(served.base, "/v1/trust-root")
         )
+        if not documents:
+            yield city
+            return
         files = {name: f"%PDF-1.7 quyết định {n}".encode() for name, n in NUMBERS.items()}
         for name in ("a1", "a2"):
             city.docs[name] = served.issue(NUMBERS[name], files[name])
