@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from keys import agencies as ag
 from keys import staff as staff_module
+from keys.errors import Unauthenticated
 from keys.staff import SignInFailed, check_password
 from tests.security._hostile import STAFF_PASSWORD, World, build_world
 
@@ -129,7 +130,7 @@ def test_unknown_key_id_and_wrong_secret_are_the_same_failure_in_authenticate(wo
     messages = set()
     with Session(world.engine) as session:
         for candidate in (_unknown_id(key), _wrong_secret(key)):
-            with pytest.raises(ag.Unauthenticated) as info:
+            with pytest.raises(Unauthenticated) as info:
                 ag.authenticate(session, candidate)
             messages.add((info.value.code, info.value.message, info.value.http_status))
     assert len(messages) == 1, messages
