@@ -170,6 +170,16 @@ def test_rate_limits_setting_names_each_bucket_and_switches_off() -> None:
             Settings(_env_file=None, rate_limits=bad)
 
 
+def test_the_documented_defaults_are_the_defaults() -> None:
+    text = ",".join(f"{name}={Rate(*DEFAULT_RATES[name])}" for name in BUCKETS)
+    assert text == "verify=300/60,signin=20/60,api=1200/60"
+    assert text in (Settings.model_fields["rate_limits"].description or "")
+    assert f"`{text}`" in (ROOT / "README.md").read_text(encoding="utf-8")
+    limits_md = (ROOT / "docs" / "limits.md").read_text(encoding="utf-8")
+    for name in BUCKETS:
+        assert f"| `{name}` | `{Rate(*DEFAULT_RATES[name])}` |" in limits_md, name
+
+
 def test_production_defaults_let_a_bank_counter_through_and_stop_a_scraper() -> None:
     verify = parse_rate_limits(None)["verify"]
     assert verify is not None
@@ -188,6 +198,8 @@ def test_verify_flood_from_one_address_is_refused_with_retry_after(app: FastAPI,
     assert_limited(r, retry_after=20)  # one token every 60/3 seconds
     assert r.headers["Cache-Control"] == "no-store"
     assert "Content-Security-Policy" in r.headers  # refused inside the app's security headers
+    metrics = c.get("/metrics").text  # counted under the bucket's name (never the path: it may carry an id)
+    assert re.search(r'xacthuc_http_requests_total\{[^}]*rate-limited:verify[^}]*"429"[^}]*\} [1-9]', metrics), metrics
     assert_limited(c.get("/v1/verify"))  # any method on the path counts
 
 
