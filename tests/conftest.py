@@ -4,4 +4,4 @@ import os
 # servers the tests start inherit it. tests/security/test_rate_limits.py turns them on explicitly.
 os.environ["XACTHUC_RATE_LIMITS"] = "0"
 
-pytest_plugins = ["tests.plugins.chain", "tests.plugins.db"]
+pytest_plugins = ["tests.plugins.chain", "tests.plugins.db", "tests.fuzz.profiles"]
