@@ -70,11 +70,11 @@ def parse_claims(value: Any) -> list[str]:
     """The claims a request names: a non-empty list of distinct claim names of the citizen ID."""
     if not isinstance(value, list) or not value:
         raise PresentationClaimsInvalid("claims: give a non-empty list of claim names")
-    unknown = [c for c in value if not isinstance(c, str) or c not in CLAIM_NAMES]
+    unknown = [i for i, c in enumerate(value, 1) if not isinstance(c, str) or c not in CLAIM_NAMES]
     if unknown:
-        shown = str(unknown[0])[:40]
+        # named by its place, not quoted: whatever was sent there (a name, a CCCD number) stays out of the answer
         names = ", ".join(CLAIM_NAMES)
-        raise PresentationClaimsInvalid(f"claims: {shown!r} is not a claim of the citizen ID ({names})")
+        raise PresentationClaimsInvalid(f"claims: item {unknown[0]} is not a claim of the citizen ID ({names})")
     if len(set(value)) != len(value):
         raise PresentationClaimsInvalid("claims: each claim once")
     return list(value)
