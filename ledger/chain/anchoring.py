@@ -70,6 +70,10 @@ __all__ = [
 log = logging.getLogger("xacthuc.anchoring")
 
 MAX_ATTEMPTS = 8
+#: How often the worker looks whether the chain still holds the newest final transaction (one receipt look-up).
+FINAL_WATCH_INTERVAL = timedelta(seconds=2)
+#: Final rows checked per JSON-RPC batch while looking for what a chain lost.
+FINAL_WALK_CHUNK = 256
 
 _ON_CONFIRMED: list[Callable[[str, int], None]] = []
 
@@ -160,6 +164,7 @@ class Anchorer:
         self.relayer: Any | None = None if callable(relayer) else relayer
         self.config = config
         self.clock = clock
+        self._final_watched_at: datetime | None = None
 
     def step(self, *, force: bool = False) -> StepReport:
         """One pass: cut due batches, send what is built, confirm what is sent, watch what is confirmed.
@@ -182,11 +187,12 @@ class Anchorer:
             )
             report.built = len(built)
             for phase, state in (
+                (self._watch_final, BatchState.FINAL),
                 (self._send_all, BatchState.BUILT),
                 (self._confirm_all, BatchState.SENT),
                 (self._watch_all, BatchState.CONFIRMED),
             ):
-                rows = self._rows(session, state)
+                rows = self._final_due(session, now) if state == BatchState.FINAL else self._rows(session, state)
                 if not rows:
                     continue
                 if state == BatchState.BUILT and report.unfunded is not None:
@@ -331,6 +337,62 @@ class Anchorer:
         for observer in _ON_CONFIRMED:
             with suppress(Exception):  # counting never changes what the worker does
                 observer(kind_of(row).label, receipt.gas_used)
+
+    # -- final, unless the chain lost the blocks we saw ------------------------------------------------------------
+    def _final_due(self, session: Session, now: datetime) -> list[OutboxTx]:
+        """The newest final row (at most every ``FINAL_WATCH_INTERVAL``): the one look that covers them all."""
+        if self._final_watched_at is not None and now - self._final_watched_at < FINAL_WATCH_INTERVAL:
+            return []
+        self._final_watched_at = now
+        newest = self._final_rows(session, limit=1)
+        return newest[:1]
+
+    def _final_rows(self, session: Session, limit: int | None = None, upto: int | None = None) -> list[OutboxTx]:
+        """Final rows of our accounts, newest block first (``upto``: in that block or older ones)."""
+        rows: list[OutboxTx] = []
+        for model in (AnchorBatch, RevocationTx):
+            stmt = select(model).where(model.state == BatchState.FINAL, col(model.block_number).is_not(None))
+            if upto is not None:
+                stmt = stmt.where(col(model.block_number) <= upto)
+            stmt = stmt.order_by(col(model.block_number).desc(), col(model.id).desc())
+            rows += [r for r in session.exec(stmt.limit(limit)).all() if r.account in self.accounts]
+        rows.sort(key=lambda r: r.block_number or 0, reverse=True)
+        return rows[:limit]
+
+    def _watch_final(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
+        """Final rows are not watched one by one: if the newest one's block is still the chain's, so are all older
+        ones (block hashes chain). If not, the chain lost blocks we saw final: the node came back from an older
+        persisted state, or re-organised deeper than ``finality_depth``. Then each final row whose transaction is
+        gone goes back to sent (sent again or adopted as usual), newest first, until one is still where it was."""
+        newest = rows[0]
+        if self._still_mined([newest])[0]:
+            return
+        log.warning("the chain no longer holds block %s, final for us: looking for what it lost", newest.block_number)
+        upto: int | None = None
+        while True:  # each turn moves every row of its chunk out of final (flushed before the next query), or ends
+            chunk = self._final_rows(session, limit=FINAL_WALK_CHUNK, upto=upto)
+            if not chunk:
+                break
+            intact = self._still_mined(chunk)
+            for row, kept in zip(chunk, intact, strict=True):
+                if not kept:
+                    log.warning("%s: transaction lost from final block %s", _name(row), row.block_number)
+                    row.state = BatchState.SENT
+                    row.set_mined(None, None, None)
+                    session.add(row)
+                    report.reorged += 1
+            if any(intact):
+                break
+            upto = chunk[-1].block_number
+        session.commit()
+
+    def _still_mined(self, rows: Sequence[OutboxTx]) -> list[bool]:
+        """Whether each row's transaction is still mined in the block we recorded."""
+        receipts = self.chain.get_receipts([_unhex(r.tx_hash or "") for r in rows])
+        return [
+            receipt is not None and receipt.status == 1 and _hex(receipt.block_hash) == row.block_hash
+            for row, receipt in zip(rows, receipts, strict=True)
+        ]
 
     # -- confirmed -> final, or back on a re-organisation ----------------------------------------------------------
     def _watch_all(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
