@@ -11,10 +11,32 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlmodel import Session, create_engine
 
-__all__ = ["MIGRATIONS", "alembic_config", "make_engine", "migrate", "session_scope"]
+from keys.errors import XacthucError
+
+__all__ = ["MIGRATIONS", "StorageFull", "alembic_config", "make_engine", "migrate", "session_scope"]
+
+#: SQLite's result code for "database or disk is full" (a full file system, or ``PRAGMA max_page_count`` reached).
+SQLITE_FULL = 13
+
+
+class StorageFull(XacthucError):
+    """The data directory's disk is full: nothing was written; free space and try again."""
+
+    code = "STORAGE_FULL"
+    http_status = 507
+
+
+def _storage_full(context: ExceptionContext) -> None:
+    """SQLite's disk full becomes the typed ``STORAGE_FULL`` (507) instead of an untyped 500: the transaction is
+    rolled back whole by SQLite, so the client may retry once space is back."""
+    if getattr(context.original_exception, "sqlite_errorcode", None) == SQLITE_FULL:
+        raise StorageFull("the disk of the data directory is full; nothing was written") from (
+            context.original_exception
+        )
+
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -42,6 +64,7 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: the outbox's indexes stay in memory
             cur.close()
 
+        event.listen(engine, "handle_error", _storage_full)
         return engine
     if read_only:
         kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": "-c default_transaction_read_only=on"}

@@ -11,6 +11,7 @@ recorded verdicts itself (``valid_after``).
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import threading
@@ -197,12 +198,17 @@ class Load:
     issued: list[Issued] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    batch_size: int = 0  # > 0: a third thread issues batches of this many (``POST /v1/documents:batch``)
+    batch_in_flight: threading.Event = field(default_factory=threading.Event)
+    failed_batches: list[list[str]] = field(default_factory=list)  # the numbers of each batch that failed
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _number: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Load:
-        self._threads = [threading.Thread(target=f, daemon=True) for f in (self._issuing, self._verifying)]
+        loops = [self._issuing, self._verifying] + ([self._batching] if self.batch_size else [])
+        self._threads = [threading.Thread(target=f, daemon=True) for f in loops]
         for t in self._threads:
             t.start()
         return self
@@ -213,8 +219,35 @@ class Load:
             t.join(REQUEST_TIMEOUT + 5)
 
     def next_number(self) -> str:
-        self._number += 1
-        return f"{self._number}/QĐ-UBND"
+        with self._lock:
+            self._number += 1
+            return f"{self._number}/QĐ-UBND"
+
+    def _batching(self) -> None:
+        with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
+            while not self._stop.wait(self.pace):
+                numbers = [self.next_number() for _ in range(self.batch_size)]
+                docs = [
+                    {**META, "number": n, "file_base64": base64.b64encode(f"batch {n} {self.seed}".encode()).decode()}
+                    for n in numbers
+                ]
+                started = time.time()
+                self.batch_in_flight.set()
+                try:
+                    r = client.post(
+                        f"{self.served.base}/v1/documents:batch", json={"documents": docs}, headers=self.served.auth
+                    )
+                except httpx.HTTPError as exc:
+                    self.failures.append(Failure("batch", 0, type(exc).__name__, started))
+                    self.failed_batches.append(numbers)
+                    continue
+                finally:
+                    self.batch_in_flight.clear()
+                if r.status_code == 201:
+                    self.issued += [Issued(d["id"], d["verify_url"], started) for d in r.json()["documents"]]
+                else:
+                    self.failures.append(Failure("batch", r.status_code, _code(r), started))
+                    self.failed_batches.append(numbers)
 
     def _issuing(self) -> None:
         with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
