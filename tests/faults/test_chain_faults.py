@@ -134,7 +134,8 @@ def test_chain_reorganised_deeply_reanchors_everything_once_and_revocations_reac
             with Session(served.services.engine) as s:
                 first = s.exec(select(func.min(AnchorBatch.block_number))).one()
             assert first is not None
-            mine(anvil.url, 5)  # confirmations on top: the anchors and revocations are deep now
+            mine(anvil.url, 15)  # deeper than XACTHUC_FINALITY_DEPTH: the service sees the first ones final
+            until(lambda: _final_up_to(served, 1, 0), "the first anchor never became final")
             on_chain = {d for d in _anchored(served, load) if _on_chain(served, d)} | revoked
             depth = _block(served) - first + 1  # every anchor and revocation the service has seen
             assert 10 <= depth < 64, depth  # deep, and within the index's documented REORG_DEPTH
