@@ -44,7 +44,7 @@ def build_routers(services: Services) -> list[APIRouter]:
     return [
         keys_router(services.session, services.require_city, services.clock),
         _documents(services, verifier),
-        verify_router(verify=verifier, file_limit=services.settings.upload_limit),
+        verify_router(verify=verifier, verify_now=verifier.verify_now, file_limit=services.settings.upload_limit),
         build_offline_router(bundle=_offline_bundle(services)),
         build_stamped_router(session=services.session, public_url=services.settings.public_url, qr_matrix=qr_matrix),
         _identity(services),

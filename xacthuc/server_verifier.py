@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlmodel import Session
 
 from identity.models import StatusListRow
@@ -36,13 +36,14 @@ from keys.validity import ACTIVE
 from ledger.chain.index import IndexedStatusReader, StateSource
 from ledger.chain.merkle import MerkleTree
 from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc
-from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof
+from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason
 from ledger.chain.reader import RegistryReader
-from ledger.documents.issuing import DocumentRow
+from ledger.documents.issuing import REASONS, DocumentRow
 from ledger.documents.receipt import Registry
 from ledger.documents.status import replacement_for, successor_of
 from ledger.errors import ChainUnavailable
-from ledger.offices.register import register_items
+from ledger.offices.register import register_items_on
+from verifier.dispatch import VerifyRequest
 from verifier.payload import ParsedPayload, PayloadKind
 from verifier.report import Report
 from verifier.service import Verifier
@@ -81,18 +82,40 @@ class _NoChain:
         raise ChainUnavailable("no chain is configured")
 
 
+class _NoWait:
+    """Set while a verification runs on the event loop (``ServerVerifier.verify_now``): it must not wait on the
+    network, so a read only the chain can answer marks it ``needed`` and fails, and the route runs it again in a
+    worker thread."""
+
+    def __init__(self) -> None:
+        self.needed = False
+
+    def give_up(self) -> ChainUnavailable:
+        self.needed = True
+        return ChainUnavailable("only the chain can answer now: verified again in a worker thread")
+
+
 class _Recorded:
     """One verification's chain reader, remembering where its answer came from (for the report)."""
 
-    def __init__(self, reader: ChainStatusReader, conn: Connection | None = None) -> None:
+    def __init__(
+        self, reader: ChainStatusReader, conn: Connection | None = None, no_wait: _NoWait | None = None
+    ) -> None:
         self.reader = reader
         self.conn = conn
+        self.no_wait = no_wait
         self.source: StateSource | None = None
 
     def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         if isinstance(self.reader, IndexedStatusReader):
-            status, self.source = self.reader.read(agency, root, data, self.conn)
+            found = self.reader.read(agency, root, data, self.conn, fallback=self.no_wait is None)
+            if found is None:
+                assert self.no_wait is not None
+                raise self.no_wait.give_up()
+            status, self.source = found
             return status
+        if self.no_wait is not None:
+            raise self.no_wait.give_up()
         status = self.reader.status(agency, root, data)
         self.source = StateSource("chain")
         return status
@@ -101,8 +124,16 @@ class _Recorded:
 _CHAIN_CHECKS = ("anchored", "not_revoked")
 
 
-def _with_source(report: Report, source: StateSource | None) -> Report:
+_OWN_RECORD = " (this server's own record: the agency's revocation is accepted and on its way to the chain)"
+
+
+def _with_source(report: Report, source: StateSource | None, own_record: bool = False) -> Report:
     """The chain checks, annotated with where their state came from (and the index's block and sync time)."""
+    if own_record:
+        for i, check in enumerate(report.checks):
+            if check.name == "not_revoked" and check.status == "invalid":
+                data = {**check.data, "revocation_source": "server_record"}
+                report.checks[i] = replace(check, message=check.message + _OWN_RECORD, data=data)
     if source is None:
         return report
     state = source.to_dict()
@@ -115,6 +146,7 @@ def _with_source(report: Report, source: StateSource | None) -> Report:
     return report
 
 
+_AnyRow = Row[*tuple[Any, ...]]  # a row of _PROOF's or _DOCUMENT's columns
 _D: Table = DocumentRow.__table__  # type: ignore[attr-defined]
 _L: Table = AnchorLeaf.__table__  # type: ignore[attr-defined]
 _B: Table = AnchorBatch.__table__  # type: ignore[attr-defined]
@@ -134,6 +166,27 @@ _PROOF = (
 )
 _CONFIRMED = (BatchState.CONFIRMED.value, BatchState.FINAL.value)
 _METADATA = select(_D.c.metadata_json).where(_D.c.commitment == bindparam("leaf"))
+_COMMITMENT = select(_D.c.commitment).where(_D.c.id == bindparam("id"))
+# What one document verification reads of this database, in one statement: the proof's columns (outer-joined, so a
+# pending document still has its row), the stored metadata and the revocation this server recorded.
+_DOCUMENT = (
+    select(
+        _D.c.chain_id,
+        _D.c.contract,
+        _B.c.id,
+        _B.c.root,
+        _B.c.state,
+        _B.c.tx_hash,
+        _B.c.block_number,
+        _B.c.anchored_at,
+        _D.c.metadata_json,
+        _D.c.revoked_at,
+        _D.c.revocation_reason,
+        _D.c.replaced_by,
+    )
+    .select_from(_D.outerjoin(_L, _L.c.data == _D.c.commitment).outerjoin(_B, _B.c.id == _L.c.batch_id))
+    .where(_D.c.commitment == bindparam("leaf"))
+)
 
 
 def stored_metadata(conn: Connection, leaf: bytes) -> dict[str, Any] | None:
@@ -165,6 +218,10 @@ class ProofSource:
         else:
             with self.engine.connect() as own:
                 row = own.execute(_PROOF, {"leaf": leaf}).first()
+        return self.of_row(row, leaf)
+
+    def of_row(self, row: _AnyRow | None, leaf: bytes) -> Proof | None:
+        """The proof from a row of ``_PROOF``'s columns (or ``_DOCUMENT``'s), None unless its batch is confirmed."""
         if row is None or row.state not in _CONFIRMED:
             return None
         if row.tx_hash is None or row.block_number is None or row.anchored_at is None:
@@ -194,6 +251,39 @@ class _Request:
         self.conn = conn
         self.chain = chain
         self.registry = registry
+        self._documents: dict[bytes, _AnyRow | None] = {}
+        self.from_own_record = False  # the revocation reported is this server's record, not yet the chain's
+
+    def own_revocation(self, status: DocumentChainStatus, leaf: bytes) -> DocumentChainStatus:
+        """The chain's answer, with the revocation this server recorded for the document when the chain lacks it.
+
+        The agency's revocation is this server's record from the moment it is accepted; the chain carries it only
+        once the worker's transaction is mined, and a re-organisation can take it out again until the worker sends
+        it anew. Meanwhile this server never answers ``valid`` for a document it knows is revoked. (A third-party
+        verifier, reading only the chain, sees it once it is there again.)
+        """
+        if status.revoked or not status.anchored:
+            return status  # the chain's own revocation, or nothing anchored that could be current
+        row = self.document(leaf)
+        if row is None or row.revoked_at is None:
+            return status
+        replaced = None
+        if row.replaced_by is not None:
+            replaced = self.conn.execute(_COMMITMENT, {"id": row.replaced_by}).scalar_one_or_none()
+        self.from_own_record = True
+        return replace(
+            status,
+            reason=REASONS.get(row.revocation_reason or "", RevocationReason.OTHER),
+            revoked_at=as_utc(row.revoked_at),
+            replaced_by=None if replaced is None else bytes(replaced),
+        )
+
+    def document(self, leaf: bytes) -> _AnyRow | None:
+        """The document's ``_DOCUMENT`` row, read once per verification (the proof and the metadata checks share it;
+        a chain of supersessions reads each link's own)."""
+        if leaf not in self._documents:
+            self._documents[leaf] = self.conn.execute(_DOCUMENT, {"leaf": leaf}).first()
+        return self._documents[leaf]
 
 
 class _ServerRecords:
@@ -204,33 +294,46 @@ class _ServerRecords:
         self.proofs = ProofSource(engine)
         self._request = request
 
-    def _conn(self) -> Connection | None:
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session on the request's connection (one pool checkout a verification), or its own outside one."""
         request = self._request.get()
-        return request.conn if request is not None else None
+        with Session(request.conn if request is not None else self.engine) as session:
+            yield session
 
     def proof_for(self, leaf: bytes) -> Proof | None:
-        return self.proofs(leaf, self._conn())
+        request = self._request.get()
+        if request is None:
+            return self.proofs(leaf)
+        return self.proofs.of_row(request.document(leaf), leaf)
 
     def metadata_for(self, leaf: bytes) -> dict[str, Any] | None:
-        conn = self._conn()
-        if conn is not None:
-            return stored_metadata(conn, leaf)
-        with self.engine.connect() as own:
-            return stored_metadata(own, leaf)
+        request = self._request.get()
+        if request is None:
+            with self.engine.connect() as own:
+                return stored_metadata(own, leaf)
+        row = request.document(leaf)
+        if row is None or row.metadata_json is None:
+            return None
+        value: dict[str, Any] = json.loads(row.metadata_json)
+        return value
 
     def replacement_for(self, leaf: bytes) -> dict[str, Any] | None:
-        with Session(self.engine) as session:
+        with self._session() as session:
             return replacement_for(session, leaf)
 
     def register_for(self, issuer_id: str) -> list[tuple[str, Proof | None]]:
         """The agency's register of offices (``verifier.signer_authority``): each entry with its proof."""
-        with Session(self.engine) as session:
-            return register_items(session, issuer_id)
+        request = self._request.get()
+        if request is not None:
+            return register_items_on(request.conn, issuer_id)
+        with self.engine.connect() as own:
+            return register_items_on(own, issuer_id)
 
     def link_for(self, leaf: bytes, document_id: str | None) -> Link | None:
         """A replacement as this database knows it (its receipt payload and proof), to follow a chain of
         supersessions; the pipeline binds the payload to ``leaf`` and reads the chain under its issuer's account."""
-        with Session(self.engine) as session:
+        with self._session() as session:
             found = successor_of(session, leaf)
         if found is None:
             return None
@@ -247,7 +350,7 @@ class _ServerChain:
         request = self._request.get()
         if request is None:
             raise ChainUnavailable("no verification is under way")
-        return request.chain.status(agency, root, data)
+        return request.own_revocation(request.chain.status(agency, root, data), data)
 
 
 class ServerVerifier(Verifier):
@@ -258,6 +361,9 @@ class ServerVerifier(Verifier):
         self.services = services
         city = services.require_city
         self._request: ContextVar[_Request | None] = ContextVar(f"xacthuc_verify_{id(self)}", default=None)
+        self._no_wait: ContextVar[_NoWait | None] = ContextVar(f"xacthuc_no_wait_{id(self)}", default=None)
+        # On the event loop only where the database is a local file: a PostgreSQL round trip would stall the loop.
+        self._local_db = services.engine.dialect.name == "sqlite"
         self._registry_cache: Registry | None = None
         self.records = _ServerRecords(services.engine, self._request)
         self.proofs_by_leaf = self.records.proofs
@@ -281,6 +387,28 @@ class ServerVerifier(Verifier):
     def verify(self, *args: Any, **kwargs: Any) -> Report:
         report = super().verify(*args, **kwargs)
         count_verdict(report)  # every verification this server answers: the API's, the pages', OpenID4VP's
+        return report
+
+    def verify_now(self, request: VerifyRequest) -> Report | None:
+        """The verification, if it can be answered without waiting on the network; else None.
+
+        ``POST /v1/verify`` calls it on the event loop, which saves the hand-off to a worker thread: measured, that
+        hand-off cost more CPU than the verification's own reads (docs/benchmarks.md). It answers only on a local
+        (SQLite) database, with the registry known and the chain index fresh; a read only the chain can answer
+        gives up at once (nothing is counted or changed: a verification only reads), and the caller runs
+        ``__call__`` in a worker thread, where waiting is harmless.
+        """
+        if not self._local_db or self._registry_cache is None:
+            return None
+        flag = _NoWait()
+        token = self._no_wait.set(flag)
+        try:
+            report = Verifier.verify(self, request)
+        finally:
+            self._no_wait.reset(token)
+        if flag.needed:
+            return None
+        count_verdict(report)
         return report
 
     def _keystore_generation(self) -> str:
@@ -313,12 +441,13 @@ class ServerVerifier(Verifier):
         with self.services.engine.connect() as conn:
             try:
                 registry: Registry | None = self.registry()
-                chain = _Recorded(self.services.chain_reader(), conn)
+                chain = _Recorded(self.services.chain_reader(), conn, self._no_wait.get())
             except XacthucError:
                 registry, chain = None, _Recorded(_NoChain())
-            token = self._request.set(_Request(conn, chain, registry))
+            request = _Request(conn, chain, registry)
+            token = self._request.set(request)
             try:
-                yield lambda report: _with_source(report, chain.source)
+                yield lambda report: _with_source(report, chain.source, request.from_own_record)
             finally:
                 self._request.reset(token)
 

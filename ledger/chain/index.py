@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import BigInteger, Column, LargeBinary, SmallInteger, Table, and_, bindparam, delete, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -429,10 +429,22 @@ class IndexedStatusReader:
     def status(self, agency: str, root: bytes, data: bytes) -> DocumentChainStatus:
         return self.read(agency, root, data)[0]
 
+    @overload
     def read(
         self, agency: str, root: bytes, data: bytes, conn: Connection | None = None
-    ) -> tuple[DocumentChainStatus, StateSource]:
-        """The status of ``data`` under the root ``agency`` anchored, and where it came from (on ``conn`` if given)."""
+    ) -> tuple[DocumentChainStatus, StateSource]: ...
+
+    @overload
+    def read(
+        self, agency: str, root: bytes, data: bytes, conn: Connection | None, *, fallback: bool
+    ) -> tuple[DocumentChainStatus, StateSource] | None: ...
+
+    def read(
+        self, agency: str, root: bytes, data: bytes, conn: Connection | None = None, *, fallback: bool = True
+    ) -> tuple[DocumentChainStatus, StateSource] | None:
+        """The status of ``data`` under the root ``agency`` anchored, and where it came from (on ``conn`` if given).
+
+        With ``fallback=False`` it never waits on the network: None where the ``fallback`` would have been asked."""
         if len(root) != 32 or len(data) != 32 or not _is_address(agency):
             raise ChainIndexStale("agency is a 20-byte address, root and data are 32 bytes")
         chain_id, contract = self.indexer.key
@@ -444,12 +456,16 @@ class IndexedStatusReader:
                 row = own.execute(_STATUS, params).first()
         synced_at = _utc(row.updated_at) if row is not None else None
         if row is None or synced_at is None or self.clock() - synced_at > self.max_age:
+            if self.fallback is not None and not fallback:
+                return None
             if self.fallback is not None:
                 return self.fallback.status(agency, root, data), StateSource("chain")
             when = _iso(synced_at) or "never"
             raise ChainIndexStale(f"the chain index is stale (last synced {when}, maximum age {self.max_age})")
         source = StateSource("index", int(row.block), synced_at)
         if row.agency is None:
+            if self.fallback is not None and not fallback:
+                return None
             if self.fallback is not None:  # anchored since the last sync? Only the chain can say (rare: a new root)
                 return self.fallback.status(agency, root, data), StateSource("chain")
             return DocumentChainStatus(anchorer=None, anchored_at=None), source

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint, bindparam
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -55,8 +56,10 @@ __all__ = [
     "current_register",
     "end_office",
     "entries_of",
+    "entries_on",
     "refusal",
     "register_items",
+    "register_items_on",
     "register_json",
     "revoke_delegation",
     "signature_of",
@@ -118,41 +121,48 @@ def _body(token: str) -> dict[str, Any]:
     return _entries.read_entry(token).body
 
 
+_ENTRIES = (  # built once: a verification reads its issuer's register on every request
+    sa_select(
+        col(OfficeEntryRow.seq),
+        col(OfficeEntryRow.kind),
+        col(OfficeEntryRow.token),
+        col(OfficeEntryRow.leaf),
+        col(OfficeEntryRow.created_at),
+        col(OfficeEntryRow.chain_id),
+        col(OfficeEntryRow.contract),
+        col(AnchorBatch.id),
+        col(AnchorBatch.root),
+        col(AnchorBatch.state),
+        col(AnchorBatch.tx_hash),
+        col(AnchorBatch.block_number),
+        col(AnchorBatch.anchored_at),
+    )
+    .select_from(OfficeEntryRow)
+    .outerjoin(AnchorLeaf, col(AnchorLeaf.data) == col(OfficeEntryRow.leaf))
+    .outerjoin(AnchorBatch, col(AnchorBatch.id) == col(AnchorLeaf.batch_id))
+    .where(col(OfficeEntryRow.agency_id) == bindparam("agency"))
+    .order_by(col(OfficeEntryRow.seq))
+)
+_TREE = sa_select(col(AnchorBatch.tree)).where(
+    col(AnchorBatch.id) == bindparam("batch"), col(AnchorBatch.root) == bindparam("root")
+)
+
+
 def entries_of(session: Session, agency_id: str, *, proofs: bool = True) -> list[StoredEntry]:
     """The agency's entries in ``seq`` order, each with its proof (``proofs``) or only whether it is anchored."""
-    rows = (
-        session.connection()
-        .execute(
-            sa_select(
-                col(OfficeEntryRow.seq),
-                col(OfficeEntryRow.kind),
-                col(OfficeEntryRow.token),
-                col(OfficeEntryRow.leaf),
-                col(OfficeEntryRow.created_at),
-                col(OfficeEntryRow.chain_id),
-                col(OfficeEntryRow.contract),
-                col(AnchorBatch.id),
-                col(AnchorBatch.root),
-                col(AnchorBatch.state),
-                col(AnchorBatch.tx_hash),
-                col(AnchorBatch.block_number),
-                col(AnchorBatch.anchored_at),
-            )
-            .select_from(OfficeEntryRow)
-            .outerjoin(AnchorLeaf, col(AnchorLeaf.data) == col(OfficeEntryRow.leaf))
-            .outerjoin(AnchorBatch, col(AnchorBatch.id) == col(AnchorLeaf.batch_id))
-            .where(col(OfficeEntryRow.agency_id) == agency_id)
-            .order_by(col(OfficeEntryRow.seq))
-        )
-        .all()
-    )
+    return entries_on(session.connection(), agency_id, proofs=proofs)
+
+
+def entries_on(conn: Connection, agency_id: str, *, proofs: bool = True) -> list[StoredEntry]:
+    """``entries_of`` on a connection (the server's verifier reads it on the request's own connection)."""
     out = []
-    for seq, kind, token, raw_leaf, created, chain_id, contract, batch_id, root, state, tx, block, anchored_at in rows:
+    for row in conn.execute(_ENTRIES, {"agency": agency_id}).all():
+        seq, kind, token, raw_leaf, created, chain_id, contract, batch_id, root, state, tx, block, anchored_at = row
         leaf = bytes(raw_leaf)
         anchored = state in CONFIRMED_STATES and tx is not None and block is not None and anchored_at is not None
         proof = None
         if anchored and proofs and batch_id is not None and tx is not None and root is not None:
-            tree = _tree(session, int(batch_id), bytes(root))
+            tree = _tree(conn, int(batch_id), bytes(root))
             proof = Proof(
                 root=bytes(root),
                 path=tree.proof(tree.index_of(leaf)),
@@ -171,17 +181,16 @@ _TREES: dict[tuple[int, bytes], MerkleTree] = {}  # by (batch id, root)
 _TREES_KEPT = 64
 
 
-def _tree(session: Session, batch_id: int, root: bytes) -> MerkleTree:
+def _tree(conn: Connection, batch_id: int, root: bytes) -> MerkleTree:
     """A confirmed batch's root and parsed tree, kept for the next verification: a batch's tree is written once,
     when it is cut and its root is its hash, so a kept one is always the stored one (a verification would otherwise
     parse a tree of up to 65,536 leaves for every entry)."""
     found = _TREES.get((batch_id, root))
     if found is None:
-        batch = session.get(AnchorBatch, batch_id)
-        assert batch is not None and bytes(batch.root) == root
+        blob = conn.execute(_TREE, {"batch": batch_id, "root": root}).scalar_one()
         if len(_TREES) >= _TREES_KEPT:
             _TREES.clear()
-        found = _TREES[(batch_id, root)] = MerkleTree.from_bytes(bytes(batch.tree))
+        found = _TREES[(batch_id, root)] = MerkleTree.from_bytes(bytes(blob))
     return found
 
 
@@ -347,7 +356,12 @@ def check_signer(session: Session, agency_id: str, document: Document) -> Decisi
 # ------------------------------------------------------------------------------------------------------ publishing
 def register_items(session: Session, agency_id: str) -> list[tuple[str, Proof | None]]:
     """The agency's entries as a verifier takes them: each token with its proof (None while it waits)."""
-    return [(e.token, e.proof) for e in entries_of(session, agency_id)]
+    return register_items_on(session.connection(), agency_id)
+
+
+def register_items_on(conn: Connection, agency_id: str) -> list[tuple[str, Proof | None]]:
+    """``register_items`` on a connection (the server's verifier: the request's own connection)."""
+    return [(e.token, e.proof) for e in entries_on(conn, agency_id)]
 
 
 def bundle_section(session: Session, agency_id: str) -> dict[str, Any] | None:

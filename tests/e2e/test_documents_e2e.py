@@ -208,7 +208,11 @@ def test_revoked_and_superseded(stack: Stack) -> None:
     )
     assert r.status_code == 202, r.text  # recorded; on chain once the worker has sent it
     assert r.json()["status"] == "anchored" and r.json()["revocation"]["state"] == "built"
-    assert stack.verify(annulled["verify_url"])["verdict"] == "valid"  # the verdict follows the chain
+    # Not yet on chain, but this server recorded it: never valid again, and the report says whose word it is.
+    recorded = stack.verify(annulled["verify_url"])
+    assert recorded["verdict"] == "revoked"
+    check = next(c for c in recorded["checks"] if c["name"] == "not_revoked")
+    assert check["code"] == "DOC_REVOKED" and check["data"]["revocation_source"] == "server_record"
     stack.anchor()
     assert stack.client.get(f"/v1/documents/{annulled['id']}").json()["status"] == "revoked"
     report = stack.verify(annulled["verify_url"])

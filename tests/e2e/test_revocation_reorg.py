@@ -44,7 +44,11 @@ def test_revocation_reorganised_away_is_sent_again_and_verifies_revoked(stack: S
 
     assert anvil_rpc(stack.anvil.url, "evm_revert", [before_revocation]) is True  # its block is gone
     assert stack.registry.status(agency, root, leaf).reason == RevocationReason.NONE
-    assert stack.verify(doc["verify_url"])["verdict"] == "valid"  # what the chain says now
+    # The chain lost it; this server still knows the agency revoked it, and never answers valid meanwhile.
+    meanwhile = stack.verify(doc["verify_url"])
+    assert meanwhile["verdict"] == "revoked"
+    check = next(c for c in meanwhile["checks"] if c["name"] == "not_revoked")
+    assert check["data"]["revocation_source"] == "server_record"
     again = stack.client.post(
         f"/v1/documents/{doc['id']}/revoke", json={"reason": "other"}, headers=stack.auth("ubnd-hcm")
     )

@@ -28,9 +28,13 @@ from ledger.chain.merkle import MerkleTree
 from ledger.chain.proof import DocumentChainStatus, Proof, RevocationReason
 from ledger.documents.receipt import Receipt, ReceiptFields, Registry, commitment, sign_receipt
 from ledger.errors import ChainUnavailable
+from tests.e2e.test_documents_e2e import META as META_E2E
 from tests.e2e.test_documents_e2e import Stack, stack  # noqa: F401  (the documents end-to-end stack)
+from verifier.dispatch import VerifyRequest
 from verifier.document import verify_document
 from xacthuc.devchain import AnvilNode, anvil_rpc, mine
+from xacthuc.metrics import PROCESS_REGISTRY
+from xacthuc.server_verifier import ServerVerifier
 
 MAX_AGE = timedelta(seconds=5)
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -357,3 +361,88 @@ def test_server_reports_a_just_revoked_document_within_one_sync(stack: Stack) ->
     assert check["code"] == "DOC_REVOKED"
     assert check["data"]["chain_state"]["block"] == stack.registry.block_number
     assert f"current to block {stack.registry.block_number}" in check["message"]
+
+
+@pytest.mark.anvil
+def test_a_read_that_may_not_wait_gives_up_where_the_chain_would_answer(engine: Engine, issuer: Issuer) -> None:
+    clock = Clock()
+    indexer = ChainIndexer(engine, issuer.registry, clock)
+    reader = IndexedStatusReader(engine, indexer, clock, MAX_AGE, fallback=issuer.registry)
+    batch = issuer.anchor(2, "no-wait")
+    agency, root, leaf = issuer.account.address, batch.tree.root, batch.leaves[0]
+    assert reader.read(agency, root, leaf, None, fallback=False) is None  # anchored since the last sync
+    indexer.sync()
+    found = reader.read(agency, root, leaf, None, fallback=False)
+    assert found is not None and found[1].source == "index"
+    assert same(found[0], direct(issuer.registry, agency, root, leaf))
+    clock.advance(MAX_AGE.total_seconds() + 1)
+    assert reader.read(agency, root, leaf, None, fallback=False) is None  # stale: only the chain could answer
+    assert reader.read(agency, root, leaf)[1].source == "chain"
+
+
+def _verdict_count(kind: str, verdict: str) -> float:
+    value = PROCESS_REGISTRY.get_sample_value("xacthuc_verifications_total", {"kind": kind, "verdict": verdict})
+    return value or 0.0
+
+
+@pytest.mark.anvil
+def test_server_verifies_on_the_event_loop_only_from_local_fresh_state(stack: Stack) -> None:  # noqa: F811
+    services = stack.services
+    services.settings = services.settings.model_copy(update={"index_max_age": 3600.0})
+    indexer = services.indexer = ChainIndexer(services.engine, stack.registry, services.clock)
+    doc = stack.issue()
+    stack.anchor()
+    verifier = ServerVerifier(services)
+    request = VerifyRequest(payload=doc["verify_url"])
+    assert verifier.verify_now(request) is None  # the registry not yet read: that may wait on the node
+    in_thread = verifier(request)
+    assert in_thread.verdict.value == "valid"
+    assert verifier.verify_now(request) is None  # anchored since the last sync: only the chain can answer
+    indexer.sync()
+    before = _verdict_count("document", "valid")
+    now = verifier.verify_now(request)
+    if services.engine.dialect.name != "sqlite":
+        assert now is None  # a PostgreSQL round trip would stall the event loop
+        return
+    assert now is not None
+    assert _verdict_count("document", "valid") == before + 1  # counted once, like any answered verification
+    assert [(c.name, c.status, c.code) for c in now.checks] == [
+        (c.name, c.status, c.code) for c in verifier(request).checks
+    ]
+    # Stale again: it gives up without counting, and the route answers from the chain in a worker thread.
+    services.settings = services.settings.model_copy(update={"index_max_age": 0.0})
+    before = _verdict_count("document", "valid")
+    assert ServerVerifier(services).verify_now(request) is None
+    assert _verdict_count("document", "valid") == before
+    report = stack.verify(doc["verify_url"])
+    assert report["verdict"] == "valid"
+    assert next(c for c in report["checks"] if c["name"] == "not_revoked")["data"]["chain_state"]["source"] == "chain"
+
+
+@pytest.mark.anvil
+def test_server_never_answers_valid_for_a_revocation_it_recorded_but_the_chain_lacks(stack: Stack) -> None:  # noqa: F811
+    """The revocation is accepted (or was re-organised out of the chain): until the worker's transaction is on chain
+    again, the server's own record answers, never ``valid``."""
+    services = stack.services
+    services.settings = services.settings.model_copy(update={"index_max_age": 3600.0})
+    indexer = services.indexer = ChainIndexer(services.engine, stack.registry, services.clock)
+    old, new = stack.issue(), stack.issue({**META_E2E, "number": "2393/QĐ-UBND"})
+    stack.anchor()
+    indexer.sync()
+    assert stack.verify(old["verify_url"])["verdict"] == "valid"
+    r = stack.client.post(
+        f"/v1/documents/{old['id']}/revoke", json={"replaced_by": new["id"]}, headers=stack.auth("ubnd-hcm")
+    )
+    assert r.status_code == 202, r.text  # recorded; the worker has not sent it
+    report = stack.verify(old["verify_url"])
+    assert report["verdict"] == "superseded"
+    check = next(c for c in report["checks"] if c["name"] == "not_revoked")
+    assert check["code"] == "DOC_SUPERSEDED" and check["data"]["revocation_source"] == "server_record"
+    assert "own record" in check["message"]
+    stack.anchor()  # the worker sends it; once indexed, the chain answers by itself
+    indexer.sync()
+    report = stack.verify(old["verify_url"])
+    assert report["verdict"] == "superseded"
+    check = next(c for c in report["checks"] if c["name"] == "not_revoked")
+    assert "revocation_source" not in check["data"] and check["data"]["chain_state"]["source"] == "index"
+    assert stack.verify(new["verify_url"])["verdict"] == "valid"
