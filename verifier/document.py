@@ -86,6 +86,7 @@ class DocumentContext:
     pdf_stamp: PdfStamp | None = None  # the file is a stamped PDF: its original range is the signed file
     metadata_lookup: MetadataLookup | None = None  # the issuer's store
     offices: RegisterLookup | None = None  # agencies' registers of offices (verifier.signer_authority)
+    proof_presented: bool = False  # the proof came with the request: its tx hash and block are unchecked claims
     receipt: Receipt | None = None
     key: TrustedKey | None = None
     verified_by: str | None = None  # the kid whose signature check already passed while choosing among keys
@@ -274,14 +275,21 @@ class AnchoredCheck:
         if status.anchorer.lower() != key.eth_address.lower():  # a reader that answered for another account
             return invalid(self.name, "ANCHORER_MISMATCH", "the root was anchored by another account than the issuer's")
         ctx.anchored = True
+        when = status.anchored_at.isoformat().replace("+00:00", "Z")
+        root_hex = "0x" + proof.root.hex()
+        if ctx.proof_presented:
+            # The registry vouches for the root, the issuer's account and the time; a presented proof's transaction
+            # hash and block are not read back from the chain, so they are not shown as verified.
+            ctx.anchor = {"chain_id": proof.chain_id, "contract": proof.contract, "time": when}
+            return valid(self.name, "ANCHORED", f"anchored by the issuer's account at {when}", root=root_hex)
         ctx.anchor = {
             "chain_id": proof.chain_id,
             "contract": proof.contract,
             "tx": proof.tx_hash,
             "block": proof.block,
-            "time": status.anchored_at.isoformat().replace("+00:00", "Z"),
+            "time": when,
         }
-        return valid(self.name, "ANCHORED", f"anchored in block {proof.block}", root="0x" + proof.root.hex())
+        return valid(self.name, "ANCHORED", f"anchored in block {proof.block}", root=root_hex)
 
 
 class NotRevokedCheck:
@@ -404,6 +412,7 @@ def verify_document(
     on_error: Callable[[str, Exception], None] | None = None,
     file_sha256: bytes | None = None,
     pdf_stamp: PdfStamp | None = None,
+    proof_presented: bool = False,
 ) -> Report:
     """Verify a document receipt (or its payload / verification link) and report every check and the verdict.
 
@@ -416,6 +425,8 @@ def verify_document(
     checks against the signed digest: only matched fields join the report's claims. ``file_sha256`` stands in for
     ``file_bytes`` when only the file's hash was sent (``file_matches`` compares it the same way); ``pdf_stamp``
     says the file is a stamped PDF (``verifier.pdf``), whose original range ``file_matches`` compares.
+    ``proof_presented`` says the proof came with the request (a bundle, a service's answer), not from a store this
+    verifier trusts: its transaction hash and block are then claims nobody checked, and the report leaves them out.
     """
     ctx = DocumentContext(
         source=receipt_or_payload,
@@ -433,6 +444,7 @@ def verify_document(
         offices=offices,
         file_sha256=file_sha256,
         pdf_stamp=pdf_stamp,
+        proof_presented=proof_presented,
     )
     checks = run_checks(DOCUMENT_CHECKS, ctx, on_error)
     report = Report(kind="document", checks=checks)

@@ -244,4 +244,5 @@ class Verifier:
             offices=self._register_lookup(published),
             file_sha256=file_sha256,
             pdf_stamp=pdf_stamp,
+            proof_presented=presented is not None,
         )
