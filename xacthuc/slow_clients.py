@@ -22,9 +22,25 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from keys.errors import XacthucError
 from keys.limits import BODY_GRACE_SECONDS, BODY_MIN_BYTES_PER_SECOND, HEADER_BYTES, HEADER_TIMEOUT_SECONDS
 
-__all__ = ["GuardedHttpToolsProtocol"]
+__all__ = ["GuardedHttpToolsProtocol", "HeadersTooLarge", "RequestTimeout"]
+
+
+class RequestTimeout(XacthucError):
+    """The request's headers or body came too slowly: the connection is closed."""
+
+    code = "REQUEST_TIMEOUT"
+    http_status = 408
+
+
+class HeadersTooLarge(XacthucError):
+    """The request line and headers are too large: the connection is closed."""
+
+    code = "HEADERS_TOO_LARGE"
+    http_status = 431
+
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -65,7 +81,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._in_headers and not self._refused:
             self._raw_header_bytes += len(data)
             if self._raw_header_bytes > self.header_bytes:
-                self._refuse(431, "HEADERS_TOO_LARGE", f"the request headers exceed {self.header_bytes} bytes")
+                self._refuse(HeadersTooLarge, f"the request headers exceed {self.header_bytes} bytes")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -85,7 +101,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # the request line ("GET " URL " HTTP/1.1" CRLF) and the blank line closing the headers
         self._header_size += len(self.parser.get_method()) + 1 + len(b" HTTP/1.1\r\n") + 2
         if self._header_size > self.header_bytes:
-            self._refuse(431, "HEADERS_TOO_LARGE", f"the request headers exceed {self.header_bytes} bytes")
+            self._refuse(HeadersTooLarge, f"the request headers exceed {self.header_bytes} bytes")
             return
         super().on_headers_complete()
         self._in_body, self._body_bytes = True, 0
@@ -127,7 +143,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         now = self.loop.time()
         if self._in_headers:
-            self._refuse(408, "REQUEST_TIMEOUT", f"the request headers took over {self.header_timeout:g} seconds")
+            self._refuse(RequestTimeout, f"the request headers took over {self.header_timeout:g} seconds")
             return
         if not self._in_body:
             return
@@ -139,10 +155,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if now < due:
             self._arm(due - now)
             return
-        self._refuse(408, "REQUEST_TIMEOUT", f"the request body came slower than {self.body_rate} bytes a second")
+        self._refuse(RequestTimeout, f"the request body came slower than {self.body_rate} bytes a second")
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
-        """Answer ``status`` when this request has no answer begun, then close the connection."""
+    def _refuse(self, error: type[XacthucError], message: str) -> None:
+        """Answer ``error`` when this request has no answer begun, then close the connection. The message stays
+        English: no request (and so no ``Accept-Language``) has been read whole."""
+        status, code = error.http_status, error.code
         in_body = self._in_body
         self._refused = True
         self._in_headers = self._in_body = False
