@@ -383,16 +383,27 @@ ELSEWHERE = {
     "OID4VCI_BODY_BYTES": ["tests/security/test_limits.py::test_oid4vci_body_at_and_past_the_limit"],
     "OID4VP_FORM_BYTES": ["tests/security/test_limits.py::test_oid4vp_form_at_and_past_the_limit"],
     "DOCUMENT_BATCH": ["tests/security/test_limits.py::test_document_batch_at_and_past_the_limit"],
+    "REPLACEMENT_CHAIN": [
+        "tests/security/test_limits_rest.py::test_replacement_cycle_at_the_chain_limit_is_refused_as_a_cycle",
+        "tests/security/test_limits_rest.py::test_replacement_cycle_past_the_chain_limit_is_still_refused",
+    ],
+    "PDF_STAMP_PAYLOAD_HEX": [
+        "tests/security/test_limits_rest.py::test_pdf_stamp_payload_at_the_limit_is_found",
+        "tests/security/test_limits_rest.py::test_pdf_stamp_payload_past_the_limit_is_not_found",
+    ],
+    "PDF_STAMP_CANDIDATES": [
+        "tests/security/test_limits_rest.py::test_pdf_stamp_at_the_last_candidate_is_found",
+        "tests/security/test_limits_rest.py::test_pdf_stamp_past_the_candidate_limit_is_not_found",
+        "tests/security/test_limits_rest.py::test_outer_stamp_past_the_candidate_limit_is_never_shown_valid",
+    ],
+    "BACKUP_MEMBER_BYTES": [
+        "tests/security/test_limits_rest.py::test_backup_member_at_the_size_limit_passes_the_check",
+        "tests/security/test_limits_rest.py::test_backup_member_past_the_size_limit_is_refused",
+    ],
 }
 
-#: Limits with no test at and past them yet, and why (docs/limits.md says the same).
-UNTESTED = {
-    "REPLACEMENT_CHAIN": "a walk over 65 stored supersessions needs 65 issued documents; the verifier's own walk "
-    "(SUPERSESSION_LINKS) is tested",
-    "PDF_STAMP_PAYLOAD_HEX": "a bound of the stamp parser's regular expressions: past it the stamp is not found",
-    "PDF_STAMP_CANDIDATES": "a bound of the stamp parser's scan: past it later stamps are not looked at",
-    "BACKUP_MEMBER_BYTES": "needs a sealed backup archive whose member claims 16 GiB",
-}
+#: Limits with no test at and past them yet, and why (docs/limits.md says the same): none left.
+UNTESTED: dict[str, str] = {}
 
 
 def _limit_names() -> list[str]:
