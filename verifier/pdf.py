@@ -143,8 +143,8 @@ def stamped_file_check(
     return valid(
         name,
         "FILE_MATCHES",
-        f"the stamped PDF's first {stamp.original_length} bytes are the signed document, and the stamp is the only"
-        " change after them",
+        f"the stamped PDF's first {stamp.original_length} bytes are the signed document; one update follows them, the"
+        " stamp's, whose own content is not signed",
         stamped=True,
         **data,
     )
