@@ -35,7 +35,7 @@ from keys.trust_list import RefreshingTrustList, TrustList, sign_trust_list, ver
 from keys.validity import ACTIVE
 from ledger.chain.index import IndexedStatusReader, StateSource
 from ledger.chain.merkle import MerkleTree
-from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState, as_utc
+from ledger.chain.outbox import CONFIRMED_STATES, AnchorBatch, AnchorLeaf, as_utc
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason
 from ledger.chain.reader import RegistryReader
 from ledger.documents.issuing import REASONS, DocumentRow
@@ -146,26 +146,10 @@ def _with_source(report: Report, source: StateSource | None, own_record: bool = 
     return report
 
 
-_AnyRow = Row[*tuple[Any, ...]]  # a row of _PROOF's or _DOCUMENT's columns
+_AnyRow = Row[*tuple[Any, ...]]  # a row of _DOCUMENT's columns
 _D: Table = DocumentRow.__table__  # type: ignore[attr-defined]
 _L: Table = AnchorLeaf.__table__  # type: ignore[attr-defined]
 _B: Table = AnchorBatch.__table__  # type: ignore[attr-defined]
-_PROOF = (
-    select(
-        _D.c.chain_id,
-        _D.c.contract,
-        _B.c.id,
-        _B.c.root,
-        _B.c.state,
-        _B.c.tx_hash,
-        _B.c.block_number,
-        _B.c.anchored_at,
-    )
-    .select_from(_D.join(_L, _L.c.data == _D.c.commitment).join(_B, _B.c.id == _L.c.batch_id))
-    .where(_D.c.commitment == bindparam("leaf"))
-)
-_CONFIRMED = (BatchState.CONFIRMED.value, BatchState.FINAL.value)
-_METADATA = select(_D.c.metadata_json).where(_D.c.commitment == bindparam("leaf"))
 _COMMITMENT = select(_D.c.commitment).where(_D.c.id == bindparam("id"))
 # What one document verification reads of this database, in one statement: the proof's columns (outer-joined, so a
 # pending document still has its row), the stored metadata and the revocation this server recorded.
@@ -189,13 +173,17 @@ _DOCUMENT = (
 )
 
 
+def _metadata_of(row: _AnyRow | None) -> dict[str, Any] | None:
+    """The metadata stored with a document, from its ``_DOCUMENT`` row (None: no such document, or none stored)."""
+    if row is None or row.metadata_json is None:
+        return None
+    value: dict[str, Any] = json.loads(row.metadata_json)
+    return value
+
+
 def stored_metadata(conn: Connection, leaf: bytes) -> dict[str, Any] | None:
     """The metadata this server stored with the document whose commitment is ``leaf`` (for ``metadata_matches``)."""
-    raw = conn.execute(_METADATA, {"leaf": leaf}).scalar_one_or_none()
-    if raw is None:
-        return None
-    value: dict[str, Any] = json.loads(raw)
-    return value
+    return _metadata_of(conn.execute(_DOCUMENT, {"leaf": leaf}).first())
 
 
 class ProofSource:
@@ -214,15 +202,15 @@ class ProofSource:
 
     def __call__(self, leaf: bytes, conn: Connection | None = None) -> Proof | None:
         if conn is not None:
-            row = conn.execute(_PROOF, {"leaf": leaf}).first()
+            row = conn.execute(_DOCUMENT, {"leaf": leaf}).first()
         else:
             with self.engine.connect() as own:
-                row = own.execute(_PROOF, {"leaf": leaf}).first()
+                row = own.execute(_DOCUMENT, {"leaf": leaf}).first()
         return self.of_row(row, leaf)
 
     def of_row(self, row: _AnyRow | None, leaf: bytes) -> Proof | None:
-        """The proof from a row of ``_PROOF``'s columns (or ``_DOCUMENT``'s), None unless its batch is confirmed."""
-        if row is None or row.state not in _CONFIRMED:
+        """The proof from the document's ``_DOCUMENT`` row, None unless its batch is confirmed."""
+        if row is None or row.state not in CONFIRMED_STATES:
             return None
         if row.tx_hash is None or row.block_number is None or row.anchored_at is None:
             return None
@@ -312,11 +300,7 @@ class _ServerRecords:
         if request is None:
             with self.engine.connect() as own:
                 return stored_metadata(own, leaf)
-        row = request.document(leaf)
-        if row is None or row.metadata_json is None:
-            return None
-        value: dict[str, Any] = json.loads(row.metadata_json)
-        return value
+        return _metadata_of(request.document(leaf))
 
     def replacement_for(self, leaf: bytes) -> dict[str, Any] | None:
         with self._session() as session:
