@@ -16,10 +16,25 @@ from sqlmodel import Session, create_engine
 
 from keys.errors import XacthucError
 
-__all__ = ["MIGRATIONS", "StorageFull", "alembic_config", "make_engine", "migrate", "session_scope"]
+__all__ = [
+    "MIGRATIONS",
+    "StorageFull",
+    "StorageUnavailable",
+    "alembic_config",
+    "make_engine",
+    "migrate",
+    "session_scope",
+]
 
 #: SQLite's result code for "database or disk is full" (a full file system, or ``PRAGMA max_page_count`` reached).
 SQLITE_FULL = 13
+
+
+class StorageUnavailable(XacthucError):
+    """The data directory or the database could not be used."""
+
+    code = "STORAGE_UNAVAILABLE"
+    http_status = 503
 
 
 class StorageFull(XacthucError):

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from keys.api import ErrorResponse, error_responses
 from keys.error_messages import code_message, error_dict, field_label, lang_from_accept_language
 from keys.errors import XacthucError
+from xacthuc.database import StorageUnavailable
 
 log = logging.getLogger("xacthuc.http")
 
@@ -73,9 +74,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # The database refused or dropped the connection (a restart, a crash, a failover; SQLite's disk full): the
         # service is unavailable for a moment, not broken. A typed 503 tells clients and load balancers to retry,
         # where a 500 INTERNAL_ERROR would say "a bug" (tests/faults/test_kills.py kills PostgreSQL under load).
-        log.error("STORAGE_UNAVAILABLE: %s", type(exc.orig).__name__)
-        lang = request_lang(request)
-        return JSONResponse(error_body("STORAGE_UNAVAILABLE", code_message("STORAGE_UNAVAILABLE", lang), lang), 503)
+        error = StorageUnavailable(code_message(StorageUnavailable.code, "en"))
+        log.error("%s: %s", error.code, type(exc.orig).__name__)
+        return JSONResponse({"error": error_dict(error, request_lang(request))}, status_code=error.http_status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

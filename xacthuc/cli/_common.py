@@ -22,7 +22,7 @@ from keys.bootstrap import City
 from keys.error_messages import lang_from_locale
 from keys.error_messages import message as error_message
 from keys.errors import AgencyNotFound, Forbidden, InvalidInput, XacthucError
-from xacthuc.database import session_scope
+from xacthuc.database import StorageUnavailable, session_scope
 from xacthuc.logs import setup_logging
 from xacthuc.services import Role, Services, build_services
 from xacthuc.settings import Settings, load_settings
@@ -61,13 +61,6 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="Data directory (default: XACTHUC_DATA_DIR, else ./var)", show_default=False),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
-
-
-class StorageUnavailable(XacthucError):
-    """The data directory or the database could not be used."""
-
-    code = "STORAGE_UNAVAILABLE"
-    http_status = 503
 
 
 class CliInputError(InvalidInput):
