@@ -299,6 +299,8 @@ async def _refuse(scope: Scope, send: Send, exc: RateLimited) -> None:
 def _page(message: str, lang: str) -> str:
     title = "Quá nhiều yêu cầu" if lang == "vi" else "Too many requests"
     return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{title}</title><link rel="stylesheet" href="/static/site.css"></head>'
         f"<body><main><h1>{title}</h1><p>{escape(message)}</p></main></body></html>"
     )
