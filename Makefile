@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m bench
+	bash scripts/bench.sh $(ARGS)
 
 contracts: install
 	node contracts/build.mjs

@@ -17,9 +17,10 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from keys.generate import generate_signing_key
@@ -243,8 +244,11 @@ def _sign_ceilings(n: int) -> tuple[float, float]:
     return direct, n / (time.perf_counter() - start)
 
 
-def bulk(n: int = 5000, chunk: int = 1000, rounds: int = 3) -> dict[str, Any]:
-    """``issue_batch`` into SQLite: documents/s including the database writes and commits; medians of ``rounds``.
+def bulk(
+    n: int = 5000, chunk: int = 1000, rounds: int = 3, database: Callable[[Path], str] | None = None
+) -> dict[str, Any]:
+    """``issue_batch`` into a fresh database each round (``database`` gives its URL for a temporary directory;
+    a SQLite file by default): documents/s including the database writes and commits; medians of ``rounds``.
 
     Each round also measures the bare ES256 signature (the ceiling) right after, since the CPU is shared and its
     speed changes from minute to minute; ``docs_per_cpu_s`` counts this process's CPU time only. An archive repeats
@@ -252,7 +256,6 @@ def bulk(n: int = 5000, chunk: int = 1000, rounds: int = 3) -> dict[str, Any]:
     hashing and storing real PDFs adds their size's cost on top.
     """
     import tempfile
-    from pathlib import Path
 
     from sqlmodel import Session
 
@@ -271,9 +274,9 @@ def bulk(n: int = 5000, chunk: int = 1000, rounds: int = 3) -> dict[str, Any]:
     _sign_ceilings(500)  # warm up
     for r in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+            engine = make_engine(database(Path(tmp)) if database else f"sqlite:///{Path(tmp) / 'bench.db'}")
             migrate(engine)
-            _progress(f"bulk issuing {n} documents into SQLite (round {r + 1} of {rounds})")
+            _progress(f"bulk issuing {n} documents into {engine.dialect.name} (round {r + 1} of {rounds})")
             start, cpu = time.perf_counter(), time.process_time()
             with Session(engine) as session:
                 for k in range(0, n, chunk):
@@ -307,12 +310,32 @@ def bulk(n: int = 5000, chunk: int = 1000, rounds: int = 3) -> dict[str, Any]:
     }
 
 
+def bulk_postgres(n: int = 5000, rounds: int = 3) -> dict[str, Any]:
+    """:func:`bulk` into PostgreSQL from Debian's binaries, started here with its durable defaults (fsync on; the
+    tests' throwaway servers run without it), a fresh database each round, over the loopback on the same cores."""
+    from tests.plugins.db import PostgresServer, _pg_bindir
+
+    bindir = _pg_bindir()
+    if bindir is None:
+        return {"skipped": "PostgreSQL is not installed (make test installs it)"}
+    server = PostgresServer(bindir, durable=True)
+    server.start()
+    try:
+        result = bulk(n, rounds=rounds, database=lambda _tmp: server.create_database())
+    finally:
+        server.stop()
+    result["server"] = f"PostgreSQL {bindir.parent.name}, fsync on, synchronous_commit on"
+    return result
+
+
 def run() -> dict[str, Any]:
     result = in_process()
     result["bulk_issue_sqlite"] = bulk()
+    result["bulk_issue_postgres"] = bulk_postgres()
     result["side_by_side"] = {
         "xacthuc": {
             "issue_docs_per_s (bulk, SQLite)": result["bulk_issue_sqlite"]["docs_per_s"],
+            "issue_docs_per_s (bulk, PostgreSQL)": result["bulk_issue_postgres"].get("docs_per_s"),
             "verify_p50_ms (in process)": result["verify"]["p50_ms"],
             "verify_docs_per_s (in process)": result["verify"]["docs_per_s"],
             "qr_version": result["qr"]["version_ecc_m"],

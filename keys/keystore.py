@@ -415,10 +415,14 @@ class Keystore:
         instead of re-reading and re-checking every ring. It is written after the file it announces, so whoever
         sees a new mark also sees the change.
         """
-        try:
-            return (self.root / GENERATION_FILE).read_text(encoding="ascii")
+        try:  # os-level calls: read on every verification, pathlib's text layer cost more than the read itself
+            fd = os.open(self.root / GENERATION_FILE, os.O_RDONLY)
         except FileNotFoundError:
             return ""
+        try:
+            return os.read(fd, 256).decode("ascii")
+        finally:
+            os.close(fd)
 
     def _changed(self) -> None:
         # A fresh random mark needs no read-modify-write, so no lock: two writers just leave two different marks.

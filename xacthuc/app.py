@@ -17,7 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keys.errors import JsonTooDeep
 from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
 from ledger.chain.rpc_transport import rpc_deadline
+from xacthuc._verify_fast_path import VerifyFastPath
 from xacthuc.api_docs import READY_RESPONSES, install_api_docs
+from xacthuc.asgi import read_body, replaying
 from xacthuc.chainsetup import rpc_report
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.metrics import install_metrics
@@ -25,6 +27,7 @@ from xacthuc.rate_limit import RateLimit, RateLimiter, parse_rate_limits
 from xacthuc.recursion import cap_recursion_limit
 from xacthuc.request_log import RequestLog
 from xacthuc.routers import build_routers
+from xacthuc.server_verifier import ServerVerifier
 from xacthuc.services import Services
 from xacthuc.web import install_web
 
@@ -34,9 +37,12 @@ log = logging.getLogger("xacthuc.app")
 READY_PROBE_CHAIN_SECONDS = 0.5
 
 
-def create_app(services: Services, *, rate_clock: Callable[[], float] = time.monotonic) -> FastAPI:
+def create_app(
+    services: Services, *, rate_clock: Callable[[], float] = time.monotonic, fast_verify: bool = True
+) -> FastAPI:
     """Build the app over already-constructed services (the CLI and tests build those). ``rate_clock`` is the rate
-    limiter's (monotonic seconds; tests pass their own)."""
+    limiter's (monotonic seconds; tests pass their own). ``fast_verify=False`` leaves out the verification fast path
+    (``xacthuc._verify_fast_path``): its test compares the app with and without it."""
     app = FastAPI(
         title="xacthuc",
         version="0.1.0",
@@ -48,6 +54,9 @@ def create_app(services: Services, *, rate_clock: Callable[[], float] = time.mon
     app.state.services = services
     cap_recursion_limit()  # the dependencies are imported by now: from here on the limit is ours
     install_error_handlers(app)
+    verifier = ServerVerifier(services)  # the verify route's, the pages' and OpenID4VP's
+    if fast_verify and verifier.answers_now:  # innermost of ours: every middleware below applies to its answers
+        app.add_middleware(VerifyFastPath, verify_now=verifier.verify_now)
     app.add_middleware(_JsonDepthLimit, max_depth=MAX_JSON_DEPTH)
     request_metrics = install_metrics(app, services)
     app.add_middleware(_UploadLimit, limit=services.settings.upload_limit)  # refuse before any work
@@ -88,7 +97,7 @@ def create_app(services: Services, *, rate_clock: Callable[[], float] = time.mon
             return JSONResponse({"status": "degraded", "degraded": degraded, **body})
         return JSONResponse({"status": "ready", **body})
 
-    for router in build_routers(services):
+    for router in build_routers(services, verifier):
         app.include_router(router)
     install_web(app, dev_mode=services.settings.dev_mode)  # last: its /static mount takes what no route took
     return app
@@ -189,15 +198,9 @@ class _JsonDepthLimit:
         if scope["type"] != "http" or _is_form(scope):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before its body was whole: nobody to answer
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            return  # the client went away before its body was whole: nobody to answer
         try:
             if len(body) > _THREAD_SCAN_BYTES:
                 await run_in_threadpool(check_json_depth, body, self.max_depth)
@@ -206,16 +209,7 @@ class _JsonDepthLimit:
         except JsonTooDeep as exc:
             await _send_error(send, exc.http_status, exc.code, exc.message)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()  # after the body: the disconnect, when it comes
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 def _is_form(scope: Scope) -> bool:

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keys.error_messages import error_dict, lang_from_accept_language
 from keys.errors import InvalidInput, XacthucError
+from xacthuc.asgi import RouteLabel
 
 __all__ = [
     "BUCKETS",
@@ -261,14 +262,9 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         bucket = keys[0][0]
-        scope["route"] = _Refused(f"rate-limited:{bucket}")  # the request log's and metrics' label, not the path
+        scope["route"] = RouteLabel(f"rate-limited:{bucket}")  # the request log's and metrics' label, not the path
         exc = RateLimited(f"too many requests ({bucket}): try again in {retry_after} seconds", retry_after=retry_after)
         await _refuse(scope, send, exc)
-
-
-@dataclass(frozen=True)
-class _Refused:
-    path: str
 
 
 async def _refuse(scope: Scope, send: Send, exc: RateLimited) -> None:

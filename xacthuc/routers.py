@@ -38,9 +38,8 @@ __all__ = ["build_routers"]
 log = logging.getLogger("xacthuc")
 
 
-def build_routers(services: Services) -> list[APIRouter]:
-    """Every route the app serves, over ``services``."""
-    verifier = ServerVerifier(services)
+def build_routers(services: Services, verifier: ServerVerifier) -> list[APIRouter]:
+    """Every route the app serves, over ``services`` (``verifier`` answers every verification the server makes)."""
     return [
         keys_router(services.session, services.require_city, services.clock),
         _documents(services, verifier),

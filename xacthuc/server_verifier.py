@@ -33,6 +33,7 @@ from keys.generate import generate_signing_key
 from keys.keyring import AgencyProfile, KeyRecord
 from keys.trust_list import RefreshingTrustList, TrustList, sign_trust_list, verify_trust_list
 from keys.validity import ACTIVE
+from ledger._driver_select import DriverSelect
 from ledger.chain.index import IndexedStatusReader, StateSource
 from ledger.chain.merkle import MerkleTree
 from ledger.chain.outbox import CONFIRMED_STATES, AnchorBatch, AnchorLeaf, as_utc
@@ -153,7 +154,7 @@ _B: Table = AnchorBatch.__table__  # type: ignore[attr-defined]
 _COMMITMENT = select(_D.c.commitment).where(_D.c.id == bindparam("id"))
 # What one document verification reads of this database, in one statement: the proof's columns (outer-joined, so a
 # pending document still has its row), the stored metadata and the revocation this server recorded.
-_DOCUMENT = (
+_DOCUMENT = DriverSelect(
     select(
         _D.c.chain_id,
         _D.c.contract,
@@ -183,7 +184,7 @@ def _metadata_of(row: _AnyRow | None) -> dict[str, Any] | None:
 
 def stored_metadata(conn: Connection, leaf: bytes) -> dict[str, Any] | None:
     """The metadata this server stored with the document whose commitment is ``leaf`` (for ``metadata_matches``)."""
-    return _metadata_of(conn.execute(_DOCUMENT, {"leaf": leaf}).first())
+    return _metadata_of(_DOCUMENT.first(conn, {"leaf": leaf}))
 
 
 class ProofSource:
@@ -202,10 +203,10 @@ class ProofSource:
 
     def __call__(self, leaf: bytes, conn: Connection | None = None) -> Proof | None:
         if conn is not None:
-            row = conn.execute(_DOCUMENT, {"leaf": leaf}).first()
+            row = _DOCUMENT.first(conn, {"leaf": leaf})
         else:
             with self.engine.connect() as own:
-                row = own.execute(_DOCUMENT, {"leaf": leaf}).first()
+                row = _DOCUMENT.first(own, {"leaf": leaf})
         return self.of_row(row, leaf)
 
     def of_row(self, row: _AnyRow | None, leaf: bytes) -> Proof | None:
@@ -270,7 +271,7 @@ class _Request:
         """The document's ``_DOCUMENT`` row, read once per verification (the proof and the metadata checks share it;
         a chain of supersessions reads each link's own)."""
         if leaf not in self._documents:
-            self._documents[leaf] = self.conn.execute(_DOCUMENT, {"leaf": leaf}).first()
+            self._documents[leaf] = _DOCUMENT.first(self.conn, {"leaf": leaf})
         return self._documents[leaf]
 
 
@@ -346,8 +347,9 @@ class ServerVerifier(Verifier):
         city = services.require_city
         self._request: ContextVar[_Request | None] = ContextVar(f"xacthuc_verify_{id(self)}", default=None)
         self._no_wait: ContextVar[_NoWait | None] = ContextVar(f"xacthuc_no_wait_{id(self)}", default=None)
-        # On the event loop only where the database is a local file: a PostgreSQL round trip would stall the loop.
-        self._local_db = services.engine.dialect.name == "sqlite"
+        #: Whether ``verify_now`` may answer: only where the database is a local file (a PostgreSQL round trip
+        #: would stall the event loop).
+        self.answers_now = services.engine.dialect.name == "sqlite"
         self._registry_cache: Registry | None = None
         self.records = _ServerRecords(services.engine, self._request)
         self.proofs_by_leaf = self.records.proofs
@@ -382,7 +384,7 @@ class ServerVerifier(Verifier):
         gives up at once (nothing is counted or changed: a verification only reads), and the caller runs
         ``__call__`` in a worker thread, where waiting is harmless.
         """
-        if not self._local_db or self._registry_cache is None:
+        if not self.answers_now or self._registry_cache is None:
             return None
         flag = _NoWait()
         token = self._no_wait.set(flag)

@@ -30,6 +30,7 @@ from sqlalchemy import BigInteger, Column, LargeBinary, SmallInteger, Table, and
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel
 
+from ledger._driver_select import DriverSelect
 from ledger.chain._index_rpc import ChainReads, Log
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, reason_of
 from ledger.chain.reader import RegistryReader
@@ -390,7 +391,7 @@ class ChainIndexer:
 # ----------------------------------------------------------------------------------------------------------- reader
 
 
-_STATUS = (
+_STATUS = DriverSelect(
     select(_C.block, _C.updated_at, _A.agency, _A.anchored_at, _R.reason, _R.revoked_at, _R.replaced_by)
     .select_from(
         _C_TABLE.outerjoin(_A_TABLE, and_(_A.agency == bindparam("agency"), _A.root == bindparam("root"))).outerjoin(
@@ -450,10 +451,10 @@ class IndexedStatusReader:
         chain_id, contract = self.indexer.key
         params = {"agency": agency.lower(), "root": root, "data": data, "contract": contract, "chain_id": chain_id}
         if conn is not None:
-            row = conn.execute(_STATUS, params).first()
+            row = _STATUS.first(conn, params)
         else:
             with self.engine.connect() as own:
-                row = own.execute(_STATUS, params).first()
+                row = _STATUS.first(own, params)
         synced_at = _utc(row.updated_at) if row is not None else None
         if row is None or synced_at is None or self.clock() - synced_at > self.max_age:
             if self.fallback is not None and not fallback:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from keys.protocols import Signer
+from ledger._driver_select import DriverSelect
 from ledger.chain.merkle import MerkleTree
 from ledger.chain.outbox import CONFIRMED_STATES, AnchorBatch, AnchorLeaf, as_utc, enqueue
 from ledger.chain.proof import Proof
@@ -121,7 +122,7 @@ def _body(token: str) -> dict[str, Any]:
     return _entries.read_entry(token).body
 
 
-_ENTRIES = (  # built once: a verification reads its issuer's register on every request
+_ENTRIES = DriverSelect(  # built once: a verification reads its issuer's register on every request
     sa_select(
         col(OfficeEntryRow.seq),
         col(OfficeEntryRow.kind),
@@ -156,7 +157,7 @@ def entries_of(session: Session, agency_id: str, *, proofs: bool = True) -> list
 def entries_on(conn: Connection, agency_id: str, *, proofs: bool = True) -> list[StoredEntry]:
     """``entries_of`` on a connection (the server's verifier reads it on the request's own connection)."""
     out = []
-    for row in conn.execute(_ENTRIES, {"agency": agency_id}).all():
+    for row in _ENTRIES.all(conn, {"agency": agency_id}):
         seq, kind, token, raw_leaf, created, chain_id, contract, batch_id, root, state, tx, block, anchored_at = row
         leaf = bytes(raw_leaf)
         anchored = state in CONFIRMED_STATES and tx is not None and block is not None and anchored_at is not None

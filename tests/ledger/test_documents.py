@@ -13,6 +13,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+import ledger.documents.issuing
 from keys.errors import Forbidden
 from keys.generate import generate_signing_key
 from ledger.chain.anchoring import Anchorer, WorkerConfig
@@ -30,6 +31,7 @@ from ledger.documents.issuing import (
     issue_document,
     receipt_json,
 )
+from ledger.documents.numbering import DocumentNumberTaken
 from ledger.documents.receipt import Registry, commitment, decode_payload
 from ledger.documents.revocation import revoke_document
 from ledger.documents.status import get_document, proof_for, replacement_for
@@ -272,3 +274,26 @@ def test_batch_rows_and_answers_match_the_single_issue(
         assert rows[batch[1].id].row.metadata_dict["signing_form"] == "KT."
         assert rows[single.id].row.metadata_dict["signing_form"] is None
         assert rows[batch[0].id].row.file == b"two" and rows[batch[0].id].row.filename is None
+
+
+def test_a_number_taken_between_the_check_and_the_bulk_insert_is_refused_typed(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another issue takes a number after ``issue_batch`` looked it up: its driver-level bulk insert meets the unique
+    index, and the answer is ``DOC_NUMBER_TAKEN``, never a raw driver error."""
+    account = agency_accounts[0]
+    with Session(engine) as s:
+        _issue(s, registry, account)
+        s.commit()
+    monkeypatch.setattr(ledger.documents.issuing, "find_issued", lambda *_args: {})  # the check saw the number free
+    with Session(engine) as s, pytest.raises(DocumentNumberTaken):
+        issue_batch(
+            s,
+            agency_id="ubnd-hcm",
+            signer=SIGNER,
+            account_address=account.address,
+            registry=Registry.of(registry.chain_id, registry.address),
+            items=[(META, b"another file")],
+            now=NOW,
+            public_url="https://x.example",
+        )

@@ -38,8 +38,11 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, bindir: Path) -> None:
+    """A throwaway PostgreSQL server; without fsync unless ``durable`` (the benchmarks measure durable writes)."""
+
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="xacthuc-pg-"))
         self.datadir = self.root / "data"
         self.port = _free_port()
@@ -56,7 +59,8 @@ class PostgresServer:
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user, "-A", "trust", "-E", "UTF8")
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -F -c max_connections=200"
+        fsync = "" if self.durable else " -F"
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1{fsync} -c max_connections=200"
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
