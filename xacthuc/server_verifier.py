@@ -351,6 +351,7 @@ class ServerVerifier(Verifier):
         #: would stall the event loop).
         self.answers_now = services.engine.dialect.name == "sqlite"
         self._registry_cache: Registry | None = None
+        self._loop_connection: Connection | None = None  # verify_now's (see _connection)
         self.records = _ServerRecords(services.engine, self._request)
         self.proofs_by_leaf = self.records.proofs
         super().__init__(
@@ -424,7 +425,7 @@ class ServerVerifier(Verifier):
             yield _unchanged
             return
         # One connection for the proof and the chain index: a pool checkout each (and a ping on PostgreSQL) showed.
-        with self.services.engine.connect() as conn:
+        with self._connection() as conn:
             try:
                 registry: Registry | None = self.registry()
                 chain = _Recorded(self.services.chain_reader(), conn, self._no_wait.get())
@@ -436,6 +437,25 @@ class ServerVerifier(Verifier):
                 yield lambda report: _with_source(report, chain.source, request.from_own_record)
             finally:
                 self._request.reset(token)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A verification's connection: from the pool, or on the event loop (``verify_now``: one verification at a
+        time, never waiting) the loop's own, kept open between verifications. Its reads hold nothing afterwards
+        (the driver's cursors are closed, a transaction is rolled back), so each verification reads what is
+        committed when it runs and a checkpoint never waits on it."""
+        if self._no_wait.get() is None:
+            with self.services.engine.connect() as pooled:
+                yield pooled
+            return
+        kept = self._loop_connection
+        if kept is None or kept.closed or kept.invalidated:
+            kept = self._loop_connection = self.services.engine.connect()
+        try:
+            yield kept
+        finally:
+            if kept.in_transaction():
+                kept.rollback()
 
     def _status_list(self, uri: str) -> str:
         base = self.services.settings.public_url + "/v1/status-lists"

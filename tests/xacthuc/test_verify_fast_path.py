@@ -17,6 +17,7 @@ from ledger.chain.index import ChainIndexer
 from tests.e2e.test_documents_e2e import META, Stack, stack  # noqa: F401  (the documents end-to-end stack)
 from verifier.dispatch import VerifyRequest
 from xacthuc.app import create_app
+from xacthuc.server_verifier import ServerVerifier
 
 pytestmark = pytest.mark.anvil
 
@@ -112,3 +113,30 @@ def test_a_verification_that_needs_the_chain_goes_to_the_route(
     sqlite = stack.services.engine.dialect.name == "sqlite"
     assert counted == {"fast": 1 if sqlite else 0, "route": 1}  # PostgreSQL: no fast path at all
     assert ours == _answer(plain, body, {"Content-Type": "application/json"})
+
+
+def test_the_event_loop_connection_holds_no_snapshot_between_verifications(stack: Stack) -> None:  # noqa: F811
+    """``verify_now`` keeps one connection open on the event loop: between verifications it holds no read
+    transaction, so a checkpoint does not wait on it and the next verification sees what was committed since."""
+    services = stack.services
+    if services.engine.dialect.name != "sqlite":
+        pytest.skip("verifications run on the event loop only on SQLite")
+    services.settings = services.settings.model_copy(update={"index_max_age": 3600.0})
+    indexer = services.indexer = ChainIndexer(services.engine, stack.registry, services.clock)
+    doc = stack.issue()
+    stack.anchor()
+    indexer.sync()
+    verifier = ServerVerifier(services)
+    request = VerifyRequest(payload=doc["verify_url"])
+    verifier(request)  # reads the registry once: from now on verify_now may answer
+    first = verifier.verify_now(request)
+    assert first is not None and first.verdict.value == "valid"
+    r = stack.client.post(
+        f"/v1/documents/{doc['id']}/revoke", json={"reason": "annulled"}, headers=stack.auth("ubnd-hcm")
+    )
+    assert r.status_code == 202, r.text  # committed by another connection
+    with services.engine.connect() as other:
+        busy, _, _ = other.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    assert busy == 0  # no reader held the old snapshot
+    again = verifier.verify_now(request)
+    assert again is not None and again.verdict.value == "revoked"  # this server's own record, read afresh
