@@ -190,6 +190,7 @@ class Keystore:
 
     def __init__(self, root: Path, master: bytes, passphrase: Passphrase, kdf: KdfParams) -> None:
         self.root = root
+        self._generation_file = str(root / GENERATION_FILE)  # read on every verification: the path built once
         self._master = master
         self._passphrase = passphrase
         self._kdf = kdf
@@ -416,7 +417,7 @@ class Keystore:
         sees a new mark also sees the change.
         """
         try:  # os-level calls: read on every verification, pathlib's text layer cost more than the read itself
-            fd = os.open(self.root / GENERATION_FILE, os.O_RDONLY)
+            fd = os.open(self._generation_file, os.O_RDONLY)
         except FileNotFoundError:
             return ""
         try:
