@@ -159,9 +159,12 @@ class IssuerTrustedCheck:
         if len(r.kid) == 32:
             key = ctx.resolver.resolve(r.issuer_id, _b64url(r.kid))
             return [key] if key is not None else []
-        if not isinstance(ctx.resolver, KeyDirectory):
+        # What isinstance(resolver, KeyDirectory) checks, without typing's runtime protocol machinery (on Python 3.11
+        # it cost a verification about 10 µs, on every request)
+        keys_for: Callable[[str], Iterable[TrustedKey]] | None = getattr(ctx.resolver, "keys_for", None)
+        if keys_for is None:
             return None
-        return [k for k in ctx.resolver.keys_for(r.issuer_id) if (_kid_raw(k.kid) or b"")[: len(r.kid)] == r.kid]
+        return [k for k in keys_for(r.issuer_id) if (_kid_raw(k.kid) or b"")[: len(r.kid)] == r.kid]
 
     def verify(self, ctx: DocumentContext) -> CheckResult:
         r = ctx.receipt

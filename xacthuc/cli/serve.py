@@ -78,6 +78,7 @@ def serve(
             port=settings.port,
             log_level="warning",
             log_config=None,
+            access_log=False,  # RequestLog logs each request, by path template: uvicorn's line has the query string
             http=GuardedHttpToolsProtocol,
             loop=EVENT_LOOP,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
