@@ -8,13 +8,6 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "installing Debian's ${missing[*]} for the benchmarks"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "missing for the benchmarks: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
-    exit 2
-  fi
-fi
+source scripts/debian.sh
+install_missing "the benchmarks" "${missing[@]}"
 exec .venv/bin/python -m bench "$@"

@@ -14,15 +14,8 @@ command -v curl >/dev/null || missing+=(curl)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v caddy >/dev/null || missing+=(caddy)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "installing Debian's ${missing[*]} for the tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "missing for the tests: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
-    exit 2
-  fi
-fi
+source scripts/debian.sh
+install_missing "the tests" "${missing[@]}"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/mypy
