@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,10 @@ from keys.trust_list import RefreshingTrustList, TrustList, sign_trust_list, ver
 from keys.validity import ACTIVE
 from ledger._driver_select import DriverSelect
 from ledger.chain.index import IndexedStatusReader, StateSource
-from ledger.chain.merkle import MerkleTree
-from ledger.chain.outbox import CONFIRMED_STATES, AnchorBatch, AnchorLeaf, as_utc
+from ledger.chain.outbox import AnchorBatch, AnchorLeaf, as_utc
 from ledger.chain.proof import ChainStatusReader, DocumentChainStatus, Proof, RevocationReason
 from ledger.chain.reader import RegistryReader
+from ledger.chain.stored_proofs import stored_proof
 from ledger.documents.issuing import REASONS, DocumentRow
 from ledger.documents.receipt import Registry
 from ledger.documents.status import replacement_for, successor_of
@@ -191,46 +190,23 @@ class ProofSource:
     """``ledger.documents.status.proof_for`` for the verify route, without its per-request cost.
 
     Profiling showed the proof lookup at about 60 % of a verification: two ORM queries, the whole batch row loaded
-    (its signed transaction and tree blobs), and the stored tree of up to 65,536 leaves parsed for one path. Here one
-    SQL statement reads the few columns that change (the batch's state, tx, block, time: a re-organisation changes
-    them), and the parsed tree comes from a small cache keyed by batch id and root: a batch's tree is written once,
-    when the batch is cut, and its root is its hash, so a cached tree is always the stored one.
+    (its signed transaction and tree blobs), and the stored tree parsed for one path. Here one SQL statement reads
+    the document with its batch's columns, and the parsed tree is kept (``ledger.chain.stored_proofs``).
     """
 
-    def __init__(self, engine: Engine, trees: int = 32) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._tree = lru_cache(maxsize=trees)(self._load_tree)
 
     def __call__(self, leaf: bytes, conn: Connection | None = None) -> Proof | None:
         if conn is not None:
-            row = _DOCUMENT.first(conn, {"leaf": leaf})
-        else:
-            with self.engine.connect() as own:
-                row = _DOCUMENT.first(own, {"leaf": leaf})
-        return self.of_row(row, leaf)
+            return self.of_row(conn, _DOCUMENT.first(conn, {"leaf": leaf}), leaf)
+        with self.engine.connect() as own:
+            return self.of_row(own, _DOCUMENT.first(own, {"leaf": leaf}), leaf)
 
-    def of_row(self, row: _AnyRow | None, leaf: bytes) -> Proof | None:
-        """The proof from the document's ``_DOCUMENT`` row, None unless its batch is confirmed."""
-        if row is None or row.state not in CONFIRMED_STATES:
-            return None
-        if row.tx_hash is None or row.block_number is None or row.anchored_at is None:
-            return None
-        tree = self._tree(row.id, bytes(row.root))
-        return Proof(
-            root=bytes(row.root),
-            path=tree.proof(tree.index_of(leaf)),
-            leaf=leaf,
-            chain_id=int(row.chain_id),
-            contract=row.contract,
-            tx_hash=row.tx_hash,
-            block=int(row.block_number),
-            anchored_at=as_utc(row.anchored_at),
-        )
-
-    def _load_tree(self, batch_id: int, root: bytes) -> MerkleTree:
-        with self.engine.connect() as conn:
-            blob = conn.execute(select(_B.c.tree).where(_B.c.id == batch_id, _B.c.root == root)).scalar_one()
-        return MerkleTree.from_bytes(bytes(blob))
+    @staticmethod
+    def of_row(conn: Connection, row: _AnyRow | None, leaf: bytes) -> Proof | None:
+        """The proof from the document's ``_DOCUMENT`` row, None unless its batch is anchored."""
+        return None if row is None else stored_proof(conn, leaf, row)
 
 
 class _Request:
@@ -294,7 +270,7 @@ class _ServerRecords:
         request = self._request.get()
         if request is None:
             return self.proofs(leaf)
-        return self.proofs.of_row(request.document(leaf), leaf)
+        return self.proofs.of_row(request.conn, request.document(leaf), leaf)
 
     def metadata_for(self, leaf: bytes) -> dict[str, Any] | None:
         request = self._request.get()
@@ -353,7 +329,6 @@ class ServerVerifier(Verifier):
         self._registry_cache: Registry | None = None
         self._loop_connection: Connection | None = None  # verify_now's (see _connection)
         self.records = _ServerRecords(services.engine, self._request)
-        self.proofs_by_leaf = self.records.proofs
         super().__init__(
             trust=RefreshingTrustList(
                 lambda: city().build_trust_list(services.clock()),

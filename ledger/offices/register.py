@@ -27,9 +27,9 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from keys.protocols import Signer
 from ledger._driver_select import DriverSelect
-from ledger.chain.merkle import MerkleTree
-from ledger.chain.outbox import CONFIRMED_STATES, AnchorBatch, AnchorLeaf, as_utc, enqueue
+from ledger.chain.outbox import AnchorBatch, AnchorLeaf, as_utc, enqueue
 from ledger.chain.proof import Proof
+from ledger.chain.stored_proofs import anchored, stored_proof
 from ledger.documents.metadata import Document, parse_number
 from ledger.documents.receipt import Registry
 from ledger.offices import entries as _entries  # a module: issuing imports this one while entries.py loads
@@ -144,9 +144,6 @@ _ENTRIES = DriverSelect(  # built once: a verification reads its issuer's regist
     .where(col(OfficeEntryRow.agency_id) == bindparam("agency"))
     .order_by(col(OfficeEntryRow.seq))
 )
-_TREE = sa_select(col(AnchorBatch.tree)).where(
-    col(AnchorBatch.id) == bindparam("batch"), col(AnchorBatch.root) == bindparam("root")
-)
 
 
 def entries_of(session: Session, agency_id: str, *, proofs: bool = True) -> list[StoredEntry]:
@@ -158,41 +155,11 @@ def entries_on(conn: Connection, agency_id: str, *, proofs: bool = True) -> list
     """``entries_of`` on a connection (the server's verifier reads it on the request's own connection)."""
     out = []
     for row in _ENTRIES.all(conn, {"agency": agency_id}):
-        seq, kind, token, raw_leaf, created, chain_id, contract, batch_id, root, state, tx, block, anchored_at = row
-        leaf = bytes(raw_leaf)
-        anchored = state in CONFIRMED_STATES and tx is not None and block is not None and anchored_at is not None
-        proof = None
-        if anchored and proofs and batch_id is not None and tx is not None and root is not None:
-            tree = _tree(conn, int(batch_id), bytes(root))
-            proof = Proof(
-                root=bytes(root),
-                path=tree.proof(tree.index_of(leaf)),
-                leaf=leaf,
-                chain_id=int(chain_id),
-                contract=contract,
-                tx_hash=tx,
-                block=int(block),
-                anchored_at=as_utc(anchored_at),
-            )
-        out.append(StoredEntry(int(seq), kind, token, leaf, created, proof, anchored))
+        leaf = bytes(row.leaf)
+        proof = stored_proof(conn, leaf, row) if proofs else None
+        done = anchored(row.state, row.tx_hash, row.block_number, row.anchored_at)
+        out.append(StoredEntry(int(row.seq), row.kind, row.token, leaf, row.created_at, proof, done))
     return out
-
-
-_TREES: dict[tuple[int, bytes], MerkleTree] = {}  # by (batch id, root)
-_TREES_KEPT = 64
-
-
-def _tree(conn: Connection, batch_id: int, root: bytes) -> MerkleTree:
-    """A confirmed batch's root and parsed tree, kept for the next verification: a batch's tree is written once,
-    when it is cut and its root is its hash, so a kept one is always the stored one (a verification would otherwise
-    parse a tree of up to 65,536 leaves for every entry)."""
-    found = _TREES.get((batch_id, root))
-    if found is None:
-        blob = conn.execute(_TREE, {"batch": batch_id, "root": root}).scalar_one()
-        if len(_TREES) >= _TREES_KEPT:
-            _TREES.clear()
-        found = _TREES[(batch_id, root)] = MerkleTree.from_bytes(bytes(blob))
-    return found
 
 
 def current_register(session: Session, agency_id: str) -> Register:
