@@ -9,6 +9,7 @@
 - ``index``: a local index of the registry's events (``ChainIndexer``) and the reader over it
   (``IndexedStatusReader``, falling back to a ``RegistryReader``).
 - ``outbox``, ``anchoring``: the durable outbox of anchor and revoke transactions, and the worker that sends them.
+- ``stored_proofs``: proofs from this database's confirmed batches, with their parsed trees kept between reads.
 - ``rpc_transport``: the JSON-RPC transport with deadlines and a breaker; ``rpc_failover``: several endpoints of one
   chain, a call failing over to the next healthy one; ``types``: the records the client returns.
 
