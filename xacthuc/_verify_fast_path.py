@@ -23,12 +23,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from verifier.api.routes import request_from_json
 from verifier.dispatch import VerifyRequest
 from verifier.report import Report
-from xacthuc.asgi import RouteLabel, read_body, replaying
+from xacthuc.asgi import RouteLabel, media_type, read_body, replaying
 
 __all__ = ["VERIFY_PATH", "VerifyFastPath"]
 
 VERIFY_PATH = "/v1/verify"
-_CONTENT_TYPE = b"content-type"
 _ROUTE = RouteLabel(VERIFY_PATH)
 
 
@@ -44,7 +43,7 @@ class VerifyFastPath:
             scope["type"] != "http"
             or scope["path"] != VERIFY_PATH
             or scope["method"] != "POST"
-            or _media_type(scope) != "application/json"
+            or media_type(scope) != "application/json"
         ):
             await self.app(scope, receive, send)
             return
@@ -63,11 +62,3 @@ class VerifyFastPath:
             return self.verify_now(request_from_json(body))
         except Exception:
             return None  # the route reads the body again, meets the same error and answers it
-
-
-def _media_type(scope: Scope) -> str:
-    """The request's media type, read as the route reads it (the first Content-Type header, parameters dropped)."""
-    for name, value in scope["headers"]:
-        if name.lower() == _CONTENT_TYPE:
-            return str(value.decode("latin-1").split(";")[0].strip().lower())
-    return ""

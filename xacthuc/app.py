@@ -19,7 +19,7 @@ from keys.json_depth import MAX_JSON_DEPTH, check_json_depth
 from ledger.chain.rpc_transport import rpc_deadline
 from xacthuc._verify_fast_path import VerifyFastPath
 from xacthuc.api_docs import READY_RESPONSES, install_api_docs
-from xacthuc.asgi import read_body, replaying
+from xacthuc.asgi import media_type, read_body, replaying
 from xacthuc.chainsetup import rpc_report
 from xacthuc.errors_http import error_body, install_error_handlers
 from xacthuc.metrics import install_metrics
@@ -213,9 +213,7 @@ class _JsonDepthLimit:
 
 
 def _is_form(scope: Scope) -> bool:
-    ctype = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
-    media = ctype.decode("latin-1").split(";", 1)[0].strip().lower()
-    return media.startswith(_FORM_TYPES)
+    return media_type(scope).startswith(_FORM_TYPES)
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope
 
-__all__ = ["RouteLabel", "read_body", "replaying"]
+__all__ = ["RouteLabel", "media_type", "read_body", "replaying"]
 
 
 @dataclass(frozen=True)
@@ -42,3 +42,12 @@ def replaying(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
+
+
+def media_type(scope: Scope) -> str:
+    """The request's media type as the routes read it: the first ``Content-Type`` header (ASGI names are lowercase),
+    parameters dropped, lowercased; empty without one."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return str(value.decode("latin-1").split(";", 1)[0].strip().lower())
+    return ""
