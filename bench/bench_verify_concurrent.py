@@ -160,7 +160,7 @@ def run(n_docs: int = 100, clients: int = 8, seconds: float = 10.0) -> dict[str,
     result["cpus"] = os.cpu_count()
     result["note"] = (
         "two xacthuc serve processes (one with the worker and anvil, one --no-worker) on one SQLite data dir, "
-        "each on its own port; client processes split between them; everything on the same cores"
+        "each on its own port; the load (see load_generator) split between them; everything on the same cores"
     )
     return result
 
