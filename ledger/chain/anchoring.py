@@ -14,8 +14,10 @@ acts, so a crash anywhere resumes from the database:
   nothing is done twice: a row found already done on chain by our account counts as done (adopted). Anchors are
   keyed by account and root: another account's anchor of the same root (a front-runner's) is a record of its own
   and changes nothing here.
-* confirmed: re-checked until it is ``finality_depth`` blocks deep. A re-organisation that drops the transaction
-  (no receipt, or a receipt in another block) is detected there and the row goes back to sent.
+* confirmed: re-checked, each by its receipt, until it is ``finality_depth`` blocks deep. A re-organisation that
+  drops the transaction (no receipt, or a receipt in another block) is detected there and the row goes back to sent.
+* final: the newest final row's block is looked at every ``FINAL_WATCH_INTERVAL`` and whenever a row becomes final;
+  a chain that lost it (a node back from an older state) sends the lost final rows back to sent.
 
 Who sends: with a ``relayer`` (the city's one funded account) every agency's anchor and revocation is sent by the
 relayer as ``anchorFor``/``revokeFor``, authorised by the agency's EIP-712 signature, and takes the relayer's nonce;
@@ -360,14 +362,21 @@ class Anchorer:
         return rows[:limit]
 
     def _watch_final(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
-        """Final rows are not watched one by one: if the newest one's block is still the chain's, so are all older
-        ones (block hashes chain). If not, the chain lost blocks we saw final: the node came back from an older
-        persisted state, or re-organised deeper than ``finality_depth``. Then each final row whose transaction is
-        gone goes back to sent (sent again or adopted as usual), newest first, until one is still where it was."""
-        newest = rows[0]
-        if self._still_mined([newest])[0]:
-            return
-        log.warning("the chain no longer holds block %s, final for us: looking for what it lost", newest.block_number)
+        """Final rows are not watched one by one: all of them lie on one chain whose tip is the newest one's block
+        (a row becomes final only in a pass that found that block still the chain's: ``_watch_all``), so if that
+        block is still the chain's, so are all older ones (block hashes chain). If not, the chain lost blocks we saw
+        final: the node came back from an older persisted state, or re-organised deeper than ``finality_depth``."""
+        if not self._still_mined(rows[:1])[0]:
+            self._walk_final(session, report)
+        session.commit()
+
+    def _walk_final(self, session: Session, report: StepReport) -> None:
+        """Each final row whose transaction is gone goes back to sent (sent again or adopted as usual), newest first,
+        until one is still where it was: the ones below it are on the chain that holds it."""
+        newest = self._final_rows(session, limit=1)
+        log.warning(
+            "the chain no longer holds block %s, final for us: looking for what it lost", newest[0].block_number
+        )
         upto: int | None = None
         while True:  # each turn moves every row of its chunk out of final (flushed before the next query), or ends
             chunk = self._final_rows(session, limit=FINAL_WALK_CHUNK, upto=upto)
@@ -377,17 +386,19 @@ class Anchorer:
             for row, kept in zip(chunk, intact, strict=True):
                 if not kept:
                     log.warning("%s: transaction lost from final block %s", _name(row), row.block_number)
-                    row.state = BatchState.SENT
-                    row.set_mined(None, None, None)
-                    session.add(row)
+                    self._unmined(session, row)
                     report.reorged += 1
             if any(intact):
                 break
             upto = chunk[-1].block_number
-        session.commit()
+
+    def _unmined(self, session: Session, row: OutboxTx) -> None:
+        row.state = BatchState.SENT
+        row.set_mined(None, None, None)
+        session.add(row)
 
     def _still_mined(self, rows: Sequence[OutboxTx]) -> list[bool]:
-        """Whether each row's transaction is still mined in the block we recorded."""
+        """Whether each row's transaction is still mined in the block we recorded (one JSON-RPC batch)."""
         receipts = self.chain.get_receipts([_unhex(r.tx_hash or "") for r in rows])
         return [
             receipt is not None and receipt.status == 1 and _hex(receipt.block_hash) == row.block_hash
@@ -396,25 +407,22 @@ class Anchorer:
 
     # -- confirmed -> final, or back on a re-organisation ----------------------------------------------------------
     def _watch_all(self, session: Session, rows: list[OutboxTx], report: StepReport) -> None:
+        """Each confirmed row is checked by its own receipt: after a node came back from an older state, rows
+        confirmed before (on the lost blocks) and rows confirmed since (on the new ones) are on different chains,
+        so no one row's block can vouch for the others. The newest final row is checked in the same look, and no
+        row becomes final unless it is intact: otherwise a row final on the new chain would be taken as the tip
+        that vouches for final rows lost with the old one (``_watch_final``)."""
         head = self.chain.block_number
-        # Block hashes chain: if the newest confirmed row's block is still canonical, so are all older ones, and
-        # one look-up covers every row. Otherwise check each row's receipt.
-        newest = max(rows, key=lambda r: r.block_number or 0)
-        assert newest.block_number is not None
-        if newest.block_number > head:  # the chain is now shorter than our newest transaction: blocks were lost
-            intact = False
-        else:
-            canonical = self.chain.blocks([newest.block_number])[newest.block_number]
-            intact = _hex(canonical.hash) == newest.block_hash
-        if not intact:
-            receipts = self.chain.get_receipts([_unhex(r.tx_hash or "") for r in rows])
-            for row, receipt in zip(rows, receipts, strict=True):
-                if receipt is None or receipt.status != 1 or _hex(receipt.block_hash) != row.block_hash:
-                    log.warning("%s: transaction re-organised out of block %s", _name(row), row.block_number)
-                    row.state = BatchState.SENT
-                    row.set_mined(None, None, None)
-                    session.add(row)
-                    report.reorged += 1
+        newest_final = self._final_rows(session, limit=1)
+        intact = self._still_mined([*rows, *newest_final])
+        for row, kept in zip(rows, intact, strict=False):
+            if not kept:
+                log.warning("%s: transaction re-organised out of block %s", _name(row), row.block_number)
+                self._unmined(session, row)
+                report.reorged += 1
+        if newest_final and not intact[-1]:
+            self._walk_final(session, report)
+            session.flush()
         for row in rows:
             if row.state == BatchState.CONFIRMED and head - (row.block_number or head) >= self.config.finality_depth:
                 row.state = BatchState.FINAL

@@ -40,7 +40,7 @@ from web3 import HTTPProvider, Web3
 
 from ledger.chain._abi import load_artifact
 from ledger.chain.anchoring import pending_revocations
-from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState
+from ledger.chain.outbox import AnchorBatch, AnchorLeaf, BatchState, RevocationTx
 from ledger.chain.reader import RegistryReader
 from ledger.documents.issuing import DocumentRow
 from ledger.documents.receipt import Registry, decode_payload, encode_payload
@@ -655,6 +655,29 @@ def _revocations_missing_on_chain(city: City, docs: dict[str, Doc]) -> list[str]
     ]
 
 
+def _revocation_story(city: City, docs: dict[str, Doc], ids: list[str]) -> str:
+    """For a failure message: each missing revocation's outbox row, and what the node says of its transaction."""
+    w3 = Web3(HTTPProvider(city.anvil.url, request_kwargs={"timeout": 10}))
+    lines = [f"chain head {w3.eth.block_number}"]
+    with Session(city.engine) as session:
+        rows = {row.document_id: row for row in session.exec(select(RevocationTx)).all()}
+    for doc_id in ids:
+        row = rows.get(doc_id)
+        if row is None:
+            lines.append(f"{doc_id}: no outbox row")
+            continue
+        receipt: Any = None
+        if row.tx_hash:
+            with contextlib.suppress(Exception):
+                receipt = w3.eth.get_transaction_receipt(HexBytes(row.tx_hash))
+        mined = None if receipt is None else (receipt["status"], receipt["blockNumber"], receipt["blockHash"].hex())
+        lines.append(
+            f"{doc_id}: state {row.state} attempts {row.attempts} nonce {row.nonce} block {row.block_number}"
+            f" {row.block_hash} tx {row.tx_hash} error {row.last_error!r}; the node's receipt {mined}"
+        )
+    return "; ".join(lines)
+
+
 def _wait_settled(city: City, api: str, docs: dict[str, Doc], deadline_s: float = 180.0) -> None:
     """Every stored document anchored, every requested revocation settled (the outbox drained), and every
     revocation answered as done on the chain itself: a node that came back from an older state lost the blocks of
@@ -683,7 +706,7 @@ def _wait_settled(city: City, api: str, docs: dict[str, Doc], deadline_s: float 
             return
         assert time.monotonic() < deadline, (
             f"{waiting} documents still not anchored, {revocations} revocations not yet on chain, revocations"
-            f" answered as done and missing on chain: {missing}"
+            f" answered as done and missing on chain: {missing}; {_revocation_story(city, docs, missing or [])}"
         )
         time.sleep(0.2)
 

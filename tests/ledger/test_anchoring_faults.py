@@ -137,3 +137,47 @@ def test_reorg_that_drops_the_anchor_is_detected_and_anchored_again(
         (after,) = s.exec(select(AnchorBatch)).all()
     assert after.block_hash != before.block_hash
     assert_all_anchored_once(engine, anvil_registry, account)
+
+
+def test_a_final_anchor_lost_with_the_chain_is_found_even_when_a_newer_one_became_final_since(
+    engine: Engine, anvil: AnvilNode, anvil_registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    """The final rows are watched through the newest one's block alone. A batch anchored and made final on the
+    chain that replaced a lost one must not become that newest row while an older final row lost with the old
+    chain is still taken as final: it would vouch for the lost row, which would then never be anchored again.
+    The clock stands still, so the periodic look at the final rows comes only when the test moves it."""
+    account = agency_accounts[0]
+    anvil_rpc(anvil.url, "anvil_mine", ["0x5"])  # keep the registry's deployment well below the re-org
+    now = [datetime.now(UTC) + timedelta(minutes=1)]
+    anchorer = Anchorer(
+        engine,
+        anvil_registry,
+        {account.address: account},
+        WorkerConfig(finality_depth=2, batch_interval=timedelta(0)),
+        clock=lambda: now[0],
+    )
+
+    def final(n: int) -> Callable[[], bool]:
+        return lambda: states(engine) == [BatchState.FINAL] * n
+
+    def mine_until(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 60
+        while not done():
+            anchorer.step()
+            anvil_rpc(anvil.url, "anvil_mine", ["0x1"])
+            assert time.monotonic() < deadline, states(engine)
+
+    queue(engine, account, 5, "lost-final")
+    mine_until(final(1))
+    with Session(engine) as s:
+        (lost,) = s.exec(select(AnchorBatch)).all()
+    depth = anvil_registry.block_number - (lost.block_number or 0) + 1
+    anvil_rpc(anvil.url, "anvil_reorg", [depth, []])  # the chain no longer has the block the final anchor is in
+    assert anvil_registry.anchor_record(account.address, lost.root) is None
+
+    queue(engine, account, 5, "final-since")
+    mine_until(lambda: states(engine)[1:] == [BatchState.FINAL])  # the newer batch made final on the new chain
+    now[0] += timedelta(minutes=1)  # the periodic look at the final rows is due
+    mine_until(final(2))
+    assert anvil_registry.anchor_record(account.address, lost.root) is not None, "the lost anchor was not sent again"
+    assert_all_anchored_once(engine, anvil_registry, account)
