@@ -9,7 +9,7 @@ iteration issuing one document (``POST /v1/documents``) and verifying ``--verify
 issued earlier. At the end: every response must have been a success (any other status counts as an error), every
 acknowledged document must end anchored exactly once (the test's check: one ``Anchored`` event per root, the
 events' counts add up, the registry says each leaf is anchored), and the resident memory (RSS) of each API
-process and the worker is reported at the start of the load and at its end.
+process and the worker is reported at the start of the load, once a minute during it, and at its end.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import queue as queue_module
 import sys
 import tempfile
 import time
@@ -46,6 +47,26 @@ def _rss_kib(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def _collect(
+    results: Any, n: int, procs: dict[str, int], end_at: float
+) -> tuple[list[dict[str, Any]], list[dict[str, int | None]]]:
+    """The ``n`` clients' results (each sends one at the end), and each process's RSS once a minute until the load
+    ends: whether memory levels off shows there, not in the end figure alone."""
+    found: list[dict[str, Any]] = []
+    samples: list[dict[str, int | None]] = []
+    next_sample, give_up = time.time() + 60, end_at + 300
+    while len(found) < n:
+        try:
+            found.append(results.get(timeout=max(0.1, min(next_sample, give_up) - time.time())))
+        except queue_module.Empty:
+            if time.time() >= give_up:
+                raise TimeoutError(f"{n - len(found)} clients sent no result 5 min after the load's end") from None
+        if next_sample <= time.time() < end_at:
+            samples.append({name: _rss_kib(pid) for name, pid in procs.items()})
+            next_sample += 60
+    return found, samples
 
 
 def _multipart(fields: dict[str, str], file_bytes: bytes) -> tuple[bytes, str]:
@@ -193,7 +214,7 @@ def soak(minutes: float, clients: int, verify_per_issue: int) -> dict[str, Any]:
             ]
             for p in workers:
                 p.start()
-            results = [queue.get(timeout=seconds + 300) for _ in workers]
+            results, rss_each_minute = _collect(queue, len(workers), procs, end_at)
             for p in workers:
                 p.join(timeout=30)
             rss_end = {name: _rss_kib(pid) for name, pid in procs.items()}
@@ -213,6 +234,7 @@ def soak(minutes: float, clients: int, verify_per_issue: int) -> dict[str, Any]:
                 "verified_per_s": round(sum(r["verified"] for r in results) / seconds, 1),
                 "anchored_exactly_once": len(anchored),
                 "rss_kib_start": rss_start,
+                "rss_kib_each_minute": rss_each_minute,
                 "rss_kib_end": rss_end,
                 "load_avg_before": load_before,
                 "load_avg_after": [round(x, 2) for x in os.getloadavg()],
