@@ -37,6 +37,7 @@ __all__ = [
     "enqueue_many",
     "enqueue_revocation",
     "leaf_proof",
+    "next_cut_at",
     "revocation_of",
     "send_everything_again",
 ]
@@ -182,6 +183,13 @@ def enqueue_many(session: Session, account: str, items: Sequence[bytes], now: da
         [(account, d, created) for d in items],
     )
     return len(items)
+
+
+def next_cut_at(session: Session, interval: timedelta) -> datetime | None:
+    """When ``cut_batches`` is due to cut the oldest leaf not yet in a batch (its queueing plus ``interval``); None
+    when no leaf waits."""
+    oldest = session.exec(select(func.min(AnchorLeaf.created_at)).where(col(AnchorLeaf.batch_id).is_(None))).one()
+    return None if oldest is None else as_utc(oldest) + interval
 
 
 def _accounts_due(session: Session, now: datetime, batch_max: int, interval: timedelta) -> list[str]:
