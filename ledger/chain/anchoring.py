@@ -367,16 +367,14 @@ class Anchorer:
         block is still the chain's, so are all older ones (block hashes chain). If not, the chain lost blocks we saw
         final: the node came back from an older persisted state, or re-organised deeper than ``finality_depth``."""
         if not self._still_mined(rows[:1])[0]:
-            self._walk_final(session, report)
+            self._walk_final(session, rows[0], report)
         session.commit()
 
-    def _walk_final(self, session: Session, report: StepReport) -> None:
-        """Each final row whose transaction is gone goes back to sent (sent again or adopted as usual), newest first,
-        until one is still where it was: the ones below it are on the chain that holds it."""
-        newest = self._final_rows(session, limit=1)
-        log.warning(
-            "the chain no longer holds block %s, final for us: looking for what it lost", newest[0].block_number
-        )
+    def _walk_final(self, session: Session, newest: OutboxTx, report: StepReport) -> None:
+        """``newest`` (the newest final row) is gone: each final row whose transaction is gone goes back to sent (sent
+        again or adopted as usual), newest first, until one is still where it was: the ones below it are on the
+        chain that holds it."""
+        log.warning("the chain no longer holds block %s, final for us: looking for what it lost", newest.block_number)
         upto: int | None = None
         while True:  # each turn moves every row of its chunk out of final (flushed before the next query), or ends
             chunk = self._final_rows(session, limit=FINAL_WALK_CHUNK, upto=upto)
@@ -415,14 +413,15 @@ class Anchorer:
         head = self.chain.block_number
         newest_final = self._final_rows(session, limit=1)
         intact = self._still_mined([*rows, *newest_final])
-        for row, kept in zip(rows, intact, strict=False):
+        for row, kept in zip(rows, intact[: len(rows)], strict=True):
             if not kept:
                 log.warning("%s: transaction re-organised out of block %s", _name(row), row.block_number)
                 self._unmined(session, row)
                 report.reorged += 1
-        if newest_final and not intact[-1]:
-            self._walk_final(session, report)
-            session.flush()
+        for final, kept in zip(newest_final, intact[len(rows) :], strict=True):
+            if not kept:
+                self._walk_final(session, final, report)
+                session.flush()
         for row in rows:
             if row.state == BatchState.CONFIRMED and head - (row.block_number or head) >= self.config.finality_depth:
                 row.state = BatchState.FINAL
