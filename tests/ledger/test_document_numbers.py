@@ -239,6 +239,21 @@ def test_find_issued_reads_number_year(
         assert find_issued(s, "ubnd-q5", wanted) == {} and find_issued(s, "ubnd-hcm", []) == {}
 
 
+def test_find_issued_over_several_queries_finds_each_held_number(
+    engine: Engine, registry: RegistryClient, agency_accounts: list[LocalAccount]
+) -> None:
+    """1,200 numbers take three queries (500 a query; on PostgreSQL one array parameter each): the held ones are found
+    in whichever query they fall, numbers that only look alike are not."""
+    with Session(engine) as s:
+        items = [({"number": f"{n}/QĐ-UBND"}, b"%d" % n) for n in (1, 700, 1199)]
+        held = _batch(s, registry, agency_accounts[0], items)
+        s.commit()
+        wanted = [(f"{n}/QĐ-UBND", 2024) for n in range(1200)] + [("1/QĐ-UBND%", 2024), ("1/QĐ-UBN", 2024)]
+        assert find_issued(s, "ubnd-hcm", wanted) == {
+            (f"{n}/QĐ-UBND", 2024): (doc.id, doc.sha256) for n, doc in zip((1, 700, 1199), held, strict=True)
+        }
+
+
 # ---------------------------------------------------------------------------------------------------- migration
 def _old_row(conn: Any, doc_id: str, number: str, issued_on: str, created: str, agency: str = "ubnd-hcm") -> None:
     conn.execute(
