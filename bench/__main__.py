@@ -38,7 +38,8 @@ TARGET_OA_RATIO = 8.0
 
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
     """Ours against OpenAttestation's sequential verification, from one run's results (empty when either is
-    missing): our one-client keep-alive ``POST /v1/verify`` and our in-process verifier, each over ``oa-verify``."""
+    missing): our one-client keep-alive ``POST /v1/verify`` (``http.client``, and ``wrk`` with one connection when
+    it ran) and our in-process verifier, each over ``oa-verify``."""
     try:
         oa = float(results["openattestation"]["verify_sequential"]["docs_per_s"])
         ours = results["verify_http"]["indexed"]
@@ -50,6 +51,10 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         out["verify_http_sequential_per_s"] = sequential
         out["verify_http_sequential_vs_openattestation"] = round(sequential / oa, 2)
         out["target_verify_http_sequential_vs_openattestation"] = TARGET_OA_RATIO
+    native = ours.get("sequential_native", {}).get("verifications_per_s")
+    if native is not None and oa > 0:
+        out["verify_http_sequential_native_per_s"] = native
+        out["verify_http_sequential_native_vs_openattestation"] = round(native / oa, 2)
     in_process = ours.get("in_process", {}).get("docs_per_s")
     if in_process is not None and oa > 0:
         out["verify_in_process_vs_openattestation"] = round(in_process / oa, 2)

@@ -15,8 +15,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bench._wrk import run_wrk, wrk_available
 from bench.bench_verify_http import Server, _issue_and_anchor, _progress, _source, _wait
 
 TARGET_PER_S = 1500
@@ -85,47 +84,6 @@ def _load(ports: list[int], bodies: list[bytes], clients: int, seconds: float) -
     }
 
 
-WRK_SCRIPT = Path(__file__).with_name("wrk_verify.lua")
-
-
-def _load_wrk(ports: list[int], bodies: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
-    """The same load from ``wrk`` (a native load generator, one process per API process, ``clients`` keep-alive
-    connections in all): it costs the shared cores far less CPU per request than Python clients. Its p50 is the
-    request-weighted mean of the two processes' p50s, its p99 the larger of their p99s (each process knows only its
-    own distribution)."""
-    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl") as f:
-        f.write(b"\n".join(bodies) + b"\n")
-        f.flush()
-        env = {**os.environ, "XACTHUC_BENCH_BODIES": f.name}
-        per_port = max(1, clients // len(ports))
-        argv = ["wrk", "-t1", f"-c{per_port}", f"-d{seconds:g}s", "-s", str(WRK_SCRIPT)]
-        procs = [
-            subprocess.Popen([*argv, f"http://127.0.0.1:{port}"], env=env, stdout=subprocess.PIPE, text=True)
-            for port in ports
-        ]
-        outs = [p.communicate(timeout=seconds + 60)[0] for p in procs]
-    rows = []
-    for out in outs:
-        line = next((x for x in out.splitlines() if x.startswith("XACTHUC_WRK ")), None)
-        if line is None:
-            raise RuntimeError(f"wrk printed no summary: {out[-500:]}")
-        rows.append([int(v) for v in line.split()[1:]])
-    requests = sum(r[0] for r in rows)
-    bad_status, socket_errors = sum(r[2] for r in rows), sum(r[3] for r in rows)
-    return {
-        "load_generator": "wrk",
-        "clients": per_port * len(ports),
-        "seconds": seconds,
-        "requests": requests,
-        "verifications_per_s": round(sum(r[0] / (r[1] / 1e6) for r in rows)),
-        "p50_ms": round(sum(r[0] * r[4] for r in rows) / max(requests, 1) / 1000, 2),
-        "p99_ms": round(max(r[5] for r in rows) / 1000, 2),
-        "max_ms": round(max(r[6] for r in rows) / 1000, 2),
-        "statuses": {"200": requests - bad_status, "other": bad_status},
-        "socket_errors": socket_errors,
-    }
-
-
 def run(n_docs: int = 100, clients: int = 8, seconds: float = 10.0) -> dict[str, Any]:
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="xacthuc-bench-conc-") as tmp:
@@ -145,7 +103,7 @@ def run(n_docs: int = 100, clients: int = 8, seconds: float = 10.0) -> dict[str,
                     )
                 bodies = [json.dumps({"payload": link}).encode() for link in links]
                 ports = [first.port, second.port]
-                load = _load_wrk if shutil.which("wrk") else _load
+                load = run_wrk if wrk_available() else _load
                 load(ports, bodies, clients, 2.0)  # warm up
                 cpu = [first.cpu_seconds(), second.cpu_seconds()]
                 _progress(f"{clients} clients ({load.__name__}) for {seconds:.0f} s against ports {ports}")

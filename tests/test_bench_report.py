@@ -44,12 +44,20 @@ def test_bench_json_and_table_include_the_openattestation_ratio(
     _fake(
         monkeypatch,
         "verify_http",
-        {"indexed": {"docs_per_s": 900, "sequential": {"docs_per_s": 450}, "in_process": {"docs_per_s": 3000}}},
+        {
+            "indexed": {
+                "docs_per_s": 900,
+                "sequential": {"docs_per_s": 450},
+                "sequential_native": {"verifications_per_s": 600},
+                "in_process": {"docs_per_s": 3000},
+            }
+        },
     )
     assert bench_main.main(["openattestation", "verify_http"], outdir=tmp_path) == 0
     saved = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
     ratios = saved["ratios"]
     assert ratios["verify_http_sequential_vs_openattestation"] == 9.0
+    assert ratios["verify_http_sequential_native_vs_openattestation"] == 12.0
     assert ratios["verify_in_process_vs_openattestation"] == 60.0
     assert ratios["target_verify_http_sequential_vs_openattestation"] == bench_main.TARGET_OA_RATIO
     assert len(ratios["load_avg"]) == 3
