@@ -84,8 +84,8 @@ def find_issued(
 def _number_among(session: Session, names: list[str]) -> ColumnElement[bool]:
     """``number IN (names)``; on PostgreSQL ``number = ANY(%s)``, one array parameter. For a batch's 1,000 numbers an
     IN list cost 14 ms of the issuing process's CPU there (SQLAlchemy expands 500 placeholders per query and psycopg
-    parses the long statement each time, uncached) against 1.2 ms as an array: 5 % of bulk issuance
-    (docs/benchmarks.md). On SQLite the IN list costs 2 ms per 1,000 and stays."""
+    parses the long statement each time, uncached) against 1.2-2.9 ms as an array: bulk issuance +2.9 % per CPU
+    second (docs/benchmarks.md). On SQLite the IN list costs 2 ms per 1,000 and stays."""
     if session.get_bind().dialect.name == "postgresql":
         return col(DocumentRow.number) == any_(bindparam("numbers", names, type_=ARRAY(String)))
     return col(DocumentRow.number).in_(names)
