@@ -2,7 +2,9 @@
 
 The PostgreSQL server is started once per test session from Debian's binaries (as the ``postgres`` user when the
 tests run as root, since PostgreSQL refuses to run as root), listens on 127.0.0.1 only, and is stopped at the end.
-Each test gets a fresh database.
+Each test gets a fresh database. Its ``TimeZone`` is Ho Chi Minh City's, as a server set up there would have it: every
+time column is ``timestamp with time zone``, so what the service stores and reads is the same instant whatever the
+server's zone, and every database test holds that.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from sqlalchemy.engine import Engine
 from xacthuc.database import make_engine, migrate
 
 
+SERVER_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
 def _pg_bindir() -> Path | None:
     for cand in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (cand / "initdb").exists():
@@ -38,7 +43,8 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    """A throwaway PostgreSQL server; without fsync unless ``durable`` (the benchmarks measure durable writes)."""
+    """A throwaway PostgreSQL server; without fsync unless ``durable`` (the benchmarks measure durable writes), in
+    the city's time zone (UTC+7)."""
 
     def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
@@ -60,7 +66,10 @@ class PostgresServer:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user, "-A", "trust", "-E", "UTF8")
         fsync = "" if self.durable else " -F"
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1{fsync} -c max_connections=200"
+        opts = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1{fsync} -c max_connections=200"
+            f" -c timezone={SERVER_TIMEZONE}"
+        )
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
