@@ -4,8 +4,9 @@
 ``LocalSigner``; the file hash and metadata digest are inputs, as the service computes them on upload).
 ``verify``: ``verify_document`` on the QR payload with the proof and the registry status served from memory, so it
 measures the pipeline itself (decode, trust lookup, signature, Merkle path of a 1,024-leaf batch, status, report).
-``bulk``: ``ledger.documents.issuing.issue_batch`` into a fresh SQLite file (parse, hash, sign, rows + outbox leaves in
-multi-row INSERTs, committed per chunk of 1,000). Verification over HTTP: bench/bench_verify_http.py.
+``bulk``: ``ledger.documents.issuing.issue_batch`` into a fresh SQLite file, and into PostgreSQL (parse, hash, sign,
+rows + outbox leaves in one bulk insert each: ``executemany`` on SQLite, ``COPY`` on PostgreSQL; committed per chunk
+of 1,000). Verification over HTTP: bench/bench_verify_http.py.
 ``peer``: OpenAttestation's figures on this machine (../shared/peers/openattestation/README.md), side by side.
 Targets: >= 5,000 issued/s, verification p50 <= 2 ms.
 """

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Index, LargeBinary, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from keys.validity import stored_utc
-from ledger._bulk import bound_value, executemany
+from ledger._bulk import bound_value, executemany, insert_many
 from ledger.chain.merkle import MerkleTree
 from ledger.errors import LedgerError
 
@@ -171,17 +171,14 @@ def enqueue(session: Session, account: str, data: bytes, now: datetime) -> Ancho
 
 
 def enqueue_many(session: Session, account: str, items: Sequence[bytes], now: datetime) -> int:
-    """Bulk form of :func:`enqueue` for archives and benchmarks: one driver-level ``executemany``."""
+    """Bulk form of :func:`enqueue` for archives and benchmarks: one bulk insert below the ORM (``COPY`` on
+    PostgreSQL)."""
     if any(len(d) != 32 for d in items):
         raise LedgerError("a leaf is exactly 32 bytes")
     if not items:
         return 0
     created = bound_value(session, AnchorLeaf.__table__.c.created_at, as_utc(now))  # type: ignore[attr-defined]
-    executemany(
-        session,
-        "INSERT INTO ledger_leaf (account, data, created_at) VALUES ({p}, {p}, {p})",
-        [(account, d, created) for d in items],
-    )
+    insert_many(session, "ledger_leaf", ("account", "data", "created_at"), [(account, d, created) for d in items])
     return len(items)
 
 

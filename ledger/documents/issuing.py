@@ -28,7 +28,7 @@ from sqlmodel import Session
 from keys.errors import InvalidInput, NotFound
 from keys.limits import UPLOAD_BYTES
 from keys.protocols import Signer
-from ledger._bulk import bound_value, executemany
+from ledger._bulk import bound_value, insert_many
 from ledger.chain.outbox import as_utc, enqueue, enqueue_many
 from ledger.chain.proof import RevocationReason
 from ledger.documents._fastjson import metadata_json
@@ -177,11 +177,6 @@ _ROW_COLUMNS = (
     "chain_id",
     "contract",
     "created_at",
-)
-_INSERT_ROWS = (
-    "INSERT INTO ledger_document (id, agency_id, number, number_year, metadata_json, sha256, file, file_size, filename,"
-    " media_type, payload, commitment, account, chain_id, contract, created_at)"
-    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
 )
 
 
@@ -379,8 +374,8 @@ def issue_batch(
     public_url: str,
     randbytes: Callable[[int], bytes] = os.urandom,
 ) -> list[IssuedDocument]:
-    """Issue many documents at once (an agency's archive): one driver-level ``executemany`` for the rows and one
-    for the leaves.
+    """Issue many documents at once (an agency's archive): the rows and then the leaves each in one bulk insert
+    below the ORM (``ledger._bulk.insert_many``: ``COPY`` on PostgreSQL).
 
     All or nothing: the first invalid item raises (its index in ``InvalidInput.message``) and nothing is written.
     Numbers as in :func:`issue_document`: one the agency holds with another file is refused (``DOC_NUMBER_TAKEN``,
@@ -420,7 +415,7 @@ def issue_batch(
         # (its type's processor, applied once since every row shares it). Bytes go to both drivers as they are.
         created = bound_value(session, DocumentRow.__table__.c.created_at, issuer.now)  # type: ignore[attr-defined]
         try:
-            executemany(session, _INSERT_ROWS, [(*p.row[:-1], created) for p in prepared])
+            insert_many(session, "ledger_document", _ROW_COLUMNS, [(*p.row[:-1], created) for p in prepared])
         except IntegrityError as exc:
             raise _number_race(exc, parsed) from None
         enqueue_many(session, account_address, [p.leaf for p in prepared], now)

@@ -234,7 +234,10 @@ def test_batch_rows_and_answers_match_the_single_issue(
     account = agency_accounts[0]
     reg = Registry.of(registry.chain_id, registry.address)
     now = NOW.replace(microsecond=123456)
-    quoted = {**META, "number": "2394/QĐ-UBND", "title": 'Về "kế hoạch" \\ số 2', "signing_form": "kt"}
+    # COPY's text format gives backslash, tab, newline and \N meanings: stored as given, never as a NULL or a tab.
+    title = 'Về "kế hoạch" \\ số 2, \\N, \\t\\n và \\\\.'
+    quoted = {**META, "number": "2394/QĐ-UBND", "title": title, "signing_form": "kt"}
+    raw = b"\\N\t\n\r\x00\\.\xff" + bytes(range(256))
     with Session(engine) as s:
         single = issue_document(
             s,
@@ -253,7 +256,11 @@ def test_batch_rows_and_answers_match_the_single_issue(
             signer=SIGNER,
             account_address=account.address,
             registry=reg,
-            items=[({**META, "number": "2393/QĐ-UBND"}, b"two"), (quoted, b"")],
+            items=[
+                ({**META, "number": "2393/QĐ-UBND"}, b"two"),
+                (quoted, b""),
+                ({**META, "number": "2395/QĐ-UBND"}, raw),
+            ],
             now=now,
             public_url="https://x.example",
         )
@@ -274,6 +281,8 @@ def test_batch_rows_and_answers_match_the_single_issue(
         assert rows[batch[1].id].row.metadata_dict["signing_form"] == "KT."
         assert rows[single.id].row.metadata_dict["signing_form"] is None
         assert rows[batch[0].id].row.file == b"two" and rows[batch[0].id].row.filename is None
+        assert rows[batch[1].id].row.metadata_dict["title"] == title
+        assert rows[batch[2].id].row.file == raw and rows[batch[2].id].row.file_size == len(raw)
 
 
 def test_a_number_taken_between_the_check_and_the_bulk_insert_is_refused_typed(

@@ -42,6 +42,24 @@ def test_same_leaf_twice_is_refused(engine: Engine) -> None:
             s.commit()
 
 
+def test_a_bulk_enqueue_repeating_a_leaf_is_refused_whole(engine: Engine) -> None:
+    # COPY on PostgreSQL, executemany on SQLite: the unique index refuses it as SQLAlchemy's IntegrityError either way.
+    with Session(engine) as s:
+        enqueue(s, ACCOUNT, leaf(1), T0)
+        s.commit()
+        with pytest.raises(IntegrityError):
+            enqueue_many(s, ACCOUNT, [leaf(2), leaf(1), leaf(3)], T0)
+        s.rollback()
+        assert [r.data for r in s.exec(select(AnchorLeaf)).all()] == [leaf(1)]
+        assert enqueue_many(s, ACCOUNT, [leaf(2), leaf(3)], T0 + timedelta(seconds=1)) == 2
+        s.commit()
+        rows = s.exec(select(AnchorLeaf).order_by(AnchorLeaf.id)).all()  # type: ignore[arg-type]
+    assert [(r.data, r.created_at) for r in rows] == [
+        (leaf(1), T0),
+        *((leaf(i), T0 + timedelta(seconds=1)) for i in (2, 3)),
+    ]
+
+
 @pytest.mark.parametrize("bad", [b"", b"\x00" * 31, b"\x00" * 33])
 def test_leaf_must_be_32_bytes(engine: Engine, bad: bytes) -> None:
     with Session(engine) as s, pytest.raises(LedgerError):

@@ -25,7 +25,6 @@ from sqlalchemy.engine import Engine
 
 from xacthuc.database import make_engine, migrate
 
-
 SERVER_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
