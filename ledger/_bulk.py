@@ -17,11 +17,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
-__all__ = ["bound_value", "executemany", "insert_many"]
+__all__ = ["among", "bound_value", "executemany", "insert_many"]
+
+
+def among(session: Session, column: Any, values: Sequence[Any], item_type: TypeEngine[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(%s)``, one array parameter of ``item_type``.
+
+    SQLAlchemy expands an IN list into one placeholder per value, and psycopg parses the long statement afresh each
+    time (it caches none that long): for 1,000 values 14 ms of CPU against 1.2-2.9 ms as an array (docs/benchmarks.md).
+    On SQLite an IN list costs 2 ms per 1,000 and stays; it takes at most 32,766 values.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def bound_value(session: Session, column: Any, value: Any) -> Any:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, LargeBinary, func
+from sqlalchemy import Column, Index, Integer, LargeBinary, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from keys.validity import stored_utc
-from ledger._bulk import bound_value, executemany, insert_many
+from ledger._bulk import among, bound_value, executemany, insert_many
 from ledger.chain.merkle import MerkleTree
 from ledger.errors import LedgerError
 
@@ -214,21 +214,31 @@ def cut_batches(
     batches: list[CutBatch] = []
     accounts = _accounts_due(session, now, batch_max, timedelta(0) if force else interval)
     for account in accounts:
+        after = 0  # leaf ids start at 1
         while True:
-            batch = _cut_one(session, account, now, batch_max, interval, force)
-            if batch is None:
+            cut = _cut_one(session, account, now, batch_max, interval, force, after)
+            if cut is None:
                 break
+            batch, after = cut
             batches.append(batch)
     session.commit()  # every batch of this pass is durable ("built") before anything is signed
     return batches
 
 
 def _cut_one(
-    session: Session, account: str, now: datetime, batch_max: int, interval: timedelta, force: bool
-) -> CutBatch | None:
+    session: Session, account: str, now: datetime, batch_max: int, interval: timedelta, force: bool, after: int
+) -> tuple[CutBatch, int] | None:
+    """The next batch of ``account``'s waiting leaves with ids above ``after``, and its last leaf's id.
+
+    Why ``after``: on PostgreSQL a leaf placed in a batch leaves its old version's entry in the waiting index, dead
+    only once the pass commits. Without the bound each batch's scan walked every entry the pass had placed before it:
+    the anchoring bench's 100,000 leaves spent 1.7 s in those scans, and ran at 18,000 leaves/s against a durable
+    PostgreSQL (the target is 20,000); with it and the one-statement UPDATE, 23,000-24,000. A leaf committed late with
+    an id below ``after`` waits for the next pass, whose scan starts from the beginning.
+    """
     rows = session.exec(
         select(AnchorLeaf.id, AnchorLeaf.data, AnchorLeaf.created_at)
-        .where(col(AnchorLeaf.batch_id).is_(None), AnchorLeaf.account == account)
+        .where(col(AnchorLeaf.batch_id).is_(None), AnchorLeaf.account == account, col(AnchorLeaf.id) > after)
         .order_by(col(AnchorLeaf.id))
         .limit(batch_max)
     ).all()
@@ -242,12 +252,22 @@ def _cut_one(
     session.flush()
     batch_id = batch.id
     assert batch_id is not None
-    executemany(
-        session,
-        "UPDATE ledger_leaf SET batch_id = {p} WHERE id = {p} AND batch_id IS NULL",
-        [(batch_id, r[0]) for r in rows],
-    )
-    return CutBatch(id=batch_id, account=account, root=tree.root, count=len(rows))
+    ids = [r[0] for r in rows]
+    if session.get_bind().dialect.name == "postgresql":  # one statement: 18 ms a batch there, 1,024 UPDATEs 23 ms
+        session.connection().execute(
+            update(AnchorLeaf)
+            .where(among(session, col(AnchorLeaf.id), ids, Integer()), col(AnchorLeaf.batch_id).is_(None))
+            .values(batch_id=batch_id)
+        )
+    else:  # SQLite runs executemany as one C loop, and an IN list would stop at 32,766 leaves (batch_max: 65,536)
+        executemany(
+            session,
+            "UPDATE ledger_leaf SET batch_id = {p} WHERE id = {p} AND batch_id IS NULL",
+            [(batch_id, i) for i in ids],
+        )
+    last = ids[-1]
+    assert last is not None
+    return CutBatch(id=batch_id, account=account, root=tree.root, count=len(rows)), last
 
 
 @dataclass(frozen=True)

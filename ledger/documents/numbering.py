@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, String, any_, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import String
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from ledger._bulk import among
 from ledger.documents.errors import DocumentNumberInvalid
 from ledger.documents.table import NUMBER_INDEX, DocumentRow
 from ledger.errors import LedgerError
@@ -71,7 +71,7 @@ def find_issued(
         rows = session.exec(
             select(DocumentRow.id, DocumentRow.number, DocumentRow.number_year, DocumentRow.sha256).where(
                 DocumentRow.agency_id == agency_id,
-                _number_among(session, names[i : i + _CHUNK]),
+                among(session, col(DocumentRow.number), names[i : i + _CHUNK], String()),
                 col(DocumentRow.number_year).is_not(None),
             )
         )
@@ -79,16 +79,6 @@ def find_issued(
             if year is not None and (number, year) in wanted:
                 found[(number, year)] = (doc_id, sha256)
     return found
-
-
-def _number_among(session: Session, names: list[str]) -> ColumnElement[bool]:
-    """``number IN (names)``; on PostgreSQL ``number = ANY(%s)``, one array parameter. For a batch's 1,000 numbers an
-    IN list cost 14 ms of the issuing process's CPU there (SQLAlchemy expands 500 placeholders per query and psycopg
-    parses the long statement each time, uncached) against 1.2-2.9 ms as an array: bulk issuance +2.9 % per CPU
-    second (docs/benchmarks.md). On SQLite the IN list costs 2 ms per 1,000 and stays."""
-    if session.get_bind().dialect.name == "postgresql":
-        return col(DocumentRow.number) == any_(bindparam("numbers", names, type_=ARRAY(String)))
-    return col(DocumentRow.number).in_(names)
 
 
 def is_number_conflict(exc: IntegrityError) -> bool:

@@ -87,6 +87,27 @@ def test_a_full_batch_is_cut_at_once_and_the_rest_waits(engine: Engine) -> None:
         assert [b.count for b in forced] == [5]
 
 
+def test_a_pass_cuts_each_leaf_once_and_a_leaf_committed_late_goes_in_the_next(engine: Engine) -> None:
+    # Within a pass each batch's scan starts after the last leaf of the one before (see _cut_one): a leaf whose id
+    # was taken earlier but committed only now (here: 11, inserted afterwards) is cut by the next pass, not lost.
+    with Session(engine) as s:
+        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(1, 22)], T0)
+        s.commit()
+        late = s.exec(select(AnchorLeaf).where(AnchorLeaf.id == 11)).one()
+        s.delete(late)
+        s.commit()
+        first = cut_batches(s, T0, batch_max=10, interval=timedelta(0), force=True)
+        s.add(AnchorLeaf(id=11, account=ACCOUNT, data=leaf(11), created_at=T0))
+        s.commit()
+        second = cut_batches(s, T0, batch_max=10, interval=timedelta(0), force=True)
+        members = {
+            b.id: [r.id for r in s.exec(select(AnchorLeaf).where(AnchorLeaf.batch_id == b.id).order_by(AnchorLeaf.id))]  # type: ignore[arg-type]
+            for b in (*first, *second)
+        }
+    assert [members[b.id] for b in first] == [list(range(1, 11)), list(range(12, 22))]
+    assert [members[b.id] for b in second] == [[11]]
+
+
 def test_batches_are_per_account(engine: Engine) -> None:
     with Session(engine) as s:
         enqueue_many(s, ACCOUNT, [leaf(i) for i in range(3)], T0)
