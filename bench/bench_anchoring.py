@@ -12,6 +12,7 @@ import hashlib
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from eth_account import Account
 from sqlmodel import Session
 from web3 import HTTPProvider, Web3
 
+from bench._postgres import on_durable_postgres
 from ledger.chain.anchoring import Anchorer, WorkerConfig, pending_count
 from ledger.chain.client import RegistryClient
 from ledger.chain.outbox import enqueue_many
@@ -87,17 +89,10 @@ def run() -> dict[str, Any]:
 
 
 def _postgres(workdir: Path, node: AnvilNode) -> dict[str, Any]:
-    from tests.plugins.db import PostgresServer, _pg_bindir
-
-    bindir = _pg_bindir()
-    if bindir is None:
-        return {"skipped": "PostgreSQL is not installed (make test installs it)"}
-    server = PostgresServer(bindir, durable=True)
-    server.start()
-    try:
+    def measure(new_database: Callable[[], str]) -> dict[str, Any]:
         _progress(f"{LEAVES} leaves, batch_max 1024, PostgreSQL")
-        result = _run_once(workdir, node, LEAVES, 1024, server.create_database())
-    finally:
-        server.stop()
-    _progress(f"  {result['leaves_per_second']} leaves/s")
-    return {**result, "server": f"PostgreSQL {bindir.parent.name}, fsync on, synchronous_commit on"}
+        result = _run_once(workdir, node, LEAVES, 1024, new_database())
+        _progress(f"  {result['leaves_per_second']} leaves/s")
+        return result
+
+    return on_durable_postgres(measure)

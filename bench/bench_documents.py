@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench._postgres import on_durable_postgres
 from keys.generate import generate_signing_key
 from keys.protocols import Signer, TrustedKey
 from ledger.chain.merkle import MerkleTree
@@ -312,21 +313,8 @@ def bulk(
 
 
 def bulk_postgres(n: int = 5000, rounds: int = 3) -> dict[str, Any]:
-    """:func:`bulk` into PostgreSQL from Debian's binaries, started here with its durable defaults (fsync on; the
-    tests' throwaway servers run without it), a fresh database each round, over the loopback on the same cores."""
-    from tests.plugins.db import PostgresServer, _pg_bindir
-
-    bindir = _pg_bindir()
-    if bindir is None:
-        return {"skipped": "PostgreSQL is not installed (make test installs it)"}
-    server = PostgresServer(bindir, durable=True)
-    server.start()
-    try:
-        result = bulk(n, rounds=rounds, database=lambda _tmp: server.create_database())
-    finally:
-        server.stop()
-    result["server"] = f"PostgreSQL {bindir.parent.name}, fsync on, synchronous_commit on"
-    return result
+    """:func:`bulk` into a durable PostgreSQL (``bench._postgres``), a fresh database each round."""
+    return on_durable_postgres(lambda new_database: bulk(n, rounds=rounds, database=lambda _tmp: new_database()))
 
 
 def run() -> dict[str, Any]:
