@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, func, update
+from sqlalchemy import Column, Index, Integer, LargeBinary, func, text, update
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.expression import Select
 
 from keys.validity import stored_utc
 from ledger._bulk import among, bound_value, executemany, insert_many
@@ -53,12 +54,20 @@ class BatchState(StrEnum):
     FAILED = "failed"  # gave up after repeated failures; needs an operator
 
 
+_WAITING = text("batch_id IS NULL")
+_BATCHED = text("batch_id IS NOT NULL")
+
+
 class AnchorLeaf(SQLModel, table=True):
     """One queued leaf. ``batch_id`` is set when a batch takes it; its proof is read from the batch's tree."""
 
     __tablename__ = "ledger_leaf"
-    # The worker's one query: this account's leaves without a batch, oldest first.
-    __table_args__ = (Index("ix_ledger_leaf_waiting", "account", "batch_id", "id"),)
+    # The worker's one query: this account's leaves without a batch, oldest first (only the waiting leaves are in it,
+    # in the order it reads them); and the leaves of a batch, for the anchoring lag (migration 0019).
+    __table_args__ = (
+        Index("ix_ledger_leaf_waiting", "account", "id", postgresql_where=_WAITING, sqlite_where=_WAITING),
+        Index("ix_ledger_leaf_batch", "batch_id", postgresql_where=_BATCHED, sqlite_where=_BATCHED),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account: str = Field(max_length=42)
@@ -225,6 +234,19 @@ def cut_batches(
     return batches
 
 
+def waiting_leaves(
+    account: str, after: int, limit: int
+) -> Select[int, bytes, datetime] | Select[None, bytes, datetime]:
+    """``account``'s first ``limit`` leaves without a batch with ids above ``after``, oldest first: id, data, queued at.
+    Read in the order of ``ix_ledger_leaf_waiting``, which holds only those leaves (migration 0019)."""
+    return (
+        select(AnchorLeaf.id, AnchorLeaf.data, AnchorLeaf.created_at)
+        .where(col(AnchorLeaf.batch_id).is_(None), AnchorLeaf.account == account, col(AnchorLeaf.id) > after)
+        .order_by(col(AnchorLeaf.id))
+        .limit(limit)
+    )
+
+
 def _cut_one(
     session: Session, account: str, now: datetime, batch_max: int, interval: timedelta, force: bool, after: int
 ) -> tuple[CutBatch, int] | None:
@@ -236,12 +258,7 @@ def _cut_one(
     PostgreSQL (the target is 20,000); with it and the one-statement UPDATE, 23,000-24,000. A leaf committed late with
     an id below ``after`` waits for the next pass, whose scan starts from the beginning.
     """
-    rows = session.exec(
-        select(AnchorLeaf.id, AnchorLeaf.data, AnchorLeaf.created_at)
-        .where(col(AnchorLeaf.batch_id).is_(None), AnchorLeaf.account == account, col(AnchorLeaf.id) > after)
-        .order_by(col(AnchorLeaf.id))
-        .limit(batch_max)
-    ).all()
+    rows = session.exec(waiting_leaves(account, after, batch_max)).all()
     if not rows:
         return None
     if len(rows) < batch_max and not force and rows[0][2] > as_utc(now) - interval:

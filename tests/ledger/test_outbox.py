@@ -10,8 +10,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ledger.chain.anchoring import oldest_pending_leaf
 from ledger.chain.merkle import compute_root
-from ledger.chain.outbox import AnchorBatch, AnchorLeaf, cut_batches, enqueue, enqueue_many, leaf_proof
+from ledger.chain.outbox import (
+    AnchorBatch,
+    AnchorLeaf,
+    BatchState,
+    cut_batches,
+    enqueue,
+    enqueue_many,
+    leaf_proof,
+    waiting_leaves,
+)
 from ledger.errors import LedgerError
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -106,6 +116,44 @@ def test_a_pass_cuts_each_leaf_once_and_a_leaf_committed_late_goes_in_the_next(e
         }
     assert [members[b.id] for b in first] == [list(range(1, 11)), list(range(12, 22))]
     assert [members[b.id] for b in second] == [[11]]
+
+
+def test_the_worker_reads_waiting_leaves_in_index_order_without_sorting(engine: Engine) -> None:
+    # ix_ledger_leaf_waiting (account, id) WHERE batch_id IS NULL: read in order and stopped at the limit. Over
+    # (account, batch_id, id) PostgreSQL read every waiting leaf and sorted them, for each batch (migration 0019).
+    with Session(engine) as s:
+        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(50)], T0)
+        s.commit()
+        conn = s.connection()
+        sql = str(waiting_leaves(ACCOUNT, 7, 10).compile(conn, compile_kwargs={"literal_binds": True}))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # the plan a large table gets
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+            assert "ix_ledger_leaf_waiting" in plan and "Sort" not in plan, plan
+        else:
+            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "ix_ledger_leaf_waiting" in plan and "TEMP B-TREE" not in plan, plan
+        assert [r[0] for r in s.exec(waiting_leaves(ACCOUNT, 7, 10))] == list(range(8, 18))
+
+
+def test_the_anchoring_lag_counts_waiting_leaves_and_open_batches_only(engine: Engine) -> None:
+    with Session(engine) as s:
+        assert oldest_pending_leaf(s) is None
+        enqueue_many(s, ACCOUNT, [leaf(i) for i in range(3)], T0)
+        enqueue_many(s, OTHER, [leaf(10 + i) for i in range(3)], T0 + timedelta(minutes=1))
+        s.commit()
+        (batch,) = cut_batches(s, T0 + timedelta(seconds=30), batch_max=10, interval=timedelta(seconds=30))
+        enqueue_many(s, ACCOUNT, [leaf(20)], T0 + timedelta(minutes=2))
+        s.commit()
+        assert oldest_pending_leaf(s) == T0  # the built batch is not confirmed yet
+        row = s.get(AnchorBatch, batch.id)
+        assert row is not None
+        row.state = BatchState.CONFIRMED
+        s.add(row)
+        s.commit()
+        assert oldest_pending_leaf(s) == T0 + timedelta(minutes=1)  # OTHER's, still waiting
+        cut_batches(s, T0, batch_max=10, interval=timedelta(0), force=True)
+        assert oldest_pending_leaf(s) == T0 + timedelta(minutes=1)  # now in a built batch
 
 
 def test_batches_are_per_account(engine: Engine) -> None:
