@@ -41,6 +41,7 @@ __all__ = [
     "next_cut_at",
     "revocation_of",
     "send_everything_again",
+    "waiting_leaves",
 ]
 
 
