@@ -212,7 +212,9 @@ def test_wallet_opens_offline_after_the_first_visit_and_still_shows_the_offline_
 ) -> None:
     page = open_wallet(new_page, server)
     issued = issue_into(page, server)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=TIMEOUT * 1000)
+    # A function, not an expression: Playwright evals an expression again on every poll, which the page's CSP (no
+    # 'unsafe-eval') refuses once the first check, made inside the DevTools call, has found no controller yet.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=TIMEOUT * 1000)
     page.context.set_offline(True)
     response = page.reload()
     assert response is not None and response.from_service_worker
