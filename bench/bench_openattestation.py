@@ -72,17 +72,37 @@ def summarise(found: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(n: int = 300, harness: Path = HARNESS) -> dict[str, Any]:
-    if not (harness / "run.sh").exists():
-        raise RuntimeError(f"no OpenAttestation harness at {harness}")
-    with tempfile.TemporaryDirectory(prefix="xacthuc-oa-") as tmp:
-        work = Path(tmp) / "oa"
-        shutil.copytree(harness, work, ignore=shutil.ignore_patterns("node_modules", "results", "state"))
-        for path in [work, *work.rglob("*")]:  # the shared copy is read-only; its copy must be writable
+class Harness:
+    """The harness copied once into a temporary directory (the shared copy may be read-only), run as often as asked:
+    ``npm ci`` runs on the first pass only, later passes reuse its ``node_modules``. Removed on exit."""
+
+    def __init__(self, source: Path = HARNESS) -> None:
+        if not (source / "run.sh").exists():
+            raise RuntimeError(f"no OpenAttestation harness at {source}")
+        self.source = source
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.work = Path()
+
+    def __enter__(self) -> Harness:
+        self._tmp = tempfile.TemporaryDirectory(prefix="xacthuc-oa-")
+        self.work = Path(self._tmp.name) / "oa"
+        shutil.copytree(self.source, self.work, ignore=shutil.ignore_patterns("node_modules", "results", "state"))
+        for path in [self.work, *self.work.rglob("*")]:  # the shared copy is read-only; its copy must be writable
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def verify(self, n: int) -> dict[str, Any]:
+        """One pass of ``run.sh`` with the quick settings: ``n`` documents issued and verified sequentially."""
         env = {**os.environ, "N": str(n), "WRAP_EXTRA_N": "", "WRAP_REPEAT": "1", "VERIFY_CONCURRENCY": "0"}
-        _progress(f"running the harness in {work} (N={n}; npm ci first)")
-        done = subprocess.run(["./run.sh"], cwd=work, env=env, capture_output=True, text=True, timeout=900, check=False)
+        first = not (self.work / "node_modules").exists()
+        _progress(f"running the harness in {self.work} (N={n}{'; npm ci first' if first else ''})")
+        done = subprocess.run(
+            ["./run.sh"], cwd=self.work, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
         found = parse_lines(done.stdout)
         if done.returncode != 0 and "verify_latency" not in found:
             raise RuntimeError(f"run.sh exited {done.returncode}: {done.stderr[-1500:]}")
@@ -90,6 +110,11 @@ def run(n: int = 300, harness: Path = HARNESS) -> dict[str, Any]:
         result["exit_code"] = done.returncode
         result["settings"] = {"N": n, "WRAP_EXTRA_N": "", "VERIFY_CONCURRENCY": 0, "IDENTITY": "local-dns"}
         return result
+
+
+def run(n: int = 300, harness: Path = HARNESS) -> dict[str, Any]:
+    with Harness(harness) as peer:
+        return peer.verify(n)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from bench._wrk import run_wrk, wrk_available
-from bench.bench_verify_http import Server, _issue_and_anchor, _progress, _source, _wait
+from bench.bench_verify_http import Server, _progress, chain_state_source, issue_and_anchor, wait_for
 
 TARGET_PER_S = 1500
 TARGET_P99_MS = 50.0
@@ -91,15 +91,17 @@ def run(n_docs: int = 100, clients: int = 8, seconds: float = 10.0) -> dict[str,
         first = Server(data_dir, {})
         with first, httpx.Client(base_url=first.url, timeout=60) as client:
             _progress(f"two API processes: issuing and anchoring {n_docs} documents through {first.url}")
-            links = _issue_and_anchor(first, client, n_docs)
+            links = issue_and_anchor(first, client, n_docs)
             rpc = f"http://127.0.0.1:{first.env['XACTHUC_ANVIL_PORT']}"
             second = Server(data_dir, {"XACTHUC_RPC_URL": rpc}, extra_args=["--no-worker"])
             second.log_path = Path(tmp) / "serve-2.log"
             with second, httpx.Client(base_url=second.url, timeout=60) as client2:
                 for c in (client, client2):
-                    _wait(
+                    wait_for(
                         "a verification from the index",
-                        lambda c=c: _source(c.post("/v1/verify", json={"payload": links[-1]}).json()) == "index",
+                        lambda c=c: (
+                            chain_state_source(c.post("/v1/verify", json={"payload": links[-1]}).json()) == "index"
+                        ),
                     )
                 bodies = [json.dumps({"payload": link}).encode() for link in links]
                 ports = [first.port, second.port]

@@ -9,8 +9,9 @@ the verdicts, and where the chain state came from (``index`` or ``chain``). With
 against a server whose index is off (``XACTHUC_INDEX_MAX_AGE=0``: one ``eth_call`` per verification).
 Target: >= 300 verifications/s (issue 4). The indexed server is also measured with one sequential client
 (``sequential``, ``http.client``) and, when ``wrk`` is installed, with one native sequential client
-(``sequential_native``: ``wrk``, one connection): issue 14 compares both to OpenAttestation's sequential
-verification in the same run (``bench_openattestation``).
+(``sequential_native``: ``wrk``, one connection). ``bench_side_by_side`` runs the same passes in turns with
+OpenAttestation's sequential verification for the ratios; these one-pass figures are the fallback when it did
+not run (``python -m bench openattestation verify_http``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(what: str, ready: Any, timeout: float = 120.0) -> Any:
+def wait_for(what: str, ready: Any, timeout: float = 120.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = ready()
@@ -100,7 +101,7 @@ class Server:
                 stderr=log,
                 start_new_session=True,
             )
-        _wait("the server", self._ready)
+        wait_for("the server", self._ready)
         return self
 
     def _ready(self) -> bool:
@@ -137,7 +138,7 @@ class Server:
         return str(next(a["api_key"] for a in creds["agencies"] if a["id"] == "ubnd-hcm"))
 
 
-def _issue_and_anchor(server: Server, client: httpx.Client, n_docs: int) -> list[str]:
+def issue_and_anchor(server: Server, client: httpx.Client, n_docs: int) -> list[str]:
     docs = [
         {**DOC, "number": f"{i + 1}/QĐ-UBND", "file_base64": base64.b64encode(b"decision %d" % i).decode()}
         for i in range(n_docs)
@@ -147,11 +148,11 @@ def _issue_and_anchor(server: Server, client: httpx.Client, n_docs: int) -> list
     r.raise_for_status()
     issued = r.json()["documents"]
     last = issued[-1]["id"]
-    _wait("anchoring", lambda: client.get(f"/v1/documents/{last}").json()["status"] == "anchored")
+    wait_for("anchoring", lambda: client.get(f"/v1/documents/{last}").json()["status"] == "anchored")
     return [d["verify_url"] for d in issued]
 
 
-def _source(report: dict[str, Any]) -> str:
+def chain_state_source(report: dict[str, Any]) -> str:
     for check in report.get("checks", []):
         if check["name"] == "not_revoked":
             return str(check.get("data", {}).get("chain_state", {}).get("source", "none"))
@@ -175,7 +176,7 @@ def _measure(url: str, links: list[str], n_verify: int, workers: int) -> dict[st
                 mine.append(time.perf_counter() - t)
                 report = r.json()
                 seen[report.get("verdict", f"http-{r.status_code}")] += 1
-                src[_source(report)] += 1
+                src[chain_state_source(report)] += 1
         with lock:
             latencies.extend(mine)
             verdicts.update(seen)
@@ -201,7 +202,7 @@ def _measure(url: str, links: list[str], n_verify: int, workers: int) -> dict[st
     }
 
 
-def _measure_sequential(port: int, links: list[str], n_verify: int) -> dict[str, Any]:
+def measure_sequential(port: int, links: list[str], n_verify: int) -> dict[str, Any]:
     """One client, one keep-alive connection, one request at a time, through the standard library's ``http.client``
     (httpx costs the client about 2 ms of CPU a request on this machine: 431 against 1,819 requests/s against a
     trivial app, which would measure the client rather than the server)."""
@@ -220,7 +221,7 @@ def _measure_sequential(port: int, links: list[str], n_verify: int) -> dict[str,
         latencies.append(time.perf_counter() - t)
         report = json.loads(data)
         verdicts[report.get("verdict", f"http-{response.status}")] += 1
-        sources[_source(report)] += 1
+        sources[chain_state_source(report)] += 1
     wall = time.perf_counter() - wall
     conn.close()
     latencies.sort()
@@ -235,16 +236,40 @@ def _measure_sequential(port: int, links: list[str], n_verify: int) -> dict[str,
     }
 
 
+def sequential_passes(server: Server, links: list[str], n_verify: int, native_seconds: float = 5.0) -> dict[str, Any]:
+    """One sequential keep-alive client against ``server``: ``http.client`` for ``n_verify`` requests
+    (``sequential``), then, when ``wrk`` is installed, ``wrk`` with one connection for ``native_seconds``
+    (``sequential_native``); each with the server's CPU per request."""
+    _progress(f"verifying {n_verify} documents over HTTP, one client, sequentially")
+    cpu = server.cpu_seconds()
+    out: dict[str, Any] = {"sequential": measure_sequential(server.port, links, n_verify)}
+    if cpu is not None:
+        used = (server.cpu_seconds() or 0) - cpu
+        out["sequential"]["server_cpu_ms_per_request"] = round(used / n_verify * 1000, 3)
+    if wrk_available():
+        # The same one sequential keep-alive client, native: http.client's own CPU (building the request, parsing
+        # the head, in the same loop as the round trip) is the harness's, not the server's. The verdicts were
+        # checked by the pass above; wrk counts any non-2xx answer.
+        _progress("verifying over HTTP, one native client (wrk, one connection), sequentially")
+        cpu = server.cpu_seconds()
+        native = run_wrk([server.port], [json.dumps({"payload": x}).encode() for x in links], 1, native_seconds)
+        if cpu is not None and native["requests"]:
+            used = (server.cpu_seconds() or 0) - cpu
+            native["server_cpu_ms_per_request"] = round(used / native["requests"] * 1000, 3)
+        out["sequential_native"] = native
+    return out
+
+
 def serve_and_measure(n_docs: int, n_verify: int, workers: int, env: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="xacthuc-bench-") as tmp:
         data_dir = Path(tmp) / "var"
         with Server(data_dir, env) as server, httpx.Client(base_url=server.url, timeout=60) as client:
             _progress(f"issuing and anchoring {n_docs} documents ({server.url})")
-            links = _issue_and_anchor(server, client, n_docs)
+            links = issue_and_anchor(server, client, n_docs)
             want = "chain" if env.get("XACTHUC_INDEX_MAX_AGE") == "0" else "index"
-            _wait(
+            wait_for(
                 f"a verification from the {want}",
-                lambda: _source(client.post("/v1/verify", json={"payload": links[-1]}).json()) == want,
+                lambda: chain_state_source(client.post("/v1/verify", json={"payload": links[-1]}).json()) == want,
             )
             _measure(server.url, links, min(200, n_verify), workers)  # warm up
             _progress(f"verifying {n_verify} documents over HTTP with {workers} clients")
@@ -257,29 +282,13 @@ def serve_and_measure(n_docs: int, n_verify: int, workers: int, env: dict[str, s
             if want == "index":
                 # One client, one keep-alive connection, one request at a time: the figure set against
                 # OpenAttestation's sequential oa-verify in the same run (bench.__main__ computes the ratio).
-                _progress(f"verifying {n_verify} documents over HTTP, one client, sequentially")
-                cpu = server.cpu_seconds()
-                result["sequential"] = _measure_sequential(server.port, links, n_verify)
-                if cpu is not None:
-                    used = (server.cpu_seconds() or 0) - cpu
-                    result["sequential"]["server_cpu_ms_per_request"] = round(used / n_verify * 1000, 3)
-                if wrk_available():
-                    # The same one sequential keep-alive client, native: http.client's own CPU (building the
-                    # request, parsing the head, in the same loop as the round trip) is the harness's, not the
-                    # server's. The verdicts were checked by the pass above; wrk counts any non-2xx answer.
-                    _progress("verifying over HTTP, one native client (wrk, one connection), sequentially")
-                    cpu = server.cpu_seconds()
-                    native = run_wrk([server.port], [json.dumps({"payload": x}).encode() for x in links], 1, 5.0)
-                    if cpu is not None and native["requests"]:
-                        used = (server.cpu_seconds() or 0) - cpu
-                        native["server_cpu_ms_per_request"] = round(used / native["requests"] * 1000, 3)
-                    result["sequential_native"] = native
+                result.update(sequential_passes(server, links, n_verify))
                 _progress("verifying in process (the server's verifier, same database and chain, no HTTP)")
-                result["in_process"] = _in_process(data_dir, links, n_verify)
+                result["in_process"] = measure_in_process(data_dir, links, n_verify)
             return result
 
 
-def _in_process(data_dir: Path, links: list[str], n: int) -> dict[str, Any]:
+def measure_in_process(data_dir: Path, links: list[str], n: int) -> dict[str, Any]:
     """The server's own verification path (``ServerVerifier``: trust list, proof, chain index) without HTTP, on the
     running server's data dir (its database, keys and embedded node), one thread."""
     from ledger.chain.index import ChainIndexer
