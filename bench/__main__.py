@@ -27,6 +27,7 @@ MODULES = [
     "identity",
     "pages",
     "pdf",
+    "metrics",
 ]
 
 #: Only when named (``python -m bench faults openattestation``): the long fault run, and one pass of the

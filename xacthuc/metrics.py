@@ -31,6 +31,7 @@ from ledger.chain.outbox import AnchorBatch, BatchState, RevocationTx
 from ledger.chain.rpc_failover import listen_for_rpc_errors
 from ledger.chain.rpc_transport import rpc_deadline
 from ledger.documents.table import DocumentRow
+from ledger.tally import RowTally
 from verifier.report import Report
 from xacthuc.services import Services
 
@@ -118,16 +119,38 @@ class _SharedState(Collector):
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        # Both tables counted whole once, then only their recent rows (ledger/tally.py): they grow all the time.
+        self.issued = RowTally(DocumentRow, group=DocumentRow.agency_id)
+        self.batches = RowTally(AnchorBatch)
+        # On PostgreSQL every figure of a scrape comes from one snapshot, so they agree (its default takes one a
+        # statement). pysqlite starts no transaction for a SELECT, so on SQLite each statement sees its own; there
+        # the total of batches is read before the moving states (``_batches``), and a batch cut during the scrape
+        # can only make ``final`` one too low for that scrape, never a batch shown final before it is.
+        postgres = services.engine.dialect.name == "postgresql"
+        self.engine = services.engine.execution_options(isolation_level="REPEATABLE READ") if postgres else None
+
+    def _batches(self, session: Session) -> dict[str, int]:
+        """Batches by state: the states a batch passes through, counted (a few rows, from the state index), and
+        ``final``, where nearly every batch ends, as the rest of the tally of all batches. A final batch the chain
+        lost (``_walk_final``) is counted in its new state and leaves ``final`` at once."""
+        moving = [s.value for s in BatchState if s is not BatchState.FINAL]
+        query = (
+            select(AnchorBatch.state, func.count())
+            .where(col(AnchorBatch.state).in_(moving))
+            .group_by(col(AnchorBatch.state))
+        )
+        total = self.batches.counts(session, self.services.clock())[""]  # before the moving states: see __init__
+        counts = {str(state): int(n) for state, n in session.exec(query).all()}
+        counts[BatchState.FINAL.value] = max(total - sum(counts.values()), 0)
+        return counts
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         try:
-            with Session(self.services.engine) as session:
-                issued = session.exec(
-                    select(DocumentRow.agency_id, func.count()).group_by(col(DocumentRow.agency_id))
-                ).all()
+            with Session(self.engine or self.services.engine) as session:
+                issued = self.issued.counts(session, self.services.clock())
                 pending = pending_count(session)
                 since = oldest_pending_leaf(session)
-                batches = session.exec(select(AnchorBatch.state, func.count()).group_by(col(AnchorBatch.state))).all()
+                batches = self._batches(session)
                 revocations = session.exec(
                     select(RevocationTx.state, func.count()).group_by(col(RevocationTx.state))
                 ).all()
@@ -139,7 +162,7 @@ class _SharedState(Collector):
             "Documents issued (stored), by agency: the same from every process",
             labels=["agency"],
         )
-        for agency, count in issued:
+        for agency, count in sorted(issued.items()):
             documents.add_metric([agency], count)
         yield documents
         yield GaugeMetricFamily(
@@ -151,7 +174,7 @@ class _SharedState(Collector):
             "Age of the oldest document leaf not yet in a confirmed batch (0 when none waits): the anchoring lag",
             value=age,
         )
-        yield _by_state("xacthuc_anchor_batches", "Anchoring batches by state", batches)
+        yield _by_state("xacthuc_anchor_batches", "Anchoring batches by state", batches.items())
         yield _by_state("xacthuc_revocations", "Revocation transactions by state", revocations)
 
 

@@ -4,19 +4,22 @@ path template. Gas used and a live chain: tests/e2e/test_logs_hold_no_secrets.py
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from web3 import Web3
 
 from keys.bootstrap import bootstrap_city
 from keys.keystore import TEST_KDF
 from ledger.chain.client import RegistryClient
+from ledger.chain.outbox import AnchorBatch, BatchState
 from ledger.chain.rpc_failover import rpc_provider
 from tests.ledger._issuing_api import Api, issuing_api
 from xacthuc.app import create_app
@@ -62,6 +65,44 @@ def test_batches_and_revocations_are_counted_by_every_state_zero_included(api: A
     states = ["built", "sent", "confirmed", "final", "failed"]
     assert _samples(text, "xacthuc_anchor_batches") == {f'{{state="{s}"}}': 0.0 for s in states}
     assert _samples(text, "xacthuc_revocations") == {f'{{state="{s}"}}': 0.0 for s in states}
+
+
+def test_batches_by_state_follow_every_change_of_state_final_counted_from_the_tally(api: Api, engine: Engine) -> None:
+    # ``final`` is the rest of the tally of all batches (xacthuc/metrics.py): it must follow batches cut, moving on,
+    # failing, and a final batch the chain lost going back to ``confirmed``, as a plain count by state does.
+    rng = random.Random(14)
+    now = datetime.now(UTC)
+
+    def scrape_equals_a_plain_count() -> None:
+        with Session(engine) as s:
+            rows = s.exec(select(AnchorBatch.state, func.count()).group_by(col(AnchorBatch.state))).all()
+        want = {f'{{state="{state.value}"}}': 0.0 for state in BatchState}
+        want.update({f'{{state="{state}"}}': float(n) for state, n in rows})
+        assert _samples(api.client.get("/metrics").text, "xacthuc_anchor_batches") == want
+
+    ids = []
+    with Session(engine) as s:
+        for k, state in enumerate(["final"] * 5 + ["confirmed", "sent", "built", "failed"]):
+            batch = AnchorBatch(account="0x" + "a" * 40, state=state, root=rng.randbytes(32), count=1, tree=b"t",
+                                created_at=now - timedelta(hours=2, minutes=-k))  # fmt: skip
+            s.add(batch)
+            s.flush()
+            ids.append(batch.id)
+        s.commit()
+    scrape_equals_a_plain_count()
+    for batch_id, state in [(ids[0], "confirmed"), (ids[5], "final"), (ids[6], "confirmed"), (ids[7], "failed")]:
+        with Session(engine) as s:
+            row = s.get(AnchorBatch, batch_id)
+            assert row is not None
+            row.state = state
+            s.add(row)
+            s.commit()
+        scrape_equals_a_plain_count()
+    with Session(engine) as s:
+        s.add(AnchorBatch(account="0x" + "a" * 40, state="final", root=rng.randbytes(32), count=1, tree=b"t",
+                          created_at=now))  # fmt: skip
+        s.commit()
+    scrape_equals_a_plain_count()
 
 
 def test_verdicts_are_counted_by_kind_and_verdict(api: Api) -> None:
