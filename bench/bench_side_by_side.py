@@ -28,12 +28,11 @@ import httpx
 from bench.bench_openattestation import Harness
 from bench.bench_verify_http import (
     Server,
-    chain_state_source,
     issue_and_anchor,
     measure_in_process,
     measure_sequential,
     sequential_passes,
-    wait_for,
+    wait_for_source,
 )
 
 
@@ -79,10 +78,7 @@ def run(rounds: int = 3, n_oa: int = 300, n_docs: int = 200, n_verify: int = 300
         with Server(data_dir, {}) as server, httpx.Client(base_url=server.url, timeout=60) as client:
             _progress(f"issuing and anchoring {n_docs} documents ({server.url})")
             links = issue_and_anchor(server, client, n_docs)
-            wait_for(
-                "a verification from the index",
-                lambda: chain_state_source(client.post("/v1/verify", json={"payload": links[-1]}).json()) == "index",
-            )
+            wait_for_source(client, links[-1])
             measure_sequential(server.port, links, 300)  # warm up
             peer.verify(20)  # npm ci and a first pass, untimed
             rows = []

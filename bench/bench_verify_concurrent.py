@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from bench._wrk import run_wrk, wrk_available
-from bench.bench_verify_http import Server, _progress, chain_state_source, issue_and_anchor, wait_for
+from bench.bench_verify_http import Server, _progress, issue_and_anchor, wait_for_source
 
 TARGET_PER_S = 1500
 TARGET_P99_MS = 50.0
@@ -97,12 +97,7 @@ def run(n_docs: int = 100, clients: int = 8, seconds: float = 10.0) -> dict[str,
             second.log_path = Path(tmp) / "serve-2.log"
             with second, httpx.Client(base_url=second.url, timeout=60) as client2:
                 for c in (client, client2):
-                    wait_for(
-                        "a verification from the index",
-                        lambda c=c: (
-                            chain_state_source(c.post("/v1/verify", json={"payload": links[-1]}).json()) == "index"
-                        ),
-                    )
+                    wait_for_source(c, links[-1])
                 bodies = [json.dumps({"payload": link}).encode() for link in links]
                 ports = [first.port, second.port]
                 load = run_wrk if wrk_available() else _load

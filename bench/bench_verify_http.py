@@ -152,6 +152,15 @@ def issue_and_anchor(server: Server, client: httpx.Client, n_docs: int) -> list[
     return [d["verify_url"] for d in issued]
 
 
+def wait_for_source(client: httpx.Client, link: str, want: str = "index") -> None:
+    """Until a verification of ``link`` through ``client`` reads its chain state from ``want`` (``index``: the
+    server's chain index has caught up with the anchoring; ``chain``: one ``eth_call``)."""
+    wait_for(
+        f"a verification from the {want}",
+        lambda: chain_state_source(client.post("/v1/verify", json={"payload": link}).json()) == want,
+    )
+
+
 def chain_state_source(report: dict[str, Any]) -> str:
     for check in report.get("checks", []):
         if check["name"] == "not_revoked":
@@ -267,10 +276,7 @@ def serve_and_measure(n_docs: int, n_verify: int, workers: int, env: dict[str, s
             _progress(f"issuing and anchoring {n_docs} documents ({server.url})")
             links = issue_and_anchor(server, client, n_docs)
             want = "chain" if env.get("XACTHUC_INDEX_MAX_AGE") == "0" else "index"
-            wait_for(
-                f"a verification from the {want}",
-                lambda: chain_state_source(client.post("/v1/verify", json={"payload": links[-1]}).json()) == want,
-            )
+            wait_for_source(client, links[-1], want)
             _measure(server.url, links, min(200, n_verify), workers)  # warm up
             _progress(f"verifying {n_verify} documents over HTTP with {workers} clients")
             cpu = server.cpu_seconds()
